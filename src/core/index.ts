@@ -13,3 +13,4 @@ export { stopGradient } from "./ops/stopGradient.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
+import "./backends/cpu.ts";

@@ -42,49 +42,33 @@ function taps(dst: number, scale: number): [number, number[]] {
 }
 
 /**
- * Resizes [inH, inW, C] channels-last data to [outH, outW, C]. `scales` are PyTorch's source/dest
- * ratios (in/out, or 1/scale_factor when a scale factor was given).
+ * PyTorch's 1-D bicubic resize as a matrix M [outSize, inSize] (taps clamped to the edge folded in),
+ * so that a resize is a matmul and gradients flow through it. `scale` is PyTorch's source/dest
+ * ratio: in/out, or 1/scale_factor when a scale factor was given.
  */
-export function bicubicResize(src: Float64Array, inH: number, inW: number, channels: number, outH: number, outW: number, scales?: [number, number]): Float64Array {
-  const [sh, sw] = scales ?? [inH / outH, inW / outW];
-  const out = new Float64Array(outH * outW * channels);
-  const clampY = (y: number) => Math.min(Math.max(y, 0), inH - 1);
-  const clampX = (x: number) => Math.min(Math.max(x, 0), inW - 1);
-  for (let oy = 0; oy < outH; oy++) {
-    const [by, wy] = taps(oy, sh);
-    for (let ox = 0; ox < outW; ox++) {
-      const [bx, wx] = taps(ox, sw);
-      for (let c = 0; c < channels; c++) {
-        let acc = 0;
-        for (let m = 0; m < 4; m++) {
-          const y = clampY(by - 1 + m);
-          let row = 0;
-          for (let n = 0; n < 4; n++) row += wx[n] * src[(y * inW + clampX(bx - 1 + n)) * channels + c];
-          acc += wy[m] * row;
-        }
-        out[(oy * outW + ox) * channels + c] = acc;
-      }
-    }
+export function bicubicMatrix(inSize: number, outSize: number, scale = inSize / outSize): Tensor<[number, number]> {
+  const m = new Float64Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const [base, w] = taps(o, scale);
+    for (let t = 0; t < 4; t++) m[o * inSize + Math.min(Math.max(base - 1 + t, 0), inSize - 1)] += w[t];
   }
-  return out;
+  return T.fromArray(m, [outSize, inSize]);
 }
 
 /**
  * HF's ViTMAEEmbeddings.interpolate_pos_encoding: the patch rows of `table` [1+gh0·gw0, D], seen as
- * a (gh0, gw0) image, resized bicubically to (gh, gw); the CLS row is kept. The result is float32,
- * computed in float32 steps as PyTorch does (its kernel accumulates in the input's dtype).
+ * a (gh0, gw0) image, resized bicubically to (gh, gw); the CLS row is kept.
  */
 export function interpolateEncoderTable(table: Tensor, grid0: readonly [number, number], grid: readonly [number, number]): Tensor {
   const [gh0, gw0] = grid0;
   const [gh, gw] = grid;
   const d = table.shape[1];
   if (gh0 === gh && gw0 === gw) return table;
-  const values = table.toFloat64Array();
-  const resized = bicubicResize(values.subarray(d), gh0, gw0, d, gh, gw);
-  const out = new Float64Array((1 + gh * gw) * d);
-  out.set(values.subarray(0, d));
-  out.set(resized, d);
-  return T.fromArray(out, [1 + gh * gw, d]);
+  const patches = T.reshape(T.slice(table, [{ start: 1 }]), [gh0, gw0 * d]); //                     (gh0, gw0·D)
+  const rows = T.reshape(T.matmul(bicubicMatrix(gh0, gh), patches), [gh, gw0, d]); //                 (gh, gw0, D)
+  const cols = T.matmul(T.permute(rows, [0, 2, 1]), T.transpose(bicubicMatrix(gw0, gw))); //          (gh, D, gw)
+  const resized = T.reshape(T.permute(cols, [0, 2, 1]), [gh * gw, d]); //                             (gh·gw, D)
+  return T.concat([T.slice(table, [{ stop: 1 }]), resized], 0);
 }
 
 /**
@@ -92,16 +76,11 @@ export function interpolateEncoderTable(table: Tensor, grid0: readonly [number, 
  * along the flat sequence with scale_factor L/L0 (so PyTorch's source scale is L0/L).
  */
 export function interpolateDecoderTable(table: Tensor, length: number): Tensor {
-  const [rows, d] = table.shape;
-  const l0 = rows - 1;
+  const l0 = table.shape[0] - 1;
   if (l0 === length) return table;
   const scaleFactor = length / l0;
   const outLen = Math.floor(l0 * scaleFactor);
   if (outLen !== length) throw new ShapeError(`decoder position table: resizing ${l0} rows by ${scaleFactor} gives ${outLen}, not ${length}`);
-  const values = table.toFloat64Array();
-  const resized = bicubicResize(values.subarray(d), 1, l0, d, 1, length, [1, 1 / scaleFactor]);
-  const out = new Float64Array((1 + length) * d);
-  out.set(values.subarray(0, d));
-  out.set(resized, d);
-  return T.fromArray(out, [1 + length, d]);
+  const resized = T.matmul(bicubicMatrix(l0, length, 1 / scaleFactor), T.slice(table, [{ start: 1 }])); // (L, Dd)
+  return T.concat([T.slice(table, [{ stop: 1 }]), resized], 0);
 }

@@ -1,0 +1,87 @@
+// `vitmae forward`: run a checkpoint on pixel_values (and noise) from a safetensors file and write
+// HF's outputs (and, with --grads, every parameter's gradient) under the reference files' names.
+
+import { existsSync } from "node:fs";
+import * as T from "../core/index.ts";
+import type { Tensor } from "../core/index.ts";
+import { valueAndGrad } from "../autodiff/index.ts";
+import { loadNamedTensors, loadPreTraining } from "../mae/checkpoint.ts";
+import { forward } from "../mae/forward.ts";
+import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
+import { writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
+import { CliError, required, type Command } from "./command.ts";
+
+export const forwardCommand: Command = {
+  name: "forward",
+  summary: "run a checkpoint on inputs from a safetensors file; write outputs (and gradients)",
+  usage: `vitmae forward --model DIR --inputs FILE.safetensors --out FILE.safetensors [flags]
+
+Reads pixel_values [B,C,H,W] and optional noise [B,L] from --inputs and writes last_hidden_state,
+mask, ids_restore (I64), logits, loss and, on request, hidden_states.N, attentions.N and
+grad.<HF parameter name> for every parameter plus grad.pixel_values.
+
+  --model DIR                   HF checkpoint folder (config.json + model.safetensors)
+  --inputs FILE                 safetensors with pixel_values (and noise)
+  --out FILE                    where to write the outputs (atomically)
+  --grads                       also write the gradient of the loss for every parameter and the pixels
+  --hidden-states               also write hidden_states.0 … hidden_states.N
+  --attentions                  also write attentions.0 … attentions.N-1
+  --interpolate-pos-encoding    allow images of another size (bicubic position tables)
+  --seed N                      draw the masking noise from this seed when the inputs have none`,
+  options: {
+    model: { type: "string" },
+    inputs: { type: "string" },
+    out: { type: "string" },
+    grads: { type: "boolean" },
+    "hidden-states": { type: "boolean" },
+    attentions: { type: "boolean" },
+    "interpolate-pos-encoding": { type: "boolean" },
+    seed: { type: "string" },
+  },
+  run(values) {
+    const modelDir = required(values, "model", "forward");
+    const inputsPath = required(values, "inputs", "forward");
+    const outPath = required(values, "out", "forward");
+    if (!existsSync(inputsPath)) throw new CliError(`vitmae forward: inputs file ${inputsPath} does not exist`);
+    const { config, params } = loadPreTraining(modelDir);
+    const inputs = loadNamedTensors(inputsPath);
+    const pixels = inputs.get("pixel_values");
+    if (!pixels) throw new CliError(`vitmae forward: ${inputsPath} has no tensor named pixel_values (it has: ${[...inputs.keys()].join(", ") || "nothing"})`);
+    const seed = values.seed === undefined ? undefined : Number(values.seed);
+    if (seed !== undefined && !Number.isSafeInteger(seed)) throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
+    const noise = inputs.get("noise");
+    const opts = {
+      noise,
+      key: noise ? undefined : T.key(seed ?? 0),
+      outputHiddenStates: values["hidden-states"] === true,
+      outputAttentions: values.attentions === true,
+      interpolatePosEncoding: values["interpolate-pos-encoding"] === true,
+    };
+    const out = new Map<string, WritableTensor>();
+    const put = (name: string, t: Tensor, dtype: "F32" | "I64" = "F32") => out.set(name, { dtype, shape: [...t.shape], data: t.toArray() } as WritableTensor);
+    let result;
+    if (values.grads) {
+      const run = (p: PreTrainingParams, x: Tensor) => {
+        const r = forward(p, config, x, opts);
+        return [r.loss, r] as [Tensor, typeof r];
+      };
+      const [, [gParams, gPixels], aux] = valueAndGrad(run, { argnums: [0, 1], hasAux: true })(params, pixels);
+      result = aux as ReturnType<typeof forward>;
+      for (const [name, g] of namedParameters(gParams)) put(`grad.${name}`, g);
+      put("grad.pixel_values", gPixels);
+    } else {
+      result = forward(params, config, pixels, opts);
+    }
+    put("last_hidden_state", result.lastHiddenState);
+    put("mask", result.mask);
+    put("ids_restore", result.idsRestore, "I64");
+    put("logits", result.logits);
+    put("loss", result.loss);
+    result.hiddenStates?.forEach((h, i) => put(`hidden_states.${i}`, h));
+    result.attentions?.forEach((a, i) => put(`attentions.${i}`, a));
+    // Outputs first, gradients after, as in the reference files.
+    const ordered = new Map([...out].sort(([a], [b]) => +a.startsWith("grad.") - +b.startsWith("grad.")));
+    writeSafetensorsFile(outPath, ordered);
+    console.log(`wrote ${ordered.size} tensors to ${outPath} (loss ${result.loss.item()})`);
+  },
+};

@@ -1,0 +1,155 @@
+// `vitmae pretrain`: MAE pre-training from one command, with checkpoints, a log, a loss curve,
+// clean Ctrl-C and exact resume.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
+import type { ViTMAEConfig } from "../mae/config.ts";
+import { MAE_ADAMW } from "../nn/adamw.ts";
+import { scaledLr } from "../nn/schedule.ts";
+import { NonFiniteLossError, pretrain, type PretrainHyper } from "../train/pretrain.ts";
+import { makeProgress } from "../train/progress.ts";
+import { RunLog } from "../train/runLog.ts";
+import { loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { configFromSpec } from "./initCommand.ts";
+
+const CMD = "pretrain";
+
+export const pretrainCommand: Command = {
+  name: CMD,
+  summary: "pre-train a ViTMAE (checkpoints, JSONL log, loss curve, Ctrl-C safe, --resume)",
+  usage: `vitmae pretrain --config PRESET|FILE --data mnist|idx:PATH|DIR (--steps N | --epochs N) --out DIR [flags]
+
+  --config PRESET|FILE   a preset (base, large, huge, tiny, mnist) or an HF config.json
+  --data SPEC            mnist (embedded), idx:PATH (MNIST-format files), or an image folder
+  --steps N | --epochs N length of the run, in optimizer steps or passes over the data
+  --batch-size B         images per micro-batch (default 64)
+  --accum-iter K         micro-batches per optimizer step (default 1; effective batch B·K)
+  --blr X | --lr X       base lr (lr = blr·B·K/256; default blr 1.5e-4) or the absolute lr; not both
+  --min-lr X             floor of the cosine schedule (default 0)
+  --warmup-steps N       linear warmup (default 5% of the run)
+  --weight-decay X       AdamW weight decay (default 0.05; never on biases, norms, cls/mask tokens)
+  --clip-grad X          clip the global gradient norm to X (default: off)
+  --mask-ratio R         fraction of patches masked (default: the config's)
+  --no-augment           no random resized crop / flip
+  --seed N               seed for init, data order, augmentation and masking (default 0)
+  --checkpoint-every N   save every N steps (default 100) and at the end
+  --out DIR              where checkpoint/, log.jsonl and loss.png go
+  --resume DIR           continue the run saved in DIR exactly (same flags as the original run)`,
+  options: {
+    config: { type: "string" }, data: { type: "string" }, steps: { type: "string" }, epochs: { type: "string" },
+    "batch-size": { type: "string" }, "accum-iter": { type: "string" }, blr: { type: "string" }, lr: { type: "string" },
+    "min-lr": { type: "string" }, "warmup-steps": { type: "string" }, "weight-decay": { type: "string" },
+    "clip-grad": { type: "string" }, "mask-ratio": { type: "string" }, "no-augment": { type: "boolean" },
+    seed: { type: "string" }, "checkpoint-every": { type: "string" }, out: { type: "string" }, resume: { type: "string" },
+  },
+  async run(values) {
+    const outDir = required(values, "out", CMD);
+    const resumed = typeof values.resume === "string" ? loadTrainingCheckpoint(values.resume) : undefined;
+    const dataSpec = required(values, "data", CMD);
+    let config: ViTMAEConfig;
+    if (resumed) {
+      config = resumed.config;
+      if (values.config !== undefined) configFromSpec(values.config as string, CMD); // still validated
+    } else config = configFromSpec(required(values, "config", CMD), CMD);
+    const dataset = parseDataSpec(dataSpec);
+
+    if (values.steps !== undefined && values.epochs !== undefined) throw new CliError(`vitmae ${CMD}: give --steps or --epochs, not both`, 2);
+    if (values.blr !== undefined && values.lr !== undefined) throw new CliError(`vitmae ${CMD}: give --blr or --lr, not both (lr = blr × effective batch / 256)`, 2);
+    // A resumed run defaults every flag to the saved run's value.
+    const saved = resumed?.state.hyper as Partial<Record<keyof PretrainHyper, number | boolean | null>> | undefined;
+    const batchSize = intFlag(values, "batch-size", CMD, (saved?.batchSize as number) ?? 64, 1);
+    const accumIter = intFlag(values, "accum-iter", CMD, (saved?.accumIter as number) ?? 1, 1);
+    const batchesPerEpoch = Math.max(1, Math.floor(dataset.size / batchSize));
+    let totalSteps: number;
+    if (values.steps !== undefined) totalSteps = intFlag(values, "steps", CMD, 0, 1);
+    else if (values.epochs !== undefined) totalSteps = Math.max(1, Math.round((intFlag(values, "epochs", CMD, 0, 1) * batchesPerEpoch) / accumIter));
+    else if (resumed) totalSteps = resumed.state.totalSteps;
+    else throw new CliError(`vitmae ${CMD}: give the length of the run: --steps N or --epochs N`, 2);
+    const lrFlag = numberFlag(values, "lr", CMD, 0, 10);
+    const blr = numberFlag(values, "blr", CMD, 0, 10) ?? 1.5e-4;
+    const maskRatio = numberFlag(values, "mask-ratio", CMD, 0, 0.999999) ?? (resumed?.state.hyper.maskRatio as number | undefined) ?? config.maskRatio;
+    if (maskRatio === 0) throw new CliError(`vitmae ${CMD}: a mask ratio of 0 leaves nothing to reconstruct; use a ratio in (0, 1)`, 2);
+    const hyper: PretrainHyper = {
+      batchSize, accumIter, totalSteps,
+      lr: lrFlag ?? (values.blr === undefined && saved ? (saved.lr as number) : scaledLr(blr, batchSize * accumIter)),
+      minLr: numberFlag(values, "min-lr", CMD, 0, 10) ?? (saved?.minLr as number) ?? 0,
+      warmupSteps: intFlag(values, "warmup-steps", CMD, (saved?.warmupSteps as number) ?? Math.round(totalSteps * 0.05), 0),
+      weightDecay: numberFlag(values, "weight-decay", CMD, 0, 10) ?? (saved?.weightDecay as number) ?? MAE_ADAMW.weightDecay,
+      betas: MAE_ADAMW.betas,
+      clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? (saved.clipGrad as number | null) : null),
+      maskRatio,
+      augment: values["no-augment"] === true ? false : ((saved?.augment as boolean) ?? true),
+    };
+    const seed = intFlag(values, "seed", CMD, resumed?.state.seed ?? 0);
+    if (resumed) checkSameRun(resumed.state.hyper, hyper, resumed.state.seed, seed);
+    const checkpointEvery = intFlag(values, "checkpoint-every", CMD, 100, 1);
+
+    try {
+      mkdirSync(outDir, { recursive: true });
+    } catch (e) {
+      throw new CliError(`vitmae ${CMD}: cannot create --out ${outDir}: ${(e as Error).message}`);
+    }
+    const preprocessorJson = { ...hfPreprocessorJson(), size: { height: config.imageSize[0], width: config.imageSize[1] } };
+    const log = new RunLog(join(outDir, "log.jsonl"));
+    const startStep = resumed?.state.step ?? 0;
+    log.truncateTo(startStep);
+    const progress = makeProgress(totalSteps, startStep);
+    let stopRequested = false;
+    const onSigint = () => {
+      if (stopRequested) process.exit(130); // a second Ctrl-C: give up at once
+      stopRequested = true;
+    };
+    process.on("SIGINT", onSigint);
+    const writeCurve = async () => {
+      const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
+      writeLossCurvePng(join(outDir, "loss.png"), log.read().map((e) => ({ step: e.step, loss: e.loss })));
+    };
+    try {
+      const result = await pretrain({
+        config, dataset, dataSpec, hyper, seed, outDir, checkpointEvery, preprocessorJson,
+        preprocess: preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels }),
+        resume: resumed && { params: resumed.params, opt: resumed.opt, step: resumed.state.step },
+        onStep: (info) => {
+          log.append(info);
+          progress.update(info);
+        },
+        onCheckpoint: () => void writeCurve().catch(() => undefined),
+        shouldStop: () => stopRequested,
+      });
+      progress.stop();
+      await writeCurve();
+      if (result.stopped) {
+        console.log(`interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`);
+        process.exitCode = 130;
+      } else {
+        console.log(`done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`);
+      }
+    } catch (e) {
+      progress.stop();
+      if (e instanceof NonFiniteLossError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
+      throw e;
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+  },
+};
+
+/** The preprocessing the run used, as HF's preprocessor_config.json (so reconstruct/probe match it). */
+function hfPreprocessorJson(): Record<string, unknown> {
+  const p = DEFAULT_PREPROCESSOR_CONFIG;
+  return {
+    image_processor_type: "ViTImageProcessor", do_resize: p.doResize, resample: 2, do_rescale: p.doRescale,
+    rescale_factor: p.rescaleFactor, do_normalize: p.doNormalize, image_mean: p.imageMean, image_std: p.imageStd,
+  };
+}
+
+/** A resumed run continues exactly only with the same hyperparameters: any difference is an error. */
+function checkSameRun(saved: Record<string, unknown>, now: PretrainHyper, savedSeed: number, seed: number): void {
+  const diffs: string[] = [];
+  const current: Record<string, unknown> = { ...now, betas: now.betas.join(",") };
+  for (const [k, v] of Object.entries(saved)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) diffs.push(`${k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
+  if (savedSeed !== seed) diffs.push(`seed: saved ${savedSeed}, now ${seed}`);
+  if (diffs.length) throw new CliError(`vitmae pretrain: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
+}

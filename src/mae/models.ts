@@ -1,0 +1,92 @@
+// Thin Hugging Face-style classes over the functional core, for users coming from transformers:
+// ViTMAEForPreTraining / ViTMAEModel with fromPretrained, forward and savePretrained.
+
+import * as T from "../core/index.ts";
+import type { Key, Tensor } from "../core/index.ts";
+import { loadEncoder, loadPreTraining, saveCheckpoint } from "./checkpoint.ts";
+import type { ViTMAEConfig } from "./config.ts";
+import { checkPixels } from "./embeddings.ts";
+import { encode, type EncoderOutput } from "./encoder.ts";
+import { forward, type PreTrainingOutput } from "./forward.ts";
+import { initEncoder, initPreTraining } from "./init.ts";
+import type { EncoderParams, PreTrainingParams } from "./params.ts";
+
+export interface ForwardInput {
+  pixelValues: Tensor; // [B, C, H, W]
+  /** HF's noise [B, L]: argsort decides which patches are kept (smallest kept). */
+  noise?: Tensor;
+  /** Draw the masking noise from this key instead. */
+  key?: Key;
+  /** Overrides the config's mask_ratio for this call; 0 keeps every patch in order. */
+  maskRatio?: number;
+  /** [heads] or [layers, heads]: multiplies the encoder's attention probabilities. */
+  headMask?: Tensor;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+  interpolatePosEncoding?: boolean;
+  /** Turns on hidden and attention dropout (needs dropoutKey). */
+  training?: boolean;
+  dropoutKey?: Key;
+}
+
+/** Fills in HF's behaviour: deterministic order when nothing is masked, a clear error when no noise source. */
+function resolve(cfg: ViTMAEConfig, input: Tensor | ForwardInput) {
+  const x: ForwardInput = input instanceof T.Tensor ? { pixelValues: input } : input;
+  if (!(x.pixelValues instanceof T.Tensor)) throw new TypeError("forward: pixelValues must be a Tensor [batch, channels, height, width]");
+  const maskRatio = x.maskRatio ?? cfg.maskRatio;
+  let noise = x.noise;
+  if (!noise && !x.key) {
+    if (maskRatio !== 0) throw new Error("forward: masking needs `noise` [B, L] or a PRNG `key` (or maskRatio: 0 to keep every patch)");
+    const [gh, gw] = checkPixels(cfg, x.pixelValues, x.interpolatePosEncoding ?? false); // named errors before any reshape
+    const b = x.pixelValues.shape[0];
+    const l = gh * gw;
+    noise = T.broadcastTo(T.reshape(T.arange(l), [1, l]), [b, l]); // identity order
+  }
+  if (x.training && !x.dropoutKey) throw new Error("forward: training: true needs a dropoutKey");
+  return { ...x, maskRatio, noise, dropoutKey: x.training ? x.dropoutKey : undefined };
+}
+
+export class ViTMAEForPreTraining {
+  constructor(readonly config: ViTMAEConfig, readonly params: PreTrainingParams) {}
+
+  /** Loads a HF checkpoint folder (config.json + model.safetensors). */
+  static fromPretrained(dir: string): ViTMAEForPreTraining {
+    const { config, params } = loadPreTraining(dir);
+    return new ViTMAEForPreTraining(config, params);
+  }
+
+  /** A freshly initialised model. */
+  static init(config: ViTMAEConfig, key: Key): ViTMAEForPreTraining {
+    return new ViTMAEForPreTraining(config, initPreTraining(key, config));
+  }
+
+  forward(input: Tensor | ForwardInput): PreTrainingOutput {
+    return forward(this.params, this.config, input instanceof T.Tensor ? input : input.pixelValues, resolve(this.config, input));
+  }
+
+  savePretrained(dir: string): void {
+    saveCheckpoint(dir, this.config, this.params);
+  }
+}
+
+export class ViTMAEModel {
+  constructor(readonly config: ViTMAEConfig, readonly params: EncoderParams) {}
+
+  /** Loads an encoder checkpoint, or the `vit.` part of a pre-training checkpoint. */
+  static fromPretrained(dir: string): ViTMAEModel {
+    const { config, params } = loadEncoder(dir);
+    return new ViTMAEModel(config, params);
+  }
+
+  static init(config: ViTMAEConfig, key: Key): ViTMAEModel {
+    return new ViTMAEModel(config, initEncoder(key, config));
+  }
+
+  forward(input: Tensor | ForwardInput): EncoderOutput {
+    return encode(this.params, this.config, input instanceof T.Tensor ? input : input.pixelValues, resolve(this.config, input));
+  }
+
+  savePretrained(dir: string): void {
+    saveCheckpoint(dir, this.config, this.params, { encoderOnly: true });
+  }
+}

@@ -1,0 +1,34 @@
+// The run's JSONL log: one line per optimizer step. On resume, lines past the checkpoint's step
+// (written after the last save, before an interruption) are dropped so the log replays cleanly.
+
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../io/atomicWrite.ts";
+import type { StepInfo } from "./pretrain.ts";
+
+export class RunLog {
+  constructor(readonly path: string) {}
+
+  /** Keeps only the entries up to `step` (all of them when starting fresh at 0: none). */
+  truncateTo(step: number): void {
+    const kept = this.read().filter((e) => e.step <= step);
+    writeFileAtomic(this.path, kept.map((e) => JSON.stringify(e) + "\n").join(""));
+  }
+
+  append(info: StepInfo): void {
+    appendFileSync(this.path, JSON.stringify({ ...info, time: new Date().toISOString() }) + "\n");
+  }
+
+  read(): StepInfo[] {
+    if (!existsSync(this.path)) return [];
+    return readFileSync(this.path, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as StepInfo];
+        } catch {
+          return []; // a line cut short by a crash
+        }
+      });
+  }
+}

@@ -1,0 +1,90 @@
+// Training checkpoints: an HF checkpoint folder plus the optimizer moments and the trainer state,
+// written so that no checkpoint is ever half-written. Everything goes to `checkpoint.partial/`;
+// then the old `checkpoint/` moves aside to `checkpoint.previous/`, the new one takes its place and
+// the previous one is removed. A reader that finds no `checkpoint/` uses `checkpoint.previous/`.
+
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../io/atomicWrite.ts";
+import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
+import { loadPreTraining, saveCheckpoint } from "../mae/checkpoint.ts";
+import type { ViTMAEConfig } from "../mae/config.ts";
+import type { PreTrainingParams } from "../mae/params.ts";
+import type { AdamWState } from "../nn/adamw.ts";
+
+/** Everything besides the tensors that a resumed run needs to continue exactly. */
+export interface TrainerState {
+  /** Optimizer steps completed. */
+  step: number;
+  totalSteps: number;
+  seed: number;
+  /** The run's hyperparameters, as given (a resumed run must use the same). */
+  hyper: Record<string, number | string | boolean | null>;
+  /** The data source spec, for the record. */
+  data: string;
+  lastLoss: number | null;
+}
+
+export class TrainCheckpointError extends Error {
+  override name = "TrainCheckpointError";
+}
+
+export const CHECKPOINT = "checkpoint";
+
+export function saveTrainingCheckpoint(
+  outDir: string,
+  parts: { config: ViTMAEConfig; params: PreTrainingParams; opt: AdamWState; state: TrainerState; preprocessor: Record<string, unknown> },
+): string {
+  const staging = join(outDir, `${CHECKPOINT}.partial`);
+  const final = join(outDir, CHECKPOINT);
+  const previous = join(outDir, `${CHECKPOINT}.previous`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  saveCheckpoint(staging, parts.config, parts.params);
+  const moments = new Map<string, WritableTensor>();
+  for (const [name, m] of parts.opt.m) moments.set(`exp_avg.${name}`, { dtype: "F32", shape: [m.length], data: m });
+  for (const [name, v] of parts.opt.v) moments.set(`exp_avg_sq.${name}`, { dtype: "F32", shape: [v.length], data: v });
+  writeSafetensorsFile(join(staging, "optimizer.safetensors"), moments, { step: String(parts.opt.step) });
+  writeJsonAtomic(join(staging, "preprocessor_config.json"), parts.preprocessor);
+  writeJsonAtomic(join(staging, "trainer_state.json"), parts.state);
+  if (existsSync(final)) {
+    rmSync(previous, { recursive: true, force: true });
+    renameSync(final, previous);
+  }
+  renameSync(staging, final);
+  rmSync(previous, { recursive: true, force: true });
+  return final;
+}
+
+/** The newest complete checkpoint folder under a run's output folder (or the folder itself). */
+export function findTrainingCheckpoint(dir: string): string {
+  for (const candidate of [join(dir, CHECKPOINT), join(dir, `${CHECKPOINT}.previous`), dir]) {
+    if (existsSync(join(candidate, "trainer_state.json"))) return candidate;
+  }
+  throw new TrainCheckpointError(`no training checkpoint in ${dir} (expected ${join(dir, CHECKPOINT, "trainer_state.json")})`);
+}
+
+export function loadTrainingCheckpoint(dir: string): { config: ViTMAEConfig; params: PreTrainingParams; opt: AdamWState; state: TrainerState; path: string } {
+  const path = findTrainingCheckpoint(dir);
+  const { config, params } = loadPreTraining(path);
+  let state: TrainerState;
+  try {
+    state = JSON.parse(readFileSync(join(path, "trainer_state.json"), "utf8")) as TrainerState;
+  } catch (e) {
+    throw new TrainCheckpointError(`${join(path, "trainer_state.json")}: ${(e as Error).message}`);
+  }
+  if (!Number.isInteger(state.step) || state.step < 0 || !Number.isInteger(state.seed)) {
+    throw new TrainCheckpointError(`${join(path, "trainer_state.json")}: step and seed must be integers`);
+  }
+  const file = readSafetensorsFile(join(path, "optimizer.safetensors"));
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors) {
+    if (name.startsWith("exp_avg_sq.")) v.set(name.slice(11), toFloat32(t, name));
+    else if (name.startsWith("exp_avg.")) m.set(name.slice(8), toFloat32(t, name));
+  }
+  const step = Number(file.metadata.step ?? state.step);
+  if (step !== state.step) throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
+  return { config, params, opt: { step, m, v }, state, path };
+}
+
