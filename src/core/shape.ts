@@ -94,7 +94,7 @@ type BroadcastTuples<A extends Shape, B extends Shape> = A extends readonly [...
 
 /** The shape numpy broadcasting gives (a `never` dim where literal dims clash). */
 export type Broadcast<A extends Shape, B extends Shape> =
-  IsTuple<A> extends true ? (IsTuple<B> extends true ? BroadcastTuples<A, B> : number[]) : number[];
+  IsTuple<A> extends true ? (IsTuple<B> extends true ? BroadcastTuples<A, B> : Shape) : Shape;
 
 type HasNever<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T] ? ([H] extends [never] ? true : HasNever<T>) : false;
 
@@ -108,8 +108,8 @@ export type MatmulShape<A extends Shape, B extends Shape> = A extends readonly [
     ? BroadcastDim<K1, K2> extends never
       ? never
       : [...Broadcast<AB, BB>, M, N]
-    : IsTuple<B> extends true ? never : number[]
-  : IsTuple<A> extends true ? never : number[];
+    : IsTuple<B> extends true ? never : Shape
+  : IsTuple<A> extends true ? never : Shape;
 
 export type CheckMatmul<A extends Shape, B extends Shape> = [MatmulShape<A, B>] extends [never]
   ? [error: "matmul needs [..., m, k] @ [..., k, n] with equal k"]

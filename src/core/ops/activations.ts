@@ -1,9 +1,9 @@
 // Composite ops for networks: softmax, layerNorm and the activations, each a few lines of primitives
 // (their gradients come from the primitives' VJPs; no rules of their own).
 
-import type { Shape } from "../shape.ts";
+import { normalizeAxis, type Shape } from "../shape.ts";
 import { typed, type Tensor } from "../tensor.ts";
-import { add, div, erf, exp, log, maximum, minimum, mul, rsqrt, sigmoid, sub, tanh, where, greater } from "./elementwise.ts";
+import { abs, add, div, equal, erf, exp, log, maximum, minimum, mul, rsqrt, sigmoid, sub, tanh, where, greater } from "./elementwise.ts";
 import { max, mean, sum, variance } from "./reduce.ts";
 import { stopGradient } from "./stopGradient.ts";
 
@@ -12,17 +12,22 @@ const shapePreserving = (f: (x: Tensor) => Tensor) => <S extends Shape>(x: Tenso
 
 /** exp(x - max) / Σ exp(x - max) along `axis`; the max shift is for range only (no gradient). */
 export function softmax<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
+  normalizeAxis("softmax", axis, x.shape.length); // a bad axis is reported as softmax's, not max's
   const e = exp(sub(x as Tensor, stopGradient(max(x, axis, { keepdims: true }))));
   return typed<S>(div(e, sum(e, axis, { keepdims: true })));
 }
 
 /** log softmax, computed as x - logsumexp(x) for accuracy. */
 export function logSoftmax<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
+  normalizeAxis("logSoftmax", axis, x.shape.length);
   return typed<S>(sub(x as Tensor, logSumExp(x, axis, true)));
 }
 
 export function logSumExp(x: Tensor, axis = -1, keepdims = false): Tensor {
-  const m = stopGradient(max(x, axis, { keepdims: true }));
+  normalizeAxis("logSumExp", axis, x.shape.length);
+  // An infinite max would make x - m NaN; shifting by 0 there gives -inf for an all -inf row and +inf for a +inf (torch).
+  const top = stopGradient(max(x, axis, { keepdims: true }));
+  const m = where(equal(abs(top), Infinity), 0, top);
   const lse = add(log(sum(exp(sub(x, m)), axis, { keepdims: true })), m);
   return keepdims ? lse : sum(lse, axis);
 }

@@ -62,6 +62,7 @@ export function argsort(x: Tensor, axis = -1, opts: { descending?: boolean } = {
 /** Index of the largest value along `axis` (the first one on ties). */
 export function argmax(x: Tensor, axis = -1): Tensor {
   const ax = normalizeAxis("argmax", axis, x.shape.length);
+  if (x.shape[ax] === 0) throw new ShapeError(`argmax: cannot reduce over an empty axis of ${fmt(x.shape)}`);
   const full = alongAxis("argmax", x, ax, (values) => {
     let best = 0;
     for (let i = 1; i < values.length; i++) if (values[i] > values[best] || (Number.isNaN(values[i]) && !Number.isNaN(values[best]))) best = i;

@@ -22,7 +22,8 @@ export function reshape<const S extends Shape>(x: Tensor, shape: S): Tensor<Reso
 function resolveShape(x: Tensor, shape: Shape): number[] {
   const free = shape.filter((d) => d === -1).length;
   const known = shape.reduce((a, d) => (d === -1 ? a : a * d), 1);
-  const bad = free > 1 || shape.some((d) => !Number.isInteger(d) || d < -1);
+  // With 0 known elements, a -1 could be any size (numpy and torch refuse it too).
+  const bad = free > 1 || (free === 1 && known === 0) || shape.some((d) => !Number.isInteger(d) || d < -1);
   const resolved = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
   if (bad || !Number.isInteger(resolved[shape.indexOf(-1)] ?? 0) || shapeSize(resolved) !== x.size) {
     throw new ShapeError(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
@@ -61,7 +62,7 @@ export function broadcastTo<const S extends Shape>(x: Tensor, shape: S): Tensor<
     if (src !== d) throw new ShapeError(`broadcastTo: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}`);
     return x.strides[i - lead];
   });
-  if (strides.every((s, i) => s === x.strides[i - lead]) && lead === 0) return x as unknown as Tensor<S>;
+  if (lead === 0 && shape.every((d, i) => d === x.shape[i])) return x as unknown as Tensor<S>;
   return emitView("broadcastTo", x, shape, strides, x.offset, (dy) => [unbroadcast(dy, x.shape)]);
 }
 
@@ -190,6 +191,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ShapeError("stack: needs at least one tensor");
   const ax = normalizeAxis("stack", axis, xs[0].shape.length + 1);
+  if (xs.some((x) => fmt(x.shape) !== fmt(xs[0].shape))) throw new ShapeError(`stack: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ`);
   return concat(xs.map((x) => expandDims(x, ax)), ax);
 }
 

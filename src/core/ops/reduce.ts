@@ -59,7 +59,7 @@ export interface VarOptions extends ReduceOptions {
 
 /** Variance over the axes (biased by default, as LayerNorm uses it). */
 export function variance(x: Tensor, axes?: Axes, opts: VarOptions = {}): Tensor {
-  const n = countOver(x.shape, axes, "var");
+  const n = countOver(x.shape, axes, "variance");
   const centered = sub(x, mean(x, axes, { keepdims: true }));
   return div(sum(mul(centered, centered), axes, opts), opts.unbiased ? n - 1 : n);
 }

@@ -1,0 +1,10 @@
+// Pure layers of (params, input), initialisers, AdamW and schedules.
+export * from "./linear.ts";
+export * from "./layerNorm.ts";
+export * from "./activation.ts";
+export * from "./dropout.ts";
+export * from "./attention.ts";
+export * from "./block.ts";
+export * from "./init.ts";
+export * from "./adamw.ts";
+export * from "./schedule.ts";
