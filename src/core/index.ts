@@ -9,6 +9,7 @@ export * from "./ops/movement.ts";
 export * from "./ops/matmul.ts";
 export * from "./ops/indexing.ts";
 export * from "./ops/activations.ts";
+export { softmax, layerNorm, gelu } from "./ops/fused.ts";
 export { stopGradient } from "./ops/stopGradient.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";

@@ -11,7 +11,8 @@ import { stopGradient } from "./stopGradient.ts";
 const shapePreserving = (f: (x: Tensor) => Tensor) => <S extends Shape>(x: Tensor<S>): Tensor<S> => typed<S>(f(x));
 
 /** exp(x - max) / Σ exp(x - max) along `axis`; the max shift is for range only (no gradient). */
-export function softmax<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
+/** The composite softmax (the fused one in fused.ts is tested against it). */
+export function softmaxComposite<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
   normalizeAxis("softmax", axis, x.shape.length); // a bad axis is reported as softmax's, not max's
   const e = exp(sub(x as Tensor, stopGradient(max(x, axis, { keepdims: true }))));
   return typed<S>(div(e, sum(e, axis, { keepdims: true })));
@@ -33,14 +34,15 @@ export function logSumExp(x: Tensor, axis = -1, keepdims = false): Tensor {
 }
 
 /** (x - mean) / √(var + eps) · weight + bias over the last axis; biased variance, eps inside the root (HF). */
-export function layerNorm<S extends Shape>(x: Tensor<S>, weight: Tensor, bias: Tensor, eps: number): Tensor<S> {
+/** The composite layer norm (the fused one in fused.ts is tested against it). */
+export function layerNormComposite<S extends Shape>(x: Tensor<S>, weight: Tensor, bias: Tensor, eps: number): Tensor<S> {
   const mu = mean(x, -1, { keepdims: true });
   const v = variance(x, -1, { keepdims: true });
   return typed<S>(add(mul(mul(sub(x as Tensor, mu), rsqrt(add(v, eps))), weight), bias));
 }
 
 /** GELU, exact: x·Φ(x) = ½x(1 + erf(x/√2)) (HF "gelu"). */
-export const gelu = shapePreserving((x) =>
+export const geluComposite = shapePreserving((x) =>
   mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1)));
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
