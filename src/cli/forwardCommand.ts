@@ -49,6 +49,11 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     if (!pixels) throw new CliError(`vitmae forward: ${inputsPath} has no tensor named pixel_values (it has: ${[...inputs.keys()].join(", ") || "nothing"})`);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isSafeInteger(seed)) throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
+    const [h, w] = pixels.shape.slice(2);
+    if (values["interpolate-pos-encoding"] !== true && pixels.shape.length === 4 && (h !== config.imageSize[0] || w !== config.imageSize[1])) {
+      // The library's message names the API option; a CLI user needs the flag.
+      throw new CliError(`vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; pass --interpolate-pos-encoding to run at another size`);
+    }
     const noise = inputs.get("noise");
     const opts = {
       noise,

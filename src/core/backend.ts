@@ -46,6 +46,8 @@ export interface Backend {
   gather(x: View, index: View, axis: number): Storage;
   /** base + scatter of src along `axis` at `index` (index and src share a shape); repeated indices add. */
   scatterAdd(base: View, index: View, src: View, axis: number): Storage;
+  /** Optional fused softmax along `axis`: exp(x - max) / Σ exp(x - max), contiguous with x's shape. */
+  softmax?(x: View, axis: number): Storage;
 }
 
 // ---- Which backend runs, and in which precision ----

@@ -15,3 +15,4 @@ export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
 import "./backends/cpu.ts";
+import "./backends/gpujs.ts";

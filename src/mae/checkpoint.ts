@@ -8,7 +8,7 @@ import type { Tensor } from "../core/index.ts";
 import { writeJsonAtomic } from "../io/atomicWrite.ts";
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
 import { configFromFile, toHFJson, type ViTMAEConfig } from "./config.ts";
-import { namedParameters, parametersFromNamed, type EncoderParams, type PreTrainingParams } from "./params.ts";
+import { namedParameters, parameterShapes, parametersFromNamed, type EncoderParams, type PreTrainingParams } from "./params.ts";
 
 export class CheckpointError extends Error {
   override name = "CheckpointError";
@@ -78,7 +78,10 @@ export function saveCheckpoint(dir: string, config: ViTMAEConfig, params: PreTra
     throw new CheckpointError(`cannot create checkpoint folder ${dir}: ${(e as Error).message}`);
   }
   const named = namedParameters(params);
-  const tensors = new Map<string, WritableTensor>([...named].map(([n, t]) => [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }]));
+  // HF's state-dict order, so the file lists tensors as transformers' save_pretrained does.
+  const order = parameterShapes(config, opts.encoderOnly ? "" : "vit.").map(([n]) => n);
+  const names = [...order.filter((n) => named.has(n)), ...[...named.keys()].filter((n) => !order.includes(n))];
+  const tensors = new Map<string, WritableTensor>(names.map((n) => { const t = named.get(n)!; return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }]; }));
   writeSafetensorsFile(join(dir, "model.safetensors"), tensors, { format: "pt" });
   const json = toHFJson(config);
   if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];

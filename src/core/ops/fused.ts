@@ -2,7 +2,7 @@
 // the data with a hand-derived VJP beside it. They are measurably faster than their compositions
 // (bench block-fwdbwd), which stay in activations.ts as their tests (test/core/fused.test.ts).
 
-import { allocStorage, type Storage } from "../backend.ts";
+import { allocStorage, backend, type Storage } from "../backend.ts";
 import { isContiguous, copyStrided } from "../backends/reference.ts";
 import { erf as erfScalar } from "../prng.ts";
 import { fmt, normalizeAxis, ShapeError, type Shape } from "../shape.ts";
@@ -26,8 +26,9 @@ export function softmax<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
   const ax = normalizeAxis("softmax", axis, x.shape.length);
   if (ax !== x.shape.length - 1 || x.size === 0) return softmaxComposite(x, axis);
   const { d, n, data } = rows(x);
-  const out = allocStorage(x.size);
-  for (let r = 0; r < n; r++) {
+  const kernel = backend().softmax; // a backend's own fused kernel (gpu.js), else the loop below
+  const out = kernel ? kernel.call(backend(), x, ax) : allocStorage(x.size);
+  for (let r = 0; r < (kernel ? 0 : n); r++) {
     const o = r * d;
     let m = -Infinity;
     for (let j = 0; j < d; j++) if (data[o + j] > m) m = data[o + j];
