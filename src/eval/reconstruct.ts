@@ -1,0 +1,128 @@
+// MAE's reconstruction picture as a pure function (the MAE demo notebook's run_one_image), and the
+// masked-patch errors to judge it by: the model's own, and a mean-fill baseline's.
+
+import * as T from "../core/index.ts";
+import type { Key, Tensor } from "../core/index.ts";
+import type { ViTMAEConfig } from "../mae/config.ts";
+import { forward } from "../mae/forward.ts";
+import { target } from "../mae/loss.ts";
+import type { PreTrainingParams } from "../mae/params.ts";
+import { patchify, unpatchify } from "../mae/patches.ts";
+
+export interface ReconstructOptions {
+  /** HF's noise [B, L] (smallest kept), or a key to draw it from. */
+  noise?: Tensor;
+  key?: Key;
+  /** Default: the config's mask_ratio. Must leave something masked. */
+  maskRatio?: number;
+  /** For a norm_pix_loss model: pred·sqrt(var + 1e-6) + mean with each target patch's own statistics. */
+  unnormalizeWithTargetStats?: boolean;
+}
+
+/** In what space the reconstruction panel is. */
+export type ReconstructionSpace = "pixels" | "normalized-patches" | "target-stats";
+
+/** All panels in the model's input space (normalised pixels), [B, C, H, W]. */
+export interface Reconstruction {
+  original: Tensor;
+  /** original · (1 − mask): exactly 0 on masked patches, the original elsewhere. */
+  masked: Tensor;
+  /** unpatchify(prediction) over the whole image, visible patches included. */
+  reconstruction: Tensor;
+  /** original · (1 − mask) + reconstruction · mask: the original exactly on visible patches. */
+  pasted: Tensor;
+  /** [B, L]: 1 on masked patches (HF's mask), and the same per pixel [B, C, H, W]. */
+  mask: Tensor;
+  pixelMask: Tensor;
+  space: ReconstructionSpace;
+  /** Per image: mean over its masked patches of the per-patch MSE against the target (the loss's space). */
+  maskedMse: number[];
+  /** HF's loss for the batch (all masked patches of the batch averaged together). */
+  loss: number;
+}
+
+type Model = { config: ViTMAEConfig; params: PreTrainingParams };
+
+/** Runs the model once and assembles the four panels of the MAE visualisation. */
+export function reconstruct(model: Model, pixels: Tensor, opts: ReconstructOptions = {}): Reconstruction {
+  const cfg = model.config;
+  const maskRatio = opts.maskRatio ?? cfg.maskRatio;
+  if (!(maskRatio > 0 && maskRatio < 1)) throw new RangeError(`reconstruct: maskRatio must be in (0, 1) so that some patches are masked, got ${maskRatio}`);
+  if (!opts.noise && !opts.key) throw new Error("reconstruct: give the masking noise [B, L] or a PRNG key");
+  if (opts.unnormalizeWithTargetStats && !cfg.normPixLoss) {
+    throw new Error("reconstruct: unnormalizeWithTargetStats applies only to a model trained with norm_pix_loss, and this config has norm_pix_loss false");
+  }
+  const out = forward(model.params, cfg, pixels, { noise: opts.noise, key: opts.noise ? undefined : opts.key, maskRatio });
+  const [, c] = pixels.shape;
+  const grid = gridOf(pixels, cfg);
+  const space: ReconstructionSpace = !cfg.normPixLoss ? "pixels" : opts.unnormalizeWithTargetStats ? "target-stats" : "normalized-patches";
+  const prediction = space === "target-stats" ? withTargetStats(out.logits, patchify(pixels, cfg.patchSize)) : out.logits;
+  const reconstruction = unpatchify(prediction, cfg.patchSize, grid, c);
+  const pixelMask = maskToPixels(out.mask, cfg.patchSize, grid, c);
+  const keep = T.sub(1, pixelMask);
+  const masked = T.mul(pixels, keep);
+  const pasted = T.add(masked, T.mul(reconstruction, pixelMask));
+  return {
+    original: pixels, masked, reconstruction, pasted, mask: out.mask, pixelMask, space,
+    maskedMse: maskedMsePerImage(pixels, out.logits, out.mask, cfg.patchSize, cfg.normPixLoss),
+    loss: out.loss.item(),
+  };
+}
+
+/** The patch grid of [B, C, H, W] pixels. */
+function gridOf(pixels: Tensor, cfg: ViTMAEConfig): [number, number] {
+  return [pixels.shape[2] / cfg.patchSize[0], pixels.shape[3] / cfg.patchSize[1]];
+}
+
+/** pred · sqrt(var + 1e-6) + mean, with each target patch's mean and unbiased variance (as loss.ts normalises). */
+function withTargetStats(pred: Tensor, targetPatches: Tensor): Tensor {
+  const mean = T.mean(targetPatches, -1, { keepdims: true });
+  const variance = T.variance(targetPatches, -1, { keepdims: true, unbiased: true });
+  return T.add(T.mul(pred, T.sqrt(T.add(variance, 1e-6))), mean);
+}
+
+/** The patch mask [B, L] as a pixel mask [B, C, H, W] (the notebook's mask.unsqueeze(-1).repeat + unpatchify). */
+export function maskToPixels(mask: Tensor, patch: readonly [number, number], grid: readonly [number, number], channels: number): Tensor {
+  const [b, l] = mask.shape;
+  const dim = patch[0] * patch[1] * channels;
+  return unpatchify(T.broadcastTo(T.expandDims(mask, -1), [b, l, dim]), patch, grid, channels);
+}
+
+/**
+ * Per image: Σ_l mask·mean_j (pred − target)² / Σ_l mask, the target as the loss builds it (per-patch
+ * normalised for norm_pix_loss). With the same number of masked patches per image, their mean is HF's loss.
+ */
+export function maskedMsePerImage(pixels: Tensor, prediction: Tensor, mask: Tensor, patch: readonly [number, number], normPixLoss: boolean): number[] {
+  const diff = T.sub(prediction, target(pixels, patch, normPixLoss));
+  const perPatch = T.mean(T.mul(diff, diff), -1); // [B, L]
+  const perImage = T.div(T.sum(T.mul(perPatch, mask), -1), T.sum(mask, -1));
+  return Array.from(perImage.toArray());
+}
+
+/**
+ * The mean-fill baseline's masked-patch MSE, in the model's loss space, over a batch:
+ *
+ * 1. For each image b and channel c, m[b,c] = the mean of the pixels of channel c in the image's
+ *    visible patches (mask 0), in the model's input space (normalised pixels).
+ * 2. The prediction image is m[b,c] at every pixel; it is patchified and, for norm_pix_loss, each
+ *    patch is normalised exactly as the target is ((p − mean)/sqrt(unbiased var + 1e-6); for a one-
+ *    channel image this makes every predicted patch 0, the per-patch mean).
+ * 3. The error is HF's loss: Σ_{b,l} mask·mean_j (pred − target)² / Σ mask (all masked patches of the
+ *    batch weighted equally), with target = the patchified pixels (per-patch normalised for norm_pix_loss).
+ *
+ * An image with no visible patch has no mean to fill with: that is a RangeError.
+ */
+export function meanFillBaselineMse(pixels: Tensor, mask: Tensor, patch: readonly [number, number], normPixLoss = false): number {
+  const [b, c, h, w] = pixels.shape;
+  const grid: [number, number] = [h / patch[0], w / patch[1]];
+  const keep = T.sub(1, maskToPixels(mask, patch, grid, c)); // [B, C, H, W], 1 on visible pixels
+  const visible = T.sum(keep, [2, 3], { keepdims: true }); // [B, C, 1, 1]
+  const counts = visible.toArray();
+  const empty = counts.findIndex((n) => n === 0);
+  if (empty >= 0) throw new RangeError(`meanFillBaselineMse: image ${Math.floor(empty / c)} has no visible patch, so no visible mean to fill with`);
+  const fill = T.div(T.sum(T.mul(pixels, keep), [2, 3], { keepdims: true }), visible); // [B, C, 1, 1]
+  const prediction = target(T.broadcastTo(fill, [b, c, h, w]), patch, normPixLoss);
+  const diff = T.sub(prediction, target(pixels, patch, normPixLoss));
+  const perPatch = T.mean(T.mul(diff, diff), -1);
+  return T.div(T.sum(T.mul(perPatch, mask)), T.sum(mask)).item();
+}
