@@ -108,14 +108,14 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
   },
 };
 
-const SPACE_NOTE: Record<ReconstructionSpace, string> = {
+export const SPACE_NOTE: Record<ReconstructionSpace, string> = {
   pixels: "Reconstruction in pixel space (the model predicts normalised pixels).",
   "normalized-patches": "norm_pix_loss model: the reconstruction is shown in normalised-patch space (each predicted patch is zero-mean, unit-variance), not in pixels.",
   "target-stats": "norm_pix_loss model: predicted patches un-normalised with each target patch's own mean and variance (statistics of the hidden pixels).",
 };
 
 /** The four panels of each image, un-normalised with the processor's mean/std to 8-bit pictures. */
-function panels(r: Reconstruction, processor: PreprocessorConfig): Image[][] {
+export function panels(r: Reconstruction, processor: PreprocessorConfig): Image[][] {
   const [b, c, h, w] = r.original.shape;
   const plane = c * h * w;
   const arrays = [r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.toArray());

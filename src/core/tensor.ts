@@ -2,6 +2,7 @@
 
 import ndarray from "ndarray";
 import { allocStorage, isFloat64, type Storage, type View } from "./backend.ts";
+import { copyStrided } from "./backends/reference.ts";
 import { checkShape, contiguousStrides, fmt, shapeSize, ShapeError, type Shape } from "./shape.ts";
 import type { Node } from "./tape.ts";
 
@@ -84,23 +85,7 @@ export class Tensor<S extends Shape = Shape> implements View {
 }
 
 function readRowMajor(t: Tensor): ArrayLike<number> {
-  const out = new Float64Array(t.size);
-  const nd = t.nd;
-  if (t.size === 0) return out;
-  const rank = t.shape.length;
-  if (rank === 0) {
-    out[0] = t.buffer[t.offset];
-    return out;
-  }
-  const index = new Array<number>(rank).fill(0);
-  for (let i = 0; i < t.size; i++) {
-    out[i] = nd.get(...index);
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++index[d] < t.shape[d]) break;
-      index[d] = 0;
-    }
-  }
-  return out;
+  return copyStrided(t, new Float64Array(t.size));
 }
 
 /** @internal A tensor owning fresh contiguous storage. */

@@ -117,18 +117,19 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 export const gelu = <S extends Shape>(x: Tensor<S>): Tensor<S> => {
   const data = flat(x);
   const out = allocStorage(x.size);
+  const cdf = new Float64Array(x.size); // Φ(x), kept for the backward pass
   for (let i = 0; i < out.length; i++) {
     const v = data[i];
-    out[i] = 0.5 * v * (1 + erfScalar(v * Math.SQRT1_2));
+    cdf[i] = 0.5 * (1 + erfScalar(v * Math.SQRT1_2));
+    out[i] = v * cdf[i];
   }
   return emit("gelu", out, x.shape, [x], (dy) => {
     const g = flat(dy);
     const dx = allocStorage(x.size);
     for (let i = 0; i < dx.length; i++) {
       const v = data[i];
-      dx[i] = g[i] * (0.5 * (1 + erfScalar(v * Math.SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+      dx[i] = g[i] * (cdf[i] + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
     }
     return [plain(dx, x.shape)];
   });
 };
-
