@@ -3,7 +3,7 @@
 import { backend } from "../backend.ts";
 import { broadcastShapes, fmt, ShapeError, type CheckMatmul, type MatmulShape, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
-import { broadcastTo, transpose, unbroadcast } from "./movement.ts";
+import { broadcastTo, reshape, transpose, unbroadcast } from "./movement.ts";
 import { checkTensor } from "../tensor.ts";
 import { emit } from "./primitive.ts";
 
@@ -23,6 +23,12 @@ export function matmul<A extends Shape, B extends Shape>(a: Tensor<A>, b: Tensor
     batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   } catch {
     throw new ShapeError(`matmul: batch dims of ${fmt(a.shape)} and ${fmt(b.shape)} do not broadcast`);
+  }
+  // A batch of rows times one matrix is one tall matmul: [..., m, k] → [(…·m), k] @ [k, n]. One big
+  // GEMM is faster than many small ones, and the weight gradient needs no sum over the batch.
+  if (rb === 2 && ra > 2) {
+    const rowsOf = reshape(a, [-1, k]);
+    return reshape(matmul(rowsOf, b as Tensor), [...a.shape.slice(0, -1), n]) as Tensor<MatmulShape<A, B>>;
   }
   const av = broadcastTo(a, [...batch, m, k]);
   const bv = broadcastTo(b, [...batch, k, n]);
