@@ -23,10 +23,11 @@ import { writePngFile } from "../src/io/image.ts";
 import { panels, PANEL_HEADERS } from "../src/cli/reconstructCommand.ts";
 import { makeProgress } from "../src/train/progress.ts";
 
-const { values: flags } = parseArgs({ options: { steps: { type: "string" }, out: { type: "string" }, seed: { type: "string" } } });
+const { values: flags } = parseArgs({ options: { steps: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, lr: { type: "string" } } });
 const steps = Number(flags.steps ?? 600);
 const outDir = flags.out ?? "demo-output";
 const seed = Number(flags.seed ?? 0);
+const lr = Number(flags.lr ?? 1.5e-3);
 mkdirSync(outDir, { recursive: true });
 
 // ---- Data: 10,000 MNIST digits; 1,000 held out for every number reported below ----
@@ -41,7 +42,7 @@ const progress = makeProgress(steps, 0);
 const started = Date.now();
 const { params } = await pretrain({
   config, dataset: train, dataSpec: "mnist (train split)", preprocess: prep, preprocessorJson: {}, seed, outDir: join(outDir, "run"), checkpointEvery: steps,
-  hyper: { batchSize: 64, accumIter: 1, totalSteps: steps, lr: 1.5e-3, minLr: 1e-5, warmupSteps: Math.round(steps * 0.05), weightDecay: 0.05, betas: [0.9, 0.95], clipGrad: null, maskRatio: config.maskRatio, augment: false },
+  hyper: { batchSize: 64, accumIter: 1, totalSteps: steps, lr, minLr: 1e-5, warmupSteps: Math.round(steps * 0.05), weightDecay: 0.05, betas: [0.9, 0.95], clipGrad: null, maskRatio: config.maskRatio, augment: false },
   onStep: (info) => {
     losses.push({ step: info.step, loss: info.loss });
     progress.update(info);

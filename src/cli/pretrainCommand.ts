@@ -2,7 +2,7 @@
 // clean Ctrl-C and exact resume.
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { MAE_ADAMW } from "../nn/adamw.ts";
@@ -10,7 +10,7 @@ import { scaledLr } from "../nn/schedule.ts";
 import { NonFiniteLossError, pretrain, type PretrainHyper } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
-import { loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { findTrainingCheckpoint, loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
 import { configFromSpec } from "./initCommand.ts";
 
@@ -85,6 +85,7 @@ export const pretrainCommand: Command = {
     const seed = intFlag(values, "seed", CMD, resumed?.state.seed ?? 0);
     if (resumed) checkSameRun(resumed.state.hyper, hyper, resumed.state.seed, seed);
     const checkpointEvery = intFlag(values, "checkpoint-every", CMD, 100, 1);
+    refuseToOverwrite(outDir, resumed?.path);
 
     try {
       mkdirSync(outDir, { recursive: true });
@@ -106,8 +107,9 @@ export const pretrainCommand: Command = {
       const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
       writeLossCurvePng(join(outDir, "loss.png"), log.read().map((e) => ({ step: e.step, loss: e.loss })));
     };
+    let result: Awaited<ReturnType<typeof pretrain>>;
     try {
-      const result = await pretrain({
+      result = await pretrain({
         config, dataset, dataSpec, hyper, seed, outDir, checkpointEvery, preprocessorJson,
         preprocess: preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels }),
         resume: resumed && { params: resumed.params, opt: resumed.opt, step: resumed.state.step },
@@ -120,12 +122,6 @@ export const pretrainCommand: Command = {
       });
       progress.stop();
       await writeCurve();
-      if (result.stopped) {
-        console.log(`interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`);
-        process.exitCode = 130;
-      } else {
-        console.log(`done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`);
-      }
     } catch (e) {
       progress.stop();
       if (e instanceof NonFiniteLossError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
@@ -133,6 +129,11 @@ export const pretrainCommand: Command = {
     } finally {
       process.off("SIGINT", onSigint);
     }
+    // The exit code travels as main's return value (the bin sets process.exitCode from it), so 130 must too.
+    if (result.stopped) {
+      throw new CliError(`vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`, 130);
+    }
+    console.log(`done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`);
   },
 };
 
@@ -145,11 +146,29 @@ function hfPreprocessorJson(): Record<string, unknown> {
   };
 }
 
+/** A fresh run must not overwrite (or truncate the log of) a run already saved in --out. */
+function refuseToOverwrite(outDir: string, resumingFrom: string | undefined): void {
+  let existing: string;
+  try {
+    existing = findTrainingCheckpoint(outDir);
+  } catch {
+    return; // nothing saved there
+  }
+  if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
+  throw new CliError(`vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); continue it with --resume ${outDir}, or choose another --out`, 2);
+}
+
+/** The flag that sets each saved hyperparameter, so a refusal names what the user typed. */
+const FLAG_OF: Record<string, string> = {
+  batchSize: "--batch-size", accumIter: "--accum-iter", totalSteps: "--steps/--epochs", lr: "--lr/--blr", minLr: "--min-lr",
+  warmupSteps: "--warmup-steps", weightDecay: "--weight-decay", clipGrad: "--clip-grad", maskRatio: "--mask-ratio", augment: "--no-augment",
+};
+
 /** A resumed run continues exactly only with the same hyperparameters: any difference is an error. */
 function checkSameRun(saved: Record<string, unknown>, now: PretrainHyper, savedSeed: number, seed: number): void {
   const diffs: string[] = [];
   const current: Record<string, unknown> = { ...now, betas: now.betas.join(",") };
-  for (const [k, v] of Object.entries(saved)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) diffs.push(`${k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
-  if (savedSeed !== seed) diffs.push(`seed: saved ${savedSeed}, now ${seed}`);
+  for (const [k, v] of Object.entries(saved)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) diffs.push(`${FLAG_OF[k] ?? k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
+  if (savedSeed !== seed) diffs.push(`--seed: saved ${savedSeed}, now ${seed}`);
   if (diffs.length) throw new CliError(`vitmae pretrain: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
 }

@@ -87,7 +87,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   let opt = run.resume?.opt ?? initAdamW(namedParameters(params));
   let step = run.resume?.step ?? 0;
   let lastLoss: number | null = null;
-  let lastSaved = step;
+  let lastSaved: number | null = null; // the step of this run's newest checkpoint, if any
   const save = () => {
     const state: TrainerState = { step, totalSteps: h.totalSteps, seed: run.seed, hyper: { ...h, betas: h.betas.join(",") }, data: run.dataSpec, lastLoss };
     const path = saveTrainingCheckpoint(run.outDir, { config: cfg, params, opt, state, preprocessor: run.preprocessorJson });
@@ -118,9 +118,13 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     }
     const loss = lossSum / h.accumIter;
     if (!Number.isFinite(loss)) {
-      throw new NonFiniteLossError(`the loss became ${loss} at step ${step + 1}; stopping. The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}. Try a lower --blr, --clip-grad, or check the data.`);
+      const kept = lastSaved !== null ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
+        : run.resume ? `No checkpoint was saved since the run resumed at step ${run.resume.step}` : "No checkpoint was saved before it";
+      throw new NonFiniteLossError(`the loss became ${loss} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`);
     }
-    let grads = h.accumIter === 1 ? gradSum! : new Map([...gradSum!].map(([n, g]) => [n, T.div(g, h.accumIter)]));
+    // Frozen tables get no gradient in torch (requires_grad=False), so they count in no clipping norm.
+    const trainable = [...gradSum!].filter(([n]) => !frozen.has(n));
+    let grads = new Map(h.accumIter === 1 ? trainable : trainable.map(([n, g]) => [n, T.div(g, h.accumIter)]));
     let gradNorm: number | null = null;
     if (h.clipGrad !== null) ({ grads, norm: gradNorm } = clipGradNorm(grads, h.clipGrad));
     const lr = lrAt(schedule, step);

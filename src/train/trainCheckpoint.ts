@@ -9,7 +9,7 @@ import { writeJsonAtomic } from "../io/atomicWrite.ts";
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
 import { loadPreTraining, saveCheckpoint } from "../mae/checkpoint.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
-import type { PreTrainingParams } from "../mae/params.ts";
+import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import type { AdamWState } from "../nn/adamw.ts";
 
 /** Everything besides the tensors that a resumed run needs to continue exactly. */
@@ -82,6 +82,15 @@ export function loadTrainingCheckpoint(dir: string): { config: ViTMAEConfig; par
   for (const [name, t] of file.tensors) {
     if (name.startsWith("exp_avg_sq.")) v.set(name.slice(11), toFloat32(t, name));
     else if (name.startsWith("exp_avg.")) m.set(name.slice(8), toFloat32(t, name));
+  }
+  // A missing or mis-sized moment would silently restart (zeros) or poison (NaN) that parameter's updates.
+  for (const [name, t] of namedParameters(params)) {
+    for (const [key, moments] of [["exp_avg", m], ["exp_avg_sq", v]] as const) {
+      const got = moments.get(name);
+      if (got?.length !== t.size) {
+        throw new TrainCheckpointError(`${join(path, "optimizer.safetensors")}: ${key}.${name} ${got ? `has ${got.length} values, expected ${t.size}` : "is missing"}`);
+      }
+    }
   }
   const step = Number(file.metadata.step ?? state.step);
   if (step !== state.step) throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
