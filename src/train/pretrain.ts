@@ -117,13 +117,15 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
     }
     const loss = lossSum / h.accumIter;
-    if (!Number.isFinite(loss)) {
-      const kept = lastSaved !== null ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
-        : run.resume ? `No checkpoint was saved since the run resumed at step ${run.resume.step}` : "No checkpoint was saved before it";
-      throw new NonFiniteLossError(`the loss became ${loss} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`);
-    }
     // Frozen tables get no gradient in torch (requires_grad=False), so they count in no clipping norm.
     const trainable = [...gradSum!].filter(([n]) => !frozen.has(n));
+    const finiteGrads = trainable.every(([, g]) => g.toArray().every(Number.isFinite));
+    if (!Number.isFinite(loss) || !finiteGrads) {
+      const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
+      const kept = lastSaved !== null ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
+        : run.resume ? `No checkpoint was saved since the run resumed at step ${run.resume.step}` : "No checkpoint was saved before it";
+      throw new NonFiniteLossError(`${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`);
+    }
     let grads = new Map(h.accumIter === 1 ? trainable : trainable.map(([n, g]) => [n, T.div(g, h.accumIter)]));
     let gradNorm: number | null = null;
     if (h.clipGrad !== null) ({ grads, norm: gradNorm } = clipGradNorm(grads, h.clipGrad));
