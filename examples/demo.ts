@@ -2,7 +2,7 @@
 // learned — reconstructions, the loss curve, held-out masked-patch MSE against a mean-fill
 // baseline, and linear-probe accuracy against the same encoder at random init.
 //
-//   npm run demo                      (≈ 3 minutes on 2 cores; writes demo-output/)
+//   npm run demo                      (≈ 5 minutes on 2 cores; writes demo-output/)
 //   npm run demo -- --steps 50        (a quick look)
 
 import { mkdirSync } from "node:fs";
@@ -24,7 +24,7 @@ import { panels, PANEL_HEADERS } from "../src/cli/reconstructCommand.ts";
 import { makeProgress } from "../src/train/progress.ts";
 
 const { values: flags } = parseArgs({ options: { steps: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, lr: { type: "string" } } });
-const steps = Number(flags.steps ?? 600);
+const steps = Number(flags.steps ?? 800);
 const outDir = flags.out ?? "demo-output";
 const seed = Number(flags.seed ?? 0);
 const lr = Number(flags.lr ?? 1.5e-3);

@@ -3,6 +3,7 @@
 
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
+import { fromStorage } from "../core/tensor.ts";
 
 export interface AdamWConfig {
   betas: [number, number]; // MAE pre-training: (0.9, 0.95)
@@ -56,22 +57,32 @@ export function adamwStep(
       v.set(name, state.v.get(name) ?? new Float32Array(p.size));
       continue;
     }
-    const pv = p.toArray();
-    const gv = g.toArray();
-    const mv = Float32Array.from(state.m.get(name) ?? new Float32Array(p.size));
-    const vv = Float32Array.from(state.v.get(name) ?? new Float32Array(p.size));
+    // Read the old values in place; write new arrays (the step is pure: inputs stay untouched).
+    const pOld = contiguousValues(p);
+    const gv = contiguousValues(g);
+    const mOld = state.m.get(name) ?? new Float32Array(p.size);
+    const vOld = state.v.get(name) ?? new Float32Array(p.size);
+    const pv = new Float32Array(p.size);
+    const mv = new Float32Array(p.size);
+    const vv = new Float32Array(p.size);
     const shrink = opts.decay(name, p) ? 1 - opts.lr * cfg.weightDecay : 1;
     for (let i = 0; i < pv.length; i++) {
       const gi = gv[i];
-      mv[i] = b1 * mv[i] + (1 - b1) * gi;
-      vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
-      pv[i] = pv[i] * shrink - (stepSize * mv[i]) / (Math.sqrt(vv[i]) / bc2Sqrt + cfg.eps);
+      const mi = (mv[i] = b1 * mOld[i] + (1 - b1) * gi);
+      const vi = (vv[i] = b2 * vOld[i] + (1 - b2) * gi * gi);
+      pv[i] = pOld[i] * shrink - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + cfg.eps);
     }
-    out.set(name, T.fromArray(pv, p.shape));
+    out.set(name, fromStorage(pv, p.shape)); // pv is fresh: no copy needed
     m.set(name, mv);
     v.set(name, vv);
   }
   return { params: out, state: { step: t, m, v } };
+}
+
+/** A tensor's values in row-major order, without a copy when it is contiguous. */
+function contiguousValues(t: Tensor): ArrayLike<number> {
+  const contiguous = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  return contiguous ? t.buffer.subarray(t.offset, t.offset + t.size) : t.toArray();
 }
 
 /** MAE's rule: no weight decay for 1-d tensors (biases, norm weights) nor the cls/mask tokens. */

@@ -117,7 +117,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 export const gelu = <S extends Shape>(x: Tensor<S>): Tensor<S> => {
   const data = flat(x);
   const out = allocStorage(x.size);
-  const cdf = new Float64Array(x.size); // Φ(x), kept for the backward pass
+  const cdf = allocStorage(x.size); // Φ(x), kept for the backward pass (in the working precision)
   for (let i = 0; i < out.length; i++) {
     const v = data[i];
     cdf[i] = 0.5 * (1 + erfScalar(v * Math.SQRT1_2));
