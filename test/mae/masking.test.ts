@@ -128,7 +128,8 @@ const lossSetupArb = fc.record({
   gh: fc.integer({ min: 1, max: 3 }), gw: fc.integer({ min: 1, max: 3 }),
   ph: fc.integer({ min: 1, max: 3 }), pw: fc.integer({ min: 1, max: 3 }),
   ratio: fc.double({ min: 0.05, max: 0.95, noNaN: true }), normPix: fc.boolean(), seed: fc.integer({ min: 0, max: 1 << 20 }),
-}).filter((s) => Math.trunc(s.gh * s.gw * (1 - s.ratio)) < s.gh * s.gw && s.ph * s.pw * s.c > 1); // something masked; norm-pix needs 2+ values
+}).filter((s) => Math.trunc(s.gh * s.gw * (1 - s.ratio)) < s.gh * s.gw && s.ph * s.pw * s.c > (s.normPix ? 2 : 1));
+// Something masked; norm-pix needs 3+ values per patch: a 2-value patch normalises to ±0.707 whatever its pixels.
 
 test("the loss does not change when the target pixels of visible patches change (logits held fixed)", () => {
   fc.assert(fc.property(lossSetupArb, (s) => {
