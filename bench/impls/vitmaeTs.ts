@@ -86,7 +86,7 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
     const [loss, grads] = lossAndGrad(params);
     const g = namedParameters(grads);
     const updated = adamwStep(named, g, opt, { betas: [optimizer.beta1, optimizer.beta2], eps: optimizer.eps, weightDecay: optimizer.weightDecay }, {
-      lr: optimizer.lr, decay: (name) => !noDecay.has(name), frozen,
+      lr: optimizer.lr, decay: (name) => !noDecay.has(name), frozen, donateState: true, // as a training loop does (torch updates in place too)
     });
     return { loss, g, updated: updated.params };
   };

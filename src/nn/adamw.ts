@@ -31,6 +31,12 @@ export interface StepOptions {
   decay: (name: string, t: Tensor) => boolean;
   /** Parameters never updated (the sin-cos tables). */
   frozen?: ReadonlySet<string>;
+  /**
+   * The caller hands over `state` (as JAX's donate_argnums): its moment arrays are updated in place
+   * instead of copied, saving two optimizer-sized allocations per step. The old state must not be
+   * used afterwards. Parameters are never written in place.
+   */
+  donateState?: boolean;
 }
 
 /**
@@ -63,8 +69,8 @@ export function adamwStep(
     const mOld = state.m.get(name) ?? new Float32Array(p.size);
     const vOld = state.v.get(name) ?? new Float32Array(p.size);
     const pv = new Float32Array(p.size);
-    const mv = new Float32Array(p.size);
-    const vv = new Float32Array(p.size);
+    const mv = opts.donateState && state.m.has(name) ? mOld : new Float32Array(p.size);
+    const vv = opts.donateState && state.v.has(name) ? vOld : new Float32Array(p.size);
     const shrink = opts.decay(name, p) ? 1 - opts.lr * cfg.weightDecay : 1;
     for (let i = 0; i < pv.length; i++) {
       const gi = gv[i];

@@ -130,7 +130,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     let gradNorm: number | null = null;
     if (h.clipGrad !== null) ({ grads, norm: gradNorm } = clipGradNorm(grads, h.clipGrad));
     const lr = lrAt(schedule, step);
-    const updated = adamwStep(namedParameters(params), grads, opt, { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay }, { lr, decay: maeDecay, frozen });
+    const updated = adamwStep(namedParameters(params), grads, opt, { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay }, { lr, decay: maeDecay, frozen, donateState: true });
     params = parametersFromNamed<PreTrainingParams>(cfg, updated.params);
     opt = updated.state;
     step++;

@@ -139,3 +139,19 @@ test("clipGradNorm (property): the result's norm is min(norm, maxNorm), the dire
     [...a, ...b].forEach((x, i) => assert.ok(Math.abs(after[i] - x * scale) <= 1e-5 * Math.max(1, Math.abs(x)), `element ${i}`));
   }), { numRuns: 100 });
 });
+
+test("donateState updates the moments in place and gives the same step as the pure one", () => {
+  const params = new Map([["w", T.fromArray([0.5, -1, 2, 0.25], [2, 2])]]);
+  const grads = new Map([["w", T.fromArray([0.1, -0.2, 0.3, 0], [2, 2])]]);
+  const cfg = { betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0.05 };
+  const start = initAdamW(params);
+  const pure = adamwStep(params, grads, start, cfg, { lr: 1e-2, decay: () => true });
+  assert.deepEqual([...start.m.get("w")!], [0, 0, 0, 0], "the pure step leaves its input state alone");
+  const donated = initAdamW(params);
+  const mBefore = donated.m.get("w")!;
+  const inPlace = adamwStep(params, grads, donated, cfg, { lr: 1e-2, decay: () => true, donateState: true });
+  assert.equal(inPlace.state.m.get("w"), mBefore, "the donated array is reused");
+  assert.deepEqual([...inPlace.params.get("w")!.toArray()], [...pure.params.get("w")!.toArray()]);
+  assert.deepEqual([...inPlace.state.v.get("w")!], [...pure.state.v.get("w")!]);
+  assert.deepEqual([...params.get("w")!.toArray()], [0.5, -1, 2, 0.25], "parameters are never written in place");
+});
