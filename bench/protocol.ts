@@ -100,5 +100,8 @@ export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new Error("median of no values");
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  if (s.length % 2 === 1) return s[mid];
+  // Halves first (no overflow near MAX_VALUE), clamped back into [lo, hi] (halving a subnormal can round to 0).
+  const [lo, hi] = [s[mid - 1], s[mid]];
+  return Math.min(hi, Math.max(lo, lo / 2 + hi / 2));
 }
