@@ -116,24 +116,3 @@ export type CheckMatmul<A extends Shape, B extends Shape> = [MatmulShape<A, B>] 
   : HasNever<MatmulShape<A, B>> extends true
     ? [error: "matmul batch dims do not broadcast"]
     : [];
-
-/** Remove the dim at a literal index (for reductions without keepdims). */
-export type DropAxis<S extends Shape, Axis extends number> = IsTuple<S> extends true
-  ? DropAt<S, Normalize<S, Axis>>
-  : number[];
-
-type Normalize<S extends Shape, Axis extends number> = `${Axis}` extends `-${infer P extends number}`
-  ? Subtract<S["length"], P>
-  : Axis;
-
-type BuildTuple<N extends number, T extends unknown[] = []> = T["length"] extends N ? T : BuildTuple<N, [...T, 0]>;
-type Subtract<A extends number, B extends number> = BuildTuple<A> extends [...BuildTuple<B>, ...infer R] ? R["length"] : never;
-
-type DropAt<S extends Shape, I, Acc extends number[] = []> = S extends readonly [infer H extends number, ...infer T extends number[]]
-  ? Acc["length"] extends I
-    ? [...Acc, ...T]
-    : DropAt<T, I, [...Acc, H]>
-  : Acc;
-
-/** Replace every literal dim by `number` (when a shape can only be known at run time). */
-export type Dims<N extends number> = N extends 0 ? [] : number[];

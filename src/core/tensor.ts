@@ -1,7 +1,7 @@
 // The Tensor: an immutable, strided view of float32 storage (ndarray), with its shape in its type.
 
 import ndarray from "ndarray";
-import { allocStorage, isFloat64, type Storage, type View } from "./backend.ts";
+import { allocStorage, type Storage, type View } from "./backend.ts";
 import { copyStrided } from "./backends/reference.ts";
 import { checkShape, contiguousStrides, fmt, shapeSize, ShapeError, type Shape } from "./shape.ts";
 import type { Node } from "./tape.ts";
@@ -171,7 +171,6 @@ export function checkTensor(v: unknown, where: string): Tensor {
   return v;
 }
 
-export { isFloat64 };
 
 /**
  * Re-labels a tensor's shape type (no run-time effect). Ops on erased shapes return `Tensor`; the

@@ -4,7 +4,7 @@
 import type { Storage } from "../backend.ts";
 import type { Shape } from "../shape.ts";
 import { recordNode } from "../tape.ts";
-import { fromArray, fromStorage, Tensor, checkTensor, scalar } from "../tensor.ts";
+import { fromStorage, Tensor, checkTensor, scalar } from "../tensor.ts";
 
 /**
  * A VJP rule: the input cotangents for an output cotangent `dy`. `needs[i]` says whether input i
@@ -37,4 +37,3 @@ export function asTensor(x: Operand, op: string): Tensor {
   return checkTensor(x, op);
 }
 
-export { fromArray };
