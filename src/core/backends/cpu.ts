@@ -98,6 +98,39 @@ function matmul(a: View, b: View): Storage {
   return out;
 }
 
+// ---- Small matmuls stay in JS: strided reads in place, no staging ----
+
+const SMALL_MATMUL_MACS = 1 << 14;
+
+function smallMatmul(a: View, b: View): Storage {
+  const rank = a.shape.length;
+  const [m, k, n] = [a.shape[rank - 2], a.shape[rank - 1], b.shape[rank - 1]];
+  const batchShape = a.shape.slice(0, -2);
+  const batch = size(batchShape);
+  const out = allocStorage(batch * m * n);
+  const [ar, ac, br, bc] = [a.strides[rank - 2], a.strides[rank - 1], b.strides[rank - 2], b.strides[rank - 1]];
+  const idx = new Array<number>(batchShape.length).fill(0);
+  for (let t = 0; t < batch; t++) {
+    let ao = a.offset;
+    let bo = b.offset;
+    for (let d = 0; d < batchShape.length; d++) {
+      ao += idx[d] * a.strides[d];
+      bo += idx[d] * b.strides[d];
+    }
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) acc += a.buffer[ao + i * ar + p * ac] * b.buffer[bo + p * br + j * bc];
+        out[(t * m + i) * n + j] = acc;
+      }
+    for (let d = batchShape.length - 1; d >= 0; d--) {
+      if (++idx[d] < batchShape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 // ---- Reductions over the last axis (the common case: softmax, layer norm, loss) ----
 
 function reduceLast(op: "sum" | "max" | "min", x: View): Storage {
@@ -172,6 +205,9 @@ export const cpuBackend: Backend = {
 
   matmul(a, b) {
     if (!wasm || a.buffer instanceof Float64Array || b.buffer instanceof Float64Array) return referenceBackend.matmul(a, b);
+    const rank = a.shape.length;
+    const macs = size(a.shape) * b.shape[rank - 1];
+    if (macs < SMALL_MATMUL_MACS) return smallMatmul(a, b); // staging into wasm memory costs more than it saves
     return matmul(a, b);
   },
 };
