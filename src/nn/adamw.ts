@@ -4,6 +4,7 @@
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { fromStorage } from "../core/tensor.ts";
+import { contiguous } from "../core/backends/reference.ts"; // row-major values, no copy when contiguous
 
 export interface AdamWConfig {
   betas: [number, number]; // MAE pre-training: (0.9, 0.95)
@@ -64,8 +65,8 @@ export function adamwStep(
       continue;
     }
     // Read the old values in place; write new arrays (the step is pure: inputs stay untouched).
-    const pOld = contiguousValues(p);
-    const gv = contiguousValues(g);
+    const pOld = contiguous(p);
+    const gv = contiguous(g);
     const mOld = state.m.get(name) ?? new Float32Array(p.size);
     const vOld = state.v.get(name) ?? new Float32Array(p.size);
     const pv = new Float32Array(p.size);
@@ -83,12 +84,6 @@ export function adamwStep(
     v.set(name, vv);
   }
   return { params: out, state: { step: t, m, v } };
-}
-
-/** A tensor's values in row-major order, without a copy when it is contiguous. */
-function contiguousValues(t: Tensor): ArrayLike<number> {
-  const contiguous = t.strides.every((s, i) => t.shape[i] === 1 || s === t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  return contiguous ? t.buffer.subarray(t.offset, t.offset + t.size) : t.toArray();
 }
 
 /** MAE's rule: no weight decay for 1-d tensors (biases, norm weights) nor the cls/mask tokens. */

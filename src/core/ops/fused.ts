@@ -3,19 +3,17 @@
 // (bench block-fwdbwd), which stay in activations.ts as their tests (test/core/fused.test.ts).
 
 import { allocStorage, backend, type Storage } from "../backend.ts";
-import { isContiguous, copyStrided } from "../backends/reference.ts";
+import { contiguous } from "../backends/reference.ts";
 import { erf as erfScalar } from "../prng.ts";
 import { fmt, normalizeAxis, ShapeError, type Shape } from "../shape.ts";
 import { fromStorage, type Tensor } from "../tensor.ts";
 import { softmaxComposite, layerNormComposite } from "./activations.ts";
 import { emit } from "./primitive.ts";
 
-/** The elements in row-major order (the storage itself when contiguous). */
-const flat = (t: Tensor): Storage => (isContiguous(t) ? t.buffer.subarray(t.offset, t.offset + t.size) : copyStrided(t));
 /** Rows along the last axis: d per row, n rows. */
 const rows = (t: Tensor) => {
   const d = t.shape[t.shape.length - 1];
-  return { d, n: d === 0 ? 0 : t.size / d, data: flat(t) };
+  return { d, n: d === 0 ? 0 : t.size / d, data: contiguous(t) };
 };
 const plain = (data: Storage, shape: Shape): Tensor => fromStorage(data, shape);
 
@@ -115,7 +113,7 @@ export function layerNorm<S extends Shape>(x: Tensor<S>, weight: Tensor, bias: T
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 export const gelu = <S extends Shape>(x: Tensor<S>): Tensor<S> => {
-  const data = flat(x);
+  const data = contiguous(x);
   const out = allocStorage(x.size);
   const cdf = allocStorage(x.size); // Φ(x), kept for the backward pass (in the working precision)
   for (let i = 0; i < out.length; i++) {
@@ -124,7 +122,7 @@ export const gelu = <S extends Shape>(x: Tensor<S>): Tensor<S> => {
     out[i] = v * cdf[i];
   }
   return emit("gelu", out, x.shape, [x], (dy) => {
-    const g = flat(dy);
+    const g = contiguous(dy);
     const dx = allocStorage(x.size);
     for (let i = 0; i < dx.length; i++) {
       const v = data[i];

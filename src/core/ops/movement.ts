@@ -2,7 +2,7 @@
 // input (no copy); each VJP moves the cotangent back the other way.
 
 import { allocStorage, backend, type Storage, type View } from "../backend.ts";
-import { copyStrided, isContiguous } from "../backends/reference.ts";
+import { contiguous, isContiguous } from "../backends/reference.ts";
 import { contiguousStrides, fmt, normalizeAxis, shapeSize, ShapeError, type Shape } from "../shape.ts";
 import { Tensor } from "../tensor.ts";
 import { emit, emitView } from "./primitive.ts";
@@ -138,7 +138,7 @@ function unslice(dy: Tensor, shape: Shape, ranges: readonly [number, number, num
 
 /** Writes the elements of `src` (row-major) into the strided view `dst`. */
 export function writeStrided(dst: View, src: View): void {
-  const values = isContiguous(src) ? src.buffer.subarray(src.offset, src.offset + shapeSize(src.shape)) : copyStrided(src);
+  const values = contiguous(src);
   const rank = dst.shape.length;
   const n = values.length;
   if (n === 0) return;
