@@ -79,23 +79,30 @@ function matmul(a: View, b: View): Storage {
   const last = batchShape.length - 1;
   const inner = batchShape[last];
   const outerShape = batchShape.slice(0, last);
-  const idx = new Array<number>(outerShape.length).fill(0);
-  for (let t = 0; t < batch / Math.max(1, inner); t++) {
+  if (inner === 0) return out;
+  for (const [t, ao, bo] of batchOffsets(outerShape, a, b)) {
+    gemmBatched(inner, { ...base, aOffset: ao, bOffset: bo, cOffset: t * inner * m * n, aBatchStride: a.strides[last], bBatchStride: b.strides[last], cBatchStride: m * n });
+  }
+  return out;
+}
+
+/** For each index t over the leading `batchShape` dims (row-major): t and the offsets of a and b there. */
+function* batchOffsets(batchShape: readonly number[], a: View, b: View): Generator<[number, number, number]> {
+  const idx = new Array<number>(batchShape.length).fill(0);
+  const count = size(batchShape);
+  for (let t = 0; t < count; t++) {
     let ao = a.offset;
     let bo = b.offset;
-    idx.forEach((v, d) => {
-      ao += v * a.strides[d];
-      bo += v * b.strides[d];
-    });
-    if (inner > 0) {
-      gemmBatched(inner, { ...base, aOffset: ao, bOffset: bo, cOffset: t * inner * m * n, aBatchStride: a.strides[last], bBatchStride: b.strides[last], cBatchStride: m * n });
+    for (let d = 0; d < batchShape.length; d++) {
+      ao += idx[d] * a.strides[d];
+      bo += idx[d] * b.strides[d];
     }
-    for (let d = outerShape.length - 1; d >= 0; d--) {
-      if (++idx[d] < outerShape[d]) break;
+    yield [t, ao, bo];
+    for (let d = batchShape.length - 1; d >= 0; d--) {
+      if (++idx[d] < batchShape[d]) break;
       idx[d] = 0;
     }
   }
-  return out;
 }
 
 // ---- Small matmuls stay in JS: strided reads in place, no staging ----
@@ -106,27 +113,15 @@ function smallMatmul(a: View, b: View): Storage {
   const rank = a.shape.length;
   const [m, k, n] = [a.shape[rank - 2], a.shape[rank - 1], b.shape[rank - 1]];
   const batchShape = a.shape.slice(0, -2);
-  const batch = size(batchShape);
-  const out = allocStorage(batch * m * n);
+  const out = allocStorage(size(batchShape) * m * n);
   const [ar, ac, br, bc] = [a.strides[rank - 2], a.strides[rank - 1], b.strides[rank - 2], b.strides[rank - 1]];
-  const idx = new Array<number>(batchShape.length).fill(0);
-  for (let t = 0; t < batch; t++) {
-    let ao = a.offset;
-    let bo = b.offset;
-    for (let d = 0; d < batchShape.length; d++) {
-      ao += idx[d] * a.strides[d];
-      bo += idx[d] * b.strides[d];
-    }
+  for (const [t, ao, bo] of batchOffsets(batchShape, a, b)) {
     for (let i = 0; i < m; i++)
       for (let j = 0; j < n; j++) {
         let acc = 0;
         for (let p = 0; p < k; p++) acc += a.buffer[ao + i * ar + p * ac] * b.buffer[bo + p * br + j * bc];
         out[(t * m + i) * n + j] = acc;
       }
-    for (let d = batchShape.length - 1; d >= 0; d--) {
-      if (++idx[d] < batchShape[d]) break;
-      idx[d] = 0;
-    }
   }
   return out;
 }
