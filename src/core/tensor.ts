@@ -44,12 +44,12 @@ export class Tensor<S extends Shape = Shape> implements View {
 
   /** The values in row-major order, as a new Float32Array (never the storage itself). */
   toArray(): Float32Array {
-    return Float32Array.from(readRowMajor(this));
+    return copyStrided(this, new Float32Array(this.size)) as Float32Array;
   }
 
   /** The values in row-major order as float64 (exact for float64 tensors). */
   toFloat64Array(): Float64Array {
-    return Float64Array.from(readRowMajor(this));
+    return copyStrided(this, new Float64Array(this.size)) as Float64Array;
   }
 
   /** Synchronous read-back (every CPU backend allows it). */
@@ -64,7 +64,7 @@ export class Tensor<S extends Shape = Shape> implements View {
 
   /** Nested arrays, as fromNested takes them. */
   toNested(): Nested<S> {
-    const flat = readRowMajor(this);
+    const flat = this.toFloat64Array();
     const build = (dim: number, at: number): unknown => {
       if (dim === this.shape.length) return flat[at];
       const stride = shapeSize(this.shape.slice(dim + 1));
@@ -82,10 +82,6 @@ export class Tensor<S extends Shape = Shape> implements View {
   toString(): string {
     return `Tensor${fmt(this.shape)} ${this.dtype}`;
   }
-}
-
-function readRowMajor(t: Tensor): ArrayLike<number> {
-  return copyStrided(t, new Float64Array(t.size));
 }
 
 /** @internal A tensor owning fresh contiguous storage. */
