@@ -19,7 +19,7 @@ import { type Judge, type Outcome, runEntry } from "./runner.ts";
 import { formatTable, type Row } from "./table.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const referenceDir = resolve(repoRoot, "../shared/reference");
+const referenceDir = resolve(repoRoot, "test/fixtures/hf");
 const torchPeer = join(repoRoot, "bench/peers/torch_peer.py");
 const torchMae = join(repoRoot, "bench/peers/torch_mae.py");
 

@@ -1,7 +1,7 @@
-"""ViTMAE pre-training in plain PyTorch, exactly per /work/shared/SPEC.md (HF ViTMAEForPreTraining semantics).
+"""ViTMAE pre-training in plain PyTorch, exactly per docs/SPEC.md (HF ViTMAEForPreTraining semantics).
 
 Module and parameter names follow HF, so a HF state dict loads with load_state_dict(strict=True).
-`python3 torch_mae.py --verify DIR...` checks it against the golden HF cases in /work/shared/reference.
+`python3 torch_mae.py --verify DIR...` checks it against the golden HF cases in /wotest/fixtures/hf.
 """
 import json
 import sys

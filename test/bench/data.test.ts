@@ -8,7 +8,7 @@ import { blockForwardFlops, maeAdamW, maeStepFlops } from "../../bench/cases.ts"
 import { maeConfigFrom, maeParams, mulberry32, normals, sincosTable, VIT_MAE_BASE } from "../../bench/data.ts";
 import { readSafetensors } from "../../bench/safetensors.ts";
 
-const tinyDir = resolve(import.meta.dirname, "../../../shared/reference/tiny");
+const tinyDir = resolve(import.meta.dirname, "../fixtures/hf/tiny");
 const tinyConfig = maeConfigFrom(JSON.parse(readFileSync(`${tinyDir}/config.json`, "utf8")));
 const golden = readSafetensors(`${tinyDir}/model.safetensors`);
 

@@ -56,7 +56,7 @@ test("errors name the file and the tensor", () => {
 });
 
 test("reads a checkpoint written by Hugging Face's safetensors (the tiny golden case)", () => {
-  const t = readSafetensors(resolve(import.meta.dirname, "../../../shared/reference/tiny/model.safetensors"));
+  const t = readSafetensors(resolve(import.meta.dirname, "../fixtures/hf/tiny/model.safetensors"));
   assert.deepEqual(t.get("vit.embeddings.cls_token")!.shape, [1, 1, 64]);
   assert.deepEqual(t.get("decoder.decoder_pred.weight")!.shape, [192, 32]);
   // Row 0 of the sin-cos table is the CLS row, all zeros; row 1 (i = j = 0) has sin 0 = 0, then cos 0 = 1 at D/4.

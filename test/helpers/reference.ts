@@ -1,4 +1,4 @@
-// Loads the Hugging Face golden cases in ../shared/reference (see its README, "Comparing") for tests:
+// Loads the Hugging Face golden cases in test/fixtures/hf (see its README, "Comparing") for tests:
 // each case folder's case.json, config, model and io tensors, and the per-tensor tolerance rule.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/mae/checkpoint.ts";
 import type { ViTMAEConfig } from "../../src/mae/config.ts";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-export const referenceDir = path.resolve(repoRoot, "../shared/reference");
+export const referenceDir = path.resolve(repoRoot, "test/fixtures/hf");
 
 /** The parts of case.json the tests use (the file has more). */
 export interface CaseJson {

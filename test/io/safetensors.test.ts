@@ -13,7 +13,7 @@ import {
 } from "../../src/io/safetensors.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const referenceDir = resolve(repoRoot, "../shared/reference");
+const referenceDir = resolve(repoRoot, "test/fixtures/hf");
 const SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4 };
 
 /** A file built by hand: `header` as an object or raw JSON text, `lengthOverride` to lie about its length. */

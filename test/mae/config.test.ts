@@ -13,7 +13,7 @@ import {
 } from "../../src/mae/config.ts";
 import { base, huge, large, mnist, preset, presetNames, presets, tiny } from "../../src/mae/presets.ts";
 
-const referenceDir = path.resolve(import.meta.dirname, "../../../shared/reference");
+const referenceDir = path.resolve(import.meta.dirname, "../fixtures/hf");
 const cases = readdirSync(referenceDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
 const readJson = (file: string): Record<string, unknown> => JSON.parse(readFileSync(file, "utf8"));
 

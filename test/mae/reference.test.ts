@@ -1,4 +1,4 @@
-// Parity with Hugging Face ViTMAE on every golden case in ../shared/reference (README "Comparing"):
+// Parity with Hugging Face ViTMAE on every golden case in test/fixtures/hf (README "Comparing"):
 // outputs, gradients, debug intermediates and the float64 forward, through the library and the CLI.
 
 import { test, describe, type TestContext } from "node:test";
@@ -82,7 +82,7 @@ function outputsByName(r: PreTrainingOutput): Map<string, { shape: readonly numb
 }
 
 test("there are reference cases to check", () => {
-  assert.ok(cases.length > 0, "no case folders found under ../shared/reference: every parity test below would pass vacuously");
+  assert.ok(cases.length > 0, "no case folders found under test/fixtures/hf: every parity test below would pass vacuously");
 });
 
 for (const name of cases) {
