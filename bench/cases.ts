@@ -100,7 +100,8 @@ export function maeAdamW(paramNames: Iterable<string>, shapes: Map<string, numbe
   for (const name of paramNames) {
     if (frozen.includes(name)) continue;
     const rank = shapes.get(name)?.length ?? 0;
-    if (rank <= 1 || name.endsWith(".bias") || name.endsWith("cls_token") || name.endsWith("mask_token")) noDecay.push(name);
+    if (rank <= 1 || name.endsWith(".bias") || name.endsWith("cls_token") || name.endsWith("mask_token"))
+      noDecay.push(name);
   }
   return { lr: 1.5e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, noDecay, frozen };
 }
@@ -157,12 +158,24 @@ export function allCases(tinyConfig: MaeConfig): CaseDef[] {
     matmul(1568, 768, 768),
     matmul(512, 512, 512),
     {
-      name: "block-fwd", kind: "block-fwd", dataset: "block", block: BLOCK,
-      checks: ["out"], rtol: 2e-4, flops: blockForwardFlops(BLOCK), impls: ALL_IMPLS,
+      name: "block-fwd",
+      kind: "block-fwd",
+      dataset: "block",
+      block: BLOCK,
+      checks: ["out"],
+      rtol: 2e-4,
+      flops: blockForwardFlops(BLOCK),
+      impls: ALL_IMPLS,
     },
     {
-      name: "block-fwdbwd", kind: "block-fwdbwd", dataset: "block", block: BLOCK,
-      checks: ["loss", ...BLOCK_GRADS], rtol: 1e-3, flops: 3 * blockForwardFlops(BLOCK), impls: ALL_IMPLS,
+      name: "block-fwdbwd",
+      kind: "block-fwdbwd",
+      dataset: "block",
+      block: BLOCK,
+      checks: ["loss", ...BLOCK_GRADS],
+      rtol: 1e-3,
+      flops: 3 * blockForwardFlops(BLOCK),
+      impls: ALL_IMPLS,
     },
     mae("mae-base-step", "mae-base", VIT_MAE_BASE, 2e-3),
     mae("mae-tiny-step", "mae-tiny", tinyConfig, 2e-3),

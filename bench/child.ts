@@ -11,12 +11,13 @@ import { type ChildMessage, LINE_PREFIX, median, type Summary, summarize } from 
 import { readSafetensors } from "./safetensors.ts";
 
 function send(msg: ChildMessage): void {
-  process.stdout.write(LINE_PREFIX + JSON.stringify(msg) + "\n");
+  process.stdout.write(`${LINE_PREFIX + JSON.stringify(msg)}\n`);
 }
 
 function flag(args: string[], name: string): string {
   const i = args.indexOf(name);
-  if (i < 0 || i + 1 >= args.length) throw new Error(`child.ts: missing ${name} (usage in the header of bench/child.ts)`);
+  if (i < 0 || i + 1 >= args.length)
+    throw new Error(`child.ts: missing ${name} (usage in the header of bench/child.ts)`);
   return args[i + 1];
 }
 
@@ -79,7 +80,8 @@ async function timeSteps(
 async function main(args: string[]): Promise<void> {
   const implName = flag(args, "--impl") as ImplName;
   const load = NODE_IMPLS[implName];
-  if (!load) throw new Error(`child.ts: "${implName}" is not a node impl (known: ${Object.keys(NODE_IMPLS).join(", ")})`);
+  if (!load)
+    throw new Error(`child.ts: "${implName}" is not a node impl (known: ${Object.keys(NODE_IMPLS).join(", ")})`);
   const impl = await load();
   const hello = () => send({ type: "hello", impl: impl.name, version: impl.version, threads: impl.threads });
 

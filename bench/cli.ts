@@ -26,7 +26,13 @@ export const USAGE = `usage: npm run bench -- [options]
   --json FILE          also write {"machine", "results": [{name, impl, ms, gflops, peakRssMb, ...}]} to FILE
   --help               this text`;
 
-const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter((x) => x !== "") : []);
+const list = (s: string | undefined) =>
+  s
+    ? s
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== "")
+    : [];
 
 /** Parses the flags; throws an Error naming the bad flag or value. `caseNames` are the known cases. */
 export function parseOptions(argv: string[], caseNames: readonly string[]): Options {

@@ -48,7 +48,7 @@ export function sincosTable(grid: number, dim: number): Tensor {
     for (let j = 0; j < grid; j++) {
       const row = (1 + i * grid + j) * dim;
       for (let k = 0; k < quarter; k++) {
-        const omega = 1 / Math.pow(10000, k / quarter);
+        const omega = 1 / 10000 ** (k / quarter);
         out[row + k] = Math.sin(j * omega);
         out[row + quarter + k] = Math.cos(j * omega);
         out[row + 2 * quarter + k] = Math.sin(i * omega);
@@ -152,19 +152,27 @@ export function maeParams(c: MaeConfig, u: () => number): Tensors {
   p.set("vit.embeddings.cls_token", tensor([1, 1, D], normals(D, 0.02, u)));
   p.set("vit.embeddings.position_embeddings", sincosTable(grid, D));
   const convIn = c.num_channels * c.patch_size * c.patch_size;
-  p.set("vit.embeddings.patch_embeddings.projection.weight",
-    tensor([D, c.num_channels, c.patch_size, c.patch_size], normals(D * convIn, 0.02, u)));
+  p.set(
+    "vit.embeddings.patch_embeddings.projection.weight",
+    tensor([D, c.num_channels, c.patch_size, c.patch_size], normals(D * convIn, 0.02, u)),
+  );
   p.set("vit.embeddings.patch_embeddings.projection.bias", tensor([D], normals(D, 0.05, u)));
   const enc: BlockDims = { hidden: D, heads: c.num_attention_heads, intermediate: c.intermediate_size };
-  for (let l = 0; l < c.num_hidden_layers; l++) for (const e of blockParams(`vit.encoder.layer.${l}.`, enc, u)) p.set(...e);
+  for (let l = 0; l < c.num_hidden_layers; l++)
+    for (const e of blockParams(`vit.encoder.layer.${l}.`, enc, u)) p.set(...e);
   p.set("vit.layernorm.weight", tensor([D], normals(D, 0.1, u, 1)));
   p.set("vit.layernorm.bias", tensor([D], normals(D, 0.1, u)));
   p.set("decoder.mask_token", tensor([1, 1, Dd], normals(Dd, 0.02, u)));
   p.set("decoder.decoder_pos_embed", sincosTable(grid, Dd));
   p.set("decoder.decoder_embed.weight", tensor([Dd, D], normals(Dd * D, 0.02, u)));
   p.set("decoder.decoder_embed.bias", tensor([Dd], normals(Dd, 0.05, u)));
-  const dec: BlockDims = { hidden: Dd, heads: c.decoder_num_attention_heads, intermediate: c.decoder_intermediate_size };
-  for (let l = 0; l < c.decoder_num_hidden_layers; l++) for (const e of blockParams(`decoder.decoder_layers.${l}.`, dec, u)) p.set(...e);
+  const dec: BlockDims = {
+    hidden: Dd,
+    heads: c.decoder_num_attention_heads,
+    intermediate: c.decoder_intermediate_size,
+  };
+  for (let l = 0; l < c.decoder_num_hidden_layers; l++)
+    for (const e of blockParams(`decoder.decoder_layers.${l}.`, dec, u)) p.set(...e);
   p.set("decoder.decoder_norm.weight", tensor([Dd], normals(Dd, 0.1, u, 1)));
   p.set("decoder.decoder_norm.bias", tensor([Dd], normals(Dd, 0.1, u)));
   p.set("decoder.decoder_pred.weight", tensor([patchDim, Dd], normals(patchDim * Dd, 0.02, u)));

@@ -3,12 +3,21 @@
 // by round, so that load from other processes hits them alike; best and median are reported.
 // Usage: npx tsx bench/gemm.ts [--threads 1,2] [--simd plain,relaxed] [--tfjs] [--extra] [--rounds 10]
 import os from "node:os";
-import { gemm, gemmBatched, type GemmArgs, gemmInfo, setGemmRelaxedSimd, setGemmThreads } from "../src/core/wasm/gemm.ts";
+import {
+  gemm,
+  gemmBatched,
+  type GemmArgs,
+  gemmInfo,
+  setGemmRelaxedSimd,
+  setGemmThreads,
+} from "../src/core/wasm/gemm.ts";
 
 interface Case {
   name: string;
   batch: number;
-  m: number; n: number; k: number;
+  m: number;
+  n: number;
+  k: number;
   transA?: boolean; // A given as a k x m array (Aᵀ·B)
   transB?: boolean; // B given as an n x k array (A·Bᵀ)
 }
@@ -55,14 +64,24 @@ function ours(simd: string, threads: number): Config {
     prepare(c, a, b) {
       const { batch, m, n, k } = c;
       const args: GemmArgs = {
-        m, n, k,
-        a, aOffset: 0, aRowStride: c.transA ? 1 : k, aColStride: c.transA ? m : 1,
-        b, bOffset: 0, bRowStride: c.transB ? 1 : n, bColStride: c.transB ? k : 1,
-        c: new Float32Array(batch * m * n), cOffset: 0,
+        m,
+        n,
+        k,
+        a,
+        aOffset: 0,
+        aRowStride: c.transA ? 1 : k,
+        aColStride: c.transA ? m : 1,
+        b,
+        bOffset: 0,
+        bRowStride: c.transB ? 1 : n,
+        bColStride: c.transB ? k : 1,
+        c: new Float32Array(batch * m * n),
+        cOffset: 0,
       };
-      const call = batch === 1
-        ? () => gemm(args)
-        : () => gemmBatched(batch, { ...args, aBatchStride: m * k, bBatchStride: k * n, cBatchStride: m * n });
+      const call =
+        batch === 1
+          ? () => gemm(args)
+          : () => gemmBatched(batch, { ...args, aBatchStride: m * k, bBatchStride: k * n, cBatchStride: m * n });
       return () => {
         setGemmRelaxedSimd(simd === "relaxed"); // no-ops unless the setting changes
         setGemmThreads(threads);

@@ -24,7 +24,9 @@ export interface Machine {
 
 function cpuModel(): string {
   try {
-    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("model name"));
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
     if (line) return line.split(":")[1].trim();
   } catch {
     // not Linux: fall through to what node reports
@@ -41,7 +43,11 @@ export function findPython(): string {
 /** Asks torch_peer.py --probe; returns the reason when torch cannot be imported. */
 export function probeTorch(python: string, peerScript: string): TorchInfo | string {
   try {
-    const out = execFileSync(python, [peerScript, "--probe"], { encoding: "utf8", timeout: 120_000, stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(python, [peerScript, "--probe"], {
+      encoding: "utf8",
+      timeout: 120_000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const info = JSON.parse(out.trim().split("\n").pop()!) as Omit<TorchInfo, "python">;
     return { python, ...info };
   } catch (e) {
@@ -66,7 +72,9 @@ export function formatMachine(m: Machine): string {
   const lines = [`date: ${m.date}`, `cpu: ${m.cpu}, ${m.cores} cores; node ${m.node}`];
   if (m.torch) {
     const blas = m.torch.blasLibraries.length ? m.torch.blasLibraries.join(", ") : "none mapped";
-    lines.push(`torch ${m.torch.version} (${m.torch.python}), ${m.torch.threads} threads; ${m.torch.blasInfo}; BLAS loaded: ${blas}`);
+    lines.push(
+      `torch ${m.torch.version} (${m.torch.python}), ${m.torch.threads} threads; ${m.torch.blasInfo}; BLAS loaded: ${blas}`,
+    );
   } else {
     lines.push(`pytorch: absent: ${m.torchMissing}`);
   }

@@ -73,8 +73,14 @@ export function compareOutputs(
   for (const name of names) {
     const r = reference[name];
     const g = got[name];
-    if (!r) { problems.push(`${name}: missing from the reference`); continue; }
-    if (!g) { problems.push(`${name}: missing from this impl's outputs`); continue; }
+    if (!r) {
+      problems.push(`${name}: missing from the reference`);
+      continue;
+    }
+    if (!g) {
+      problems.push(`${name}: missing from this impl's outputs`);
+      continue;
+    }
     if (r.shape.join(",") !== g.shape.join(",")) {
       problems.push(`${name}: shape [${g.shape}] but the reference has [${r.shape}]`);
       continue;
@@ -90,7 +96,10 @@ export function compareOutputs(
     }
     const sumErr = Math.abs(num(g.sum) - num(r.sum)) / Math.max(1e-30, num(r.absSum));
     err = Number.isNaN(sumErr) ? Infinity : Math.max(err, sumErr);
-    if (err > worst || where === "") { worst = err; where = name; }
+    if (err > worst || where === "") {
+      worst = err;
+      where = name;
+    }
     if (!(err <= rtol)) problems.push(`${name}: relative error ${err.toExponential(2)} > ${rtol}`);
   }
   return { ok: problems.length === 0, worst, where, problems };

@@ -29,9 +29,18 @@ function tinyConfig(): MaeConfig {
   if (existsSync(path)) return maeConfigFrom(JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>);
   console.error(`note: ${path} not found; mae-tiny-step uses a built-in copy of its sizes`);
   return maeConfigFrom({
-    image_size: 32, patch_size: 8, num_channels: 3, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
-    intermediate_size: 128, decoder_hidden_size: 32, decoder_num_hidden_layers: 1, decoder_num_attention_heads: 4,
-    decoder_intermediate_size: 64, mask_ratio: 0.75,
+    image_size: 32,
+    patch_size: 8,
+    num_channels: 3,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 128,
+    decoder_hidden_size: 32,
+    decoder_num_hidden_layers: 1,
+    decoder_num_attention_heads: 4,
+    decoder_intermediate_size: 64,
+    mask_ratio: 0.75,
   });
 }
 
@@ -51,10 +60,17 @@ function verifyTorchMae(python: string): string | null {
   const problems: string[] = [];
   for (const line of out.trim().split("\n")) {
     try {
-      const r = JSON.parse(line) as { case: string; ok: boolean; failed: string[]; errors: Record<string, number | string> };
+      const r = JSON.parse(line) as {
+        case: string;
+        ok: boolean;
+        failed: string[];
+        errors: Record<string, number | string>;
+      };
       const name = r.case.split("/").pop();
-      console.log(`pytorch MAE peer vs HF golden "${name}": ${r.ok ? "ok" : "MISMATCH"} (loss ${Number(r.errors.loss).toExponential(1)}, ` +
-        `logits ${Number(r.errors.logits).toExponential(1)}, worst grad ${Number(r.errors["grad (worst param)"]).toExponential(1)} rel.)`);
+      console.log(
+        `pytorch MAE peer vs HF golden "${name}": ${r.ok ? "ok" : "MISMATCH"} (loss ${Number(r.errors.loss).toExponential(1)}, ` +
+          `logits ${Number(r.errors.logits).toExponential(1)}, worst grad ${Number(r.errors["grad (worst param)"]).toExponential(1)} rel.)`,
+      );
       if (!r.ok) problems.push(`${name}: ${r.failed.join(", ")}`);
     } catch {
       problems.push(line.slice(0, 200));
@@ -119,9 +135,10 @@ async function runCase(
       check = `FAILED-CHECK vs ${reference.impl}: ${c.problems.slice(0, 2).join("; ")}`;
       return check;
     };
-    const command = impl === "pytorch"
-      ? [torch.python, torchPeer]
-      : [process.execPath, "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
+    const command =
+      impl === "pytorch"
+        ? [torch.python, torchPeer]
+        : [process.execPath, "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
     progress(`${def.name} / ${impl} …`);
     const outcome = await runEntry(command, specPath, opts, judge, repoRoot);
     progress(`${def.name} / ${impl}: ${outcome.status === "ok" ? `${outcome.ms!.toFixed(1)} ms` : outcome.status}`);
@@ -157,14 +174,17 @@ function writeJson(path: string, machine: Machine, rows: Row[]): void {
     timesMs: r.outcome.timesMs ?? null,
     check: r.check || r.outcome.message || null,
   }));
-  writeFileAtomic(path, JSON.stringify({ machine, results }, null, 2) + "\n");
+  writeFileAtomic(path, `${JSON.stringify({ machine, results }, null, 2)}\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
   const cases = allCases(tinyConfig());
   let opts: Options;
   try {
-    opts = parseOptions(argv, cases.map((c) => c.name));
+    opts = parseOptions(
+      argv,
+      cases.map((c) => c.name),
+    );
   } catch (e) {
     console.error(`bench: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -182,7 +202,8 @@ async function main(argv: string[]): Promise<number> {
   const machine = describeMachine(torchInfo);
   console.log(formatMachine(machine));
   const torchProblem = typeof torchInfo === "string" ? torchInfo : null;
-  const maeProblem = torchProblem === null && selected.some((c) => c.kind === "mae-step") ? verifyTorchMae(python) : null;
+  const maeProblem =
+    torchProblem === null && selected.some((c) => c.kind === "mae-step") ? verifyTorchMae(python) : null;
 
   const dir = mkdtempSync(join(tmpdir(), "vitmae-bench-"));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
@@ -208,7 +229,9 @@ async function main(argv: string[]): Promise<number> {
 
   console.log("");
   console.log(formatTable(rows));
-  console.log(`\nms: median of the timed repetitions after warm-up; GFLOP/s: matmul FLOPs of the case (backward = 2× forward).`);
+  console.log(
+    `\nms: median of the timed repetitions after warm-up; GFLOP/s: matmul FLOPs of the case (backward = 2× forward).`,
+  );
   if (!rows.some((r) => r.impl === "vitmae-ts" && r.outcome.status === "ok")) {
     console.log("÷ ours is empty: vitmae-ts was not timed (see its row).");
   }

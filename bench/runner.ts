@@ -29,10 +29,25 @@ const HARD_LIMIT_MS = 20 * 60 * 1000;
  * Spawns `command` (+ the timing flags) with the case spec, passes its check outputs to `judge`, and answers
  * "time" or "skip". Resolves with what happened; never rejects.
  */
-export function runEntry(command: string[], specPath: string, opts: Options, judge: Judge, cwd: string): Promise<Outcome> {
+export function runEntry(
+  command: string[],
+  specPath: string,
+  opts: Options,
+  judge: Judge,
+  cwd: string,
+): Promise<Outcome> {
   const args = [
-    ...command.slice(1), "--spec", specPath, "--reps", String(opts.reps), "--warmup", String(opts.warmup),
-    "--min-reps", String(opts.minReps), "--budget-s", String(opts.budgetS),
+    ...command.slice(1),
+    "--spec",
+    specPath,
+    "--reps",
+    String(opts.reps),
+    "--warmup",
+    String(opts.warmup),
+    "--min-reps",
+    String(opts.minReps),
+    "--budget-s",
+    String(opts.budgetS),
   ];
   return new Promise((resolve) => {
     const child = spawn(command[0], args, { cwd, stdio: ["pipe", "pipe", "pipe"] });
@@ -80,7 +95,7 @@ export function runEntry(command: string[], specPath: string, opts: Options, jud
             outcome.status = "failed-check";
             outcome.message = verdict;
           }
-          child.stdin.end(answer + "\n");
+          child.stdin.end(`${answer}\n`);
           break;
         }
         case "result":

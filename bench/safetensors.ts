@@ -16,7 +16,11 @@ export type Tensors = Map<string, Tensor>;
 
 /** Writes `tensors` as F32 to `path`, atomically (temp file + rename), in insertion order. */
 export function writeSafetensors(path: string, tensors: Tensors, metadata: Record<string, string> = {}): void {
-  writeSafetensorsFile(path, new Map([...tensors].map(([name, t]) => [name, { dtype: "F32" as const, ...t }])), metadata);
+  writeSafetensorsFile(
+    path,
+    new Map([...tensors].map(([name, t]) => [name, { dtype: "F32" as const, ...t }])),
+    metadata,
+  );
 }
 
 /** Reads every tensor of a safetensors file as float32, in header order. */

@@ -9,7 +9,15 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as T from "../src/core/index.ts";
-import { DEFAULT_PREPROCESSOR_CONFIG, makeLoader, mnistDataset, preprocessOptions, splitDataset, subsetDataset, type Dataset } from "../src/data/index.ts";
+import {
+  DEFAULT_PREPROCESSOR_CONFIG,
+  makeLoader,
+  mnistDataset,
+  preprocessOptions,
+  splitDataset,
+  subsetDataset,
+  type Dataset,
+} from "../src/data/index.ts";
 import { mnist as config } from "../src/mae/presets.ts";
 import { initPreTraining } from "../src/mae/init.ts";
 import type { PreTrainingParams } from "../src/mae/params.ts";
@@ -23,7 +31,9 @@ import { writePngFile } from "../src/io/image.ts";
 import { panels, PANEL_HEADERS } from "../src/cli/reconstructCommand.ts";
 import { makeProgress } from "../src/train/progress.ts";
 
-const { values: flags } = parseArgs({ options: { steps: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, lr: { type: "string" } } });
+const { values: flags } = parseArgs({
+  options: { steps: { type: "string" }, out: { type: "string" }, seed: { type: "string" }, lr: { type: "string" } },
+});
 const steps = Number(flags.steps ?? 800);
 const outDir = flags.out ?? "demo-output";
 const seed = Number(flags.seed ?? 0);
@@ -33,16 +43,40 @@ mkdirSync(outDir, { recursive: true });
 // ---- Data: 10,000 MNIST digits; 1,000 held out for every number reported below ----
 const all = mnistDataset();
 const { train, test } = splitDataset(all, 0.1, T.key(1234));
-const prep = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels });
-console.log(`MNIST: ${train.size} digits to pre-train on, ${test.size} held out; model: the "mnist" preset (28x28, patch 4, 49 patches, hidden 64, 4+2 layers), mask ratio ${config.maskRatio}`);
+const prep = preprocessOptions(
+  { ...DEFAULT_PREPROCESSOR_CONFIG },
+  { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels },
+);
+console.log(
+  `MNIST: ${train.size} digits to pre-train on, ${test.size} held out; model: the "mnist" preset (28x28, patch 4, 49 patches, hidden 64, 4+2 layers), mask ratio ${config.maskRatio}`,
+);
 
 // ---- Pre-training ----
 const losses: { step: number; loss: number }[] = [];
 const progress = makeProgress(steps, 0);
 const started = Date.now();
 const { params } = await pretrain({
-  config, dataset: train, dataSpec: "mnist (train split)", preprocess: prep, preprocessorJson: {}, seed, outDir: join(outDir, "run"), checkpointEvery: steps,
-  hyper: { batchSize: 64, accumIter: 1, totalSteps: steps, lr, minLr: 1e-5, warmupSteps: Math.round(steps * 0.05), weightDecay: 0.05, betas: [0.9, 0.95], clipGrad: null, maskRatio: config.maskRatio, augment: false },
+  config,
+  dataset: train,
+  dataSpec: "mnist (train split)",
+  preprocess: prep,
+  preprocessorJson: {},
+  seed,
+  outDir: join(outDir, "run"),
+  checkpointEvery: steps,
+  hyper: {
+    batchSize: 64,
+    accumIter: 1,
+    totalSteps: steps,
+    lr,
+    minLr: 1e-5,
+    warmupSteps: Math.round(steps * 0.05),
+    weightDecay: 0.05,
+    betas: [0.9, 0.95],
+    clipGrad: null,
+    maskRatio: config.maskRatio,
+    augment: false,
+  },
   onStep: (info) => {
     losses.push({ step: info.step, loss: info.loss });
     progress.update(info);
@@ -59,10 +93,23 @@ const model = { config, params };
 const r = reconstruct(model, heldOut, { key: maskKey });
 const baseline = meanFillBaselineMse(heldOut, r.mask, config.patchSize, config.normPixLoss);
 const shown = reconstruct(model, batchOf(test, 8), { key: maskKey });
-writePngFile(join(outDir, "reconstructions.png"), ...asPng(renderGrid({ headers: [...PANEL_HEADERS], rows: panels(shown, DEFAULT_PREPROCESSOR_CONFIG), caption: "Held-out MNIST digits, 75% of patches masked" })));
+writePngFile(
+  join(outDir, "reconstructions.png"),
+  ...asPng(
+    renderGrid({
+      headers: [...PANEL_HEADERS],
+      rows: panels(shown, DEFAULT_PREPROCESSOR_CONFIG),
+      caption: "Held-out MNIST digits, 75% of patches masked",
+    }),
+  ),
+);
 
 // ---- Linear probe and k-NN: pretrained encoder vs the same architecture at random init ----
-const probeTrain = subsetDataset(train, Array.from({ length: 2000 }, (_, i) => i * Math.floor(train.size / 2000)), "probe-train");
+const probeTrain = subsetDataset(
+  train,
+  Array.from({ length: 2000 }, (_, i) => i * Math.floor(train.size / 2000)),
+  "probe-train",
+);
 const probeAcc = (p: PreTrainingParams) => {
   const enc = { config, params: p.vit };
   const a = encoderFeatures(enc, probeTrain, { preprocess: prep });
@@ -97,11 +144,23 @@ function pct(x: number): string {
 /** n examples spread evenly over the dataset (MNIST is stored digit by digit). */
 function batchOf(ds: Dataset, n: number): T.Tensor {
   const spread = Array.from({ length: n }, (_, i) => Math.floor((i * ds.size) / n));
-  const loader = makeLoader({ dataset: subsetDataset(ds, spread, "batch"), batchSize: n, key: T.key(0), preprocess: prep, augment: false, shuffle: false });
+  const loader = makeLoader({
+    dataset: subsetDataset(ds, spread, "batch"),
+    batchSize: n,
+    key: T.key(0),
+    preprocess: prep,
+    augment: false,
+    shuffle: false,
+  });
   const b = loader.batchAt(0);
   return T.fromArray(b.pixels, b.shape);
 }
 
-function asPng(img: { width: number; height: number; channels: 1 | 3; data: Uint8Array }): [Uint8Array, number, number, 1 | 3] {
+function asPng(img: {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}): [Uint8Array, number, number, 1 | 3] {
   return [img.data, img.width, img.height, img.channels];
 }

@@ -12,7 +12,8 @@ import type { BenchImpl, Workload } from "./types.ts";
 const version = (() => {
   const require = createRequire(import.meta.url);
   const dist = require.resolve("@jax-js/jax"); // …/@jax-js/jax/dist/index.cjs
-  return (JSON.parse(readFileSync(new URL("../package.json", `file://${dist}`), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(new URL("../package.json", `file://${dist}`), "utf8")) as { version: string })
+    .version;
 })();
 
 /** HF names → arrays; Linear kernels as [in, out] (the flax Dense layout), so a Linear is x @ W + b. */
@@ -48,7 +49,9 @@ function block(s: BlockShape, p: Params, x: np.Array): np.Array {
   const probs = nn.softmax(np.matmul(q, k.transpose([0, 1, 3, 2])).mul(1 / Math.sqrt(hd)), -1); // [B, H, T, T]
   const ctx = np.matmul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, D]);
   const h = x.add(linear(ctx, p, "attention.output.dense"));
-  const mlp = nn.gelu(linear(layerNorm(h.ref, p, "layernorm_after", s.eps), p, "intermediate.dense"), { approximate: false });
+  const mlp = nn.gelu(linear(layerNorm(h.ref, p, "layernorm_after", s.eps), p, "intermediate.dense"), {
+    approximate: false,
+  });
   return h.add(linear(mlp, p, "output.dense"));
 }
 
@@ -79,7 +82,9 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors): Workload {
   const forward = jit((p: Params, xIn: np.Array) => block(shape, p, xIn));
   // loss = sum(out · g): the block's VJP against the cotangent g.
   const lossAndGrads = jit(
-    valueAndGrad((p: Params, xIn: np.Array, gIn: np.Array) => np.sum(block(shape, p, xIn).mul(gIn)), { argnums: [0, 1] }),
+    valueAndGrad((p: Params, xIn: np.Array, gIn: np.Array) => np.sum(block(shape, p, xIn).mul(gIn)), {
+      argnums: [0, 1],
+    }),
   );
 
   if (spec.kind === "block-fwd") {
@@ -96,7 +101,10 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors): Workload {
   return {
     async check() {
       const [loss, [gp, gx]] = lossAndGrads(tree.ref(params), x.ref, g.ref);
-      const out: Tensors = new Map([["loss", await toHost(loss)], ["grad.x", await toHost(gx)]]);
+      const out: Tensors = new Map([
+        ["loss", await toHost(loss)],
+        ["grad.x", await toHost(gx)],
+      ]);
       for (const [name, grad] of Object.entries(gp)) {
         out.set(`grad.${name}`, await toHost(isKernel(name) ? grad.transpose() : grad));
       }

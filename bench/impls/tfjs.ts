@@ -79,10 +79,15 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors, style: MatMulStyle): Wo
     async check() {
       const [value, gradX, ...gradParams] = tf.tidy(() => {
         const { value, grads } = lossAndGrads([x, ...params]);
-        const hfLayout = BLOCK_PARAM_NAMES.map((name, i) => (isKernel(name) ? tf.transpose(grads[i + 1]) : grads[i + 1]));
+        const hfLayout = BLOCK_PARAM_NAMES.map((name, i) =>
+          isKernel(name) ? tf.transpose(grads[i + 1]) : grads[i + 1],
+        );
         return [value, grads[0], ...hfLayout];
       });
-      const out: Tensors = new Map([["loss", toHost(value)], ["grad.x", toHost(gradX)]]);
+      const out: Tensors = new Map([
+        ["loss", toHost(value)],
+        ["grad.x", toHost(gradX)],
+      ]);
       BLOCK_PARAM_NAMES.forEach((name, i) => out.set(`grad.${name}`, toHost(gradParams[i])));
       tf.dispose([value, gradX, ...gradParams]);
       return out;

@@ -11,14 +11,22 @@ export type MatMulStyle = "stock" | "tuned";
 
 /** The block's parameters in the order the gradient functions take them (HF names; Linear kernels are [in, out]). */
 export const BLOCK_PARAM_NAMES = [
-  "attention.attention.query.weight", "attention.attention.query.bias",
-  "attention.attention.key.weight", "attention.attention.key.bias",
-  "attention.attention.value.weight", "attention.attention.value.bias",
-  "attention.output.dense.weight", "attention.output.dense.bias",
-  "intermediate.dense.weight", "intermediate.dense.bias",
-  "output.dense.weight", "output.dense.bias",
-  "layernorm_before.weight", "layernorm_before.bias",
-  "layernorm_after.weight", "layernorm_after.bias",
+  "attention.attention.query.weight",
+  "attention.attention.query.bias",
+  "attention.attention.key.weight",
+  "attention.attention.key.bias",
+  "attention.attention.value.weight",
+  "attention.attention.value.bias",
+  "attention.output.dense.weight",
+  "attention.output.dense.bias",
+  "intermediate.dense.weight",
+  "intermediate.dense.bias",
+  "output.dense.weight",
+  "output.dense.bias",
+  "layernorm_before.weight",
+  "layernorm_before.bias",
+  "layernorm_after.weight",
+  "layernorm_after.bias",
 ] as const;
 
 const swapLast = (rank: number): number[] => (rank === 2 ? [1, 0] : [0, 2, 1]);
@@ -67,7 +75,8 @@ export function blockForward(style: MatMulStyle, s: BlockShape, x: tf.Tensor, pa
   const { batch: B, tokens: T, hidden: D, heads: H } = s;
   const hd = D / H;
   const linear = (x2: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(matmul(style, x2, w), b);
-  const toHeads = (t: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
+  const toHeads = (t: tf.Tensor) =>
+    tf.reshape(tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]), [B * H, T, hd]);
 
   const x2 = tf.reshape(x, [B * T, D]); // [B·T, D]
   const n1 = layerNorm(x2, ln1w, ln1b, s.eps);

@@ -5,7 +5,12 @@ import { valueAndGrad } from "../../src/autodiff/index.ts";
 import { gemmInfo } from "../../src/core/wasm/gemm.ts";
 import { getOrThrow, parseConfig } from "../../src/mae/config.ts";
 import { forward } from "../../src/mae/forward.ts";
-import { FROZEN_PARAMETERS, namedParameters, parametersFromNamed, type PreTrainingParams } from "../../src/mae/params.ts";
+import {
+  FROZEN_PARAMETERS,
+  namedParameters,
+  parametersFromNamed,
+  type PreTrainingParams,
+} from "../../src/mae/params.ts";
 import { activation } from "../../src/nn/activation.ts";
 import { adamwStep, initAdamW } from "../../src/nn/adamw.ts";
 import { block, type BlockParams } from "../../src/nn/block.ts";
@@ -35,7 +40,7 @@ function nest(tensors: Tensors, names: readonly string[]): Record<string, unknow
   return root;
 }
 
-function matmulCase(spec: CaseSpec, tensors: Tensors): Workload {
+function matmulCase(_spec: CaseSpec, tensors: Tensors): Workload {
   const a = need(tensors, "a");
   const b = need(tensors, "b");
   return {
@@ -57,11 +62,16 @@ function blockCase(spec: CaseSpec, tensors: Tensors): Workload {
       step: async () => void block(params, x, opts).out,
     };
   }
-  const lossAndGrads = valueAndGrad((p: BlockParams, input: T.Tensor) => T.sum(T.mul(block(p, input, opts).out, g)), { argnums: [0, 1] });
+  const lossAndGrads = valueAndGrad((p: BlockParams, input: T.Tensor) => T.sum(T.mul(block(p, input, opts).out, g)), {
+    argnums: [0, 1],
+  });
   return {
     check: async () => {
       const [loss, [gp, gx]] = lossAndGrads(params, x);
-      const out = new Map<string, Host>([["loss", host(loss)], ["grad.x", host(gx)]]);
+      const out = new Map<string, Host>([
+        ["loss", host(loss)],
+        ["grad.x", host(gx)],
+      ]);
       for (const [name, t] of namedParameters(gp)) out.set(`grad.${name}`, host(t));
       return out;
     },
@@ -85,9 +95,18 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
   const trainStep = () => {
     const [loss, grads] = lossAndGrad(params);
     const g = namedParameters(grads);
-    const updated = adamwStep(named, g, opt, { betas: [optimizer.beta1, optimizer.beta2], eps: optimizer.eps, weightDecay: optimizer.weightDecay }, {
-      lr: optimizer.lr, decay: (name) => !noDecay.has(name), frozen, donateState: true, // as a training loop does (torch updates in place too)
-    });
+    const updated = adamwStep(
+      named,
+      g,
+      opt,
+      { betas: [optimizer.beta1, optimizer.beta2], eps: optimizer.eps, weightDecay: optimizer.weightDecay },
+      {
+        lr: optimizer.lr,
+        decay: (name) => !noDecay.has(name),
+        frozen,
+        donateState: true, // as a training loop does (torch updates in place too)
+      },
+    );
     return { loss, g, updated: updated.params };
   };
   return {

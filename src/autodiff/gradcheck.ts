@@ -2,7 +2,7 @@
 // agreement means something (float32 differences would drown in rounding).
 
 import { withFloat64 } from "../core/backend.ts";
-import { fromArray, Tensor } from "../core/tensor.ts";
+import { fromArray, type Tensor } from "../core/tensor.ts";
 import { leaves, treeMap, unflatten, type Tree } from "./pytree.ts";
 import { valueAndGrad } from "./transforms.ts";
 
@@ -24,7 +24,11 @@ export interface GradCheckResult {
 }
 
 /** Compares grad(f) at `args` (all arguments differentiated) with central differences. */
-export function checkGrads(f: (...args: Tensor[]) => Tensor, args: readonly Tensor[], opts: GradCheckOptions = {}): GradCheckResult {
+export function checkGrads(
+  f: (...args: Tensor[]) => Tensor,
+  args: readonly Tensor[],
+  opts: GradCheckOptions = {},
+): GradCheckResult {
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, maxElements = Infinity } = opts;
   return withFloat64(() => {
     const x64 = args.map((a) => fromArray(a.toFloat64Array(), a.shape));
@@ -60,11 +64,17 @@ export function checkGrads(f: (...args: Tensor[]) => Tensor, args: readonly Tens
 }
 
 /** Throws with the worst element's details when checkGrads fails. */
-export function assertGradsClose(f: (...args: Tensor[]) => Tensor, args: readonly Tensor[], opts: GradCheckOptions = {}): void {
+export function assertGradsClose(
+  f: (...args: Tensor[]) => Tensor,
+  args: readonly Tensor[],
+  opts: GradCheckOptions = {},
+): void {
   const r = checkGrads(f, args, opts);
   if (!r.ok) {
     const w = r.worst!;
-    throw new Error(`gradient check failed: argument ${w.leaf}, element ${w.index}: analytic ${w.analytic}, numeric ${w.numeric} (max |error| ${r.maxAbsError})`);
+    throw new Error(
+      `gradient check failed: argument ${w.leaf}, element ${w.index}: analytic ${w.analytic}, numeric ${w.numeric} (max |error| ${r.maxAbsError})`,
+    );
   }
 }
 

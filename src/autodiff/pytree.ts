@@ -6,7 +6,16 @@ import { Tensor } from "../core/tensor.ts";
  * A pytree: tensors in nested arrays and records. `object` admits records declared as interfaces
  * (which TS does not treat as index signatures); non-tensor leaves are carried along unchanged.
  */
-export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree } | object | number | string | boolean | null | undefined;
+export type Tree =
+  | Tensor
+  | readonly Tree[]
+  | { readonly [key: string]: Tree }
+  | object
+  | number
+  | string
+  | boolean
+  | null
+  | undefined;
 
 /** The tensor leaves of a tree in a fixed order (arrays by index, records by insertion order). */
 export function leaves(tree: Tree): Tensor[] {

@@ -30,9 +30,11 @@ export function vjp<Args extends Tree[], Out extends Tree>(
   const outLeaves = leaves(out);
   const pullback = (cotangent: Out): Args => {
     const cts = leaves(cotangent);
-    if (cts.length !== outLeaves.length) throw new TypeError(`vjp: cotangent has ${cts.length} tensors, the output has ${outLeaves.length}`);
+    if (cts.length !== outLeaves.length)
+      throw new TypeError(`vjp: cotangent has ${cts.length} tensors, the output has ${outLeaves.length}`);
     cts.forEach((c, i) => {
-      if (fmt(c.shape) !== fmt(outLeaves[i].shape)) throw new ShapeError(`vjp: cotangent ${i} has shape ${fmt(c.shape)}, the output ${fmt(outLeaves[i].shape)}`);
+      if (fmt(c.shape) !== fmt(outLeaves[i].shape))
+        throw new ShapeError(`vjp: cotangent ${i} has shape ${fmt(c.shape)}, the output ${fmt(outLeaves[i].shape)}`);
     });
     const grads = backward(trace, outLeaves, cts, tracedLeaves);
     return unflatten(primals as unknown as Tree, grads) as unknown as Args;
@@ -55,10 +57,11 @@ export function valueAndGrad<Args extends Tree[]>(f: (...args: Args) => Tree, op
   const argnums = opts.argnums ?? 0;
   const wanted = typeof argnums === "number" ? [argnums] : [...argnums];
   // The gradient trees mirror the arguments' own types, which TS cannot index by a run-time argnum.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the gradient trees mirror the arguments' own types, unindexable by a run-time argnum
   return (...args: Args): [Tensor, any, any] => {
     for (const i of wanted) {
-      if (!Number.isInteger(i) || i < 0 || i >= args.length) throw new RangeError(`valueAndGrad: argnum ${i} out of range for ${args.length} arguments`);
+      if (!Number.isInteger(i) || i < 0 || i >= args.length)
+        throw new RangeError(`valueAndGrad: argnum ${i} out of range for ${args.length} arguments`);
     }
     const trace = beginTrace();
     let result: Tree;
@@ -72,7 +75,9 @@ export function valueAndGrad<Args extends Tree[]>(f: (...args: Args) => Tree, op
     const [value, aux] = opts.hasAux ? (result as [Tree, Tree]) : [result, undefined];
     if (!(value instanceof Tensor) || value.size !== 1) {
       const what = value instanceof Tensor ? `a tensor of shape ${fmt(value.shape)}` : typeof value;
-      throw new TypeError(`grad: f must return a scalar tensor (one element)${opts.hasAux ? " as the first of [value, aux]" : ""}, got ${what}`);
+      throw new TypeError(
+        `grad: f must return a scalar tensor (one element)${opts.hasAux ? " as the first of [value, aux]" : ""}, got ${what}`,
+      );
     }
     const perArgLeaves = wanted.map((i) => leaves(tracedArgs[i]));
     const all = backward(trace, [value], [ones(value.shape)], perArgLeaves.flat());
@@ -87,7 +92,7 @@ export function valueAndGrad<Args extends Tree[]>(f: (...args: Args) => Tree, op
 /** The gradient of a scalar-valued f with respect to its argnums (default: the first argument). */
 export function grad<Args extends Tree[]>(f: (...args: Args) => Tree, opts: GradOptions = {}) {
   const vg = valueAndGrad(f, opts);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the gradient tree mirrors the argument's type
+  // biome-ignore lint/suspicious/noExplicitAny: the gradient tree mirrors the argument's type
   return (...args: Args): any => {
     const [, grads, aux] = vg(...args);
     return opts.hasAux ? [grads, aux] : grads;
@@ -100,7 +105,12 @@ function leafOf(x: Tensor, trace: number): Tensor {
 }
 
 /** Reverse accumulation from the outputs' cotangents to the leaves; zeros for unreachable leaves. */
-function backward(trace: number, outputs: readonly Tensor[], cotangents: readonly Tensor[], leafTensors: readonly Tensor[]): Tensor[] {
+function backward(
+  trace: number,
+  outputs: readonly Tensor[],
+  cotangents: readonly Tensor[],
+  leafTensors: readonly Tensor[],
+): Tensor[] {
   const order = topologicalOrder(trace, outputs);
   const grads = new Map<Node, Tensor>();
   const accumulate = (n: Node, g: Tensor) => {

@@ -5,7 +5,10 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 /** A problem the user can fix: printed as one line, exit code 2 (usage) or 1 (anything else). */
 export class CliError extends Error {
   override name = "CliError";
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -23,7 +26,12 @@ export interface Command {
 /** Parses argv for a command; unknown flags and missing values are usage errors naming the flag. */
 export function parse(cmd: Command, argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: { ...cmd.options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...cmd.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new CliError(`vitmae ${cmd.name}: ${(e as Error).message.split("\n")[0]} (see vitmae ${cmd.name} --help)`, 2);
   }
@@ -32,7 +40,8 @@ export function parse(cmd: Command, argv: string[]) {
 /** A required string flag, or a usage error naming it. */
 export function required(values: Record<string, unknown>, flag: string, cmd: string): string {
   const v = values[flag];
-  if (typeof v !== "string" || v === "") throw new CliError(`vitmae ${cmd}: --${flag} is required (see vitmae ${cmd} --help)`, 2);
+  if (typeof v !== "string" || v === "")
+    throw new CliError(`vitmae ${cmd}: --${flag} is required (see vitmae ${cmd} --help)`, 2);
   return v;
 }
 
@@ -41,12 +50,19 @@ export function intFlag(values: Record<string, unknown>, flag: string, cmd: stri
   const v = values[flag];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < min) throw new CliError(`vitmae ${cmd}: --${flag} must be an integer >= ${min}, got "${String(v)}"`, 2);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < min)
+    throw new CliError(`vitmae ${cmd}: --${flag} must be an integer >= ${min}, got "${String(v)}"`, 2);
   return n;
 }
 
 /** A number flag within [min, max], or a usage error. */
-export function numberFlag(values: Record<string, unknown>, flag: string, cmd: string, min: number, max: number): number | undefined {
+export function numberFlag(
+  values: Record<string, unknown>,
+  flag: string,
+  cmd: string,
+  min: number,
+  max: number,
+): number | undefined {
   const v = values[flag];
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -46,13 +46,23 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     const { config, params } = loadPreTraining(modelDir);
     const inputs = loadNamedTensors(inputsPath);
     const pixels = inputs.get("pixel_values");
-    if (!pixels) throw new CliError(`vitmae forward: ${inputsPath} has no tensor named pixel_values (it has: ${[...inputs.keys()].join(", ") || "nothing"})`);
+    if (!pixels)
+      throw new CliError(
+        `vitmae forward: ${inputsPath} has no tensor named pixel_values (it has: ${[...inputs.keys()].join(", ") || "nothing"})`,
+      );
     const seed = values.seed === undefined ? undefined : Number(values.seed);
-    if (seed !== undefined && !Number.isSafeInteger(seed)) throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
+    if (seed !== undefined && !Number.isSafeInteger(seed))
+      throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
     const [h, w] = pixels.shape.slice(2);
-    if (values["interpolate-pos-encoding"] !== true && pixels.shape.length === 4 && (h !== config.imageSize[0] || w !== config.imageSize[1])) {
+    if (
+      values["interpolate-pos-encoding"] !== true &&
+      pixels.shape.length === 4 &&
+      (h !== config.imageSize[0] || w !== config.imageSize[1])
+    ) {
       // The library's message names the API option; a CLI user needs the flag.
-      throw new CliError(`vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; pass --interpolate-pos-encoding to run at another size`);
+      throw new CliError(
+        `vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; pass --interpolate-pos-encoding to run at another size`,
+      );
     }
     const noise = inputs.get("noise");
     const opts = {
@@ -63,8 +73,9 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
       interpolatePosEncoding: values["interpolate-pos-encoding"] === true,
     };
     const out = new Map<string, WritableTensor>();
-    const put = (name: string, t: Tensor, dtype: "F32" | "I64" = "F32") => out.set(name, { dtype, shape: [...t.shape], data: t.toArray() } as WritableTensor);
-    let result;
+    const put = (name: string, t: Tensor, dtype: "F32" | "I64" = "F32") =>
+      out.set(name, { dtype, shape: [...t.shape], data: t.toArray() } as WritableTensor);
+    let result: ReturnType<typeof forward>;
     if (values.grads) {
       const run = (p: PreTrainingParams, x: Tensor) => {
         const r = forward(p, config, x, opts);

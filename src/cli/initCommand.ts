@@ -11,7 +11,11 @@ import { CliError, intFlag, required, type Command } from "./command.ts";
 /** A preset name or a config.json path (or a folder holding one). */
 export function configFromSpec(spec: string, cmd: string): ViTMAEConfig {
   const isPreset = (presetNames as readonly string[]).includes(spec);
-  if (!isPreset && !existsSync(spec)) throw new CliError(`vitmae ${cmd}: --config "${spec}" is neither a preset (${presetNames.join(", ")}) nor an existing file`, 2);
+  if (!isPreset && !existsSync(spec))
+    throw new CliError(
+      `vitmae ${cmd}: --config "${spec}" is neither a preset (${presetNames.join(", ")}) nor an existing file`,
+      2,
+    );
   const cfg = isPreset ? preset(spec) : configFromFile(spec);
   if (isLeft(cfg)) throw new CliError(`vitmae ${cmd}: ${cfg.left.message}`);
   return cfg.right;

@@ -24,7 +24,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   try {
-    if (!cmd) throw new CliError(`vitmae: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(", ")})`, 2);
+    if (!cmd)
+      throw new CliError(`vitmae: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(", ")})`, 2);
     const { values, positionals } = parse(cmd, rest);
     if (values.help) {
       console.log(cmd.usage);

@@ -38,11 +38,24 @@ export const pretrainCommand: Command = {
   --out DIR              where checkpoint/, log.jsonl and loss.png go
   --resume DIR           continue the run saved in DIR exactly (same flags as the original run)`,
   options: {
-    config: { type: "string" }, data: { type: "string" }, steps: { type: "string" }, epochs: { type: "string" },
-    "batch-size": { type: "string" }, "accum-iter": { type: "string" }, blr: { type: "string" }, lr: { type: "string" },
-    "min-lr": { type: "string" }, "warmup-steps": { type: "string" }, "weight-decay": { type: "string" },
-    "clip-grad": { type: "string" }, "mask-ratio": { type: "string" }, "no-augment": { type: "boolean" },
-    seed: { type: "string" }, "checkpoint-every": { type: "string" }, out: { type: "string" }, resume: { type: "string" },
+    config: { type: "string" },
+    data: { type: "string" },
+    steps: { type: "string" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    "accum-iter": { type: "string" },
+    blr: { type: "string" },
+    lr: { type: "string" },
+    "min-lr": { type: "string" },
+    "warmup-steps": { type: "string" },
+    "weight-decay": { type: "string" },
+    "clip-grad": { type: "string" },
+    "mask-ratio": { type: "string" },
+    "no-augment": { type: "boolean" },
+    seed: { type: "string" },
+    "checkpoint-every": { type: "string" },
+    out: { type: "string" },
+    resume: { type: "string" },
   },
   async run(values) {
     const outDir = required(values, "out", CMD);
@@ -55,8 +68,10 @@ export const pretrainCommand: Command = {
     } else config = configFromSpec(required(values, "config", CMD), CMD);
     const dataset = parseDataSpec(dataSpec);
 
-    if (values.steps !== undefined && values.epochs !== undefined) throw new CliError(`vitmae ${CMD}: give --steps or --epochs, not both`, 2);
-    if (values.blr !== undefined && values.lr !== undefined) throw new CliError(`vitmae ${CMD}: give --blr or --lr, not both (lr = blr × effective batch / 256)`, 2);
+    if (values.steps !== undefined && values.epochs !== undefined)
+      throw new CliError(`vitmae ${CMD}: give --steps or --epochs, not both`, 2);
+    if (values.blr !== undefined && values.lr !== undefined)
+      throw new CliError(`vitmae ${CMD}: give --blr or --lr, not both (lr = blr × effective batch / 256)`, 2);
     // A resumed run defaults every flag to the saved run's value.
     const saved = resumed?.state.hyper as Partial<Record<keyof PretrainHyper, number | boolean | null>> | undefined;
     const batchSize = intFlag(values, "batch-size", CMD, (saved?.batchSize as number) ?? 64, 1);
@@ -64,19 +79,33 @@ export const pretrainCommand: Command = {
     const batchesPerEpoch = Math.max(1, Math.floor(dataset.size / batchSize));
     let totalSteps: number;
     if (values.steps !== undefined) totalSteps = intFlag(values, "steps", CMD, 0, 1);
-    else if (values.epochs !== undefined) totalSteps = Math.max(1, Math.round((intFlag(values, "epochs", CMD, 0, 1) * batchesPerEpoch) / accumIter));
+    else if (values.epochs !== undefined)
+      totalSteps = Math.max(1, Math.round((intFlag(values, "epochs", CMD, 0, 1) * batchesPerEpoch) / accumIter));
     else if (resumed) totalSteps = resumed.state.totalSteps;
     else throw new CliError(`vitmae ${CMD}: give the length of the run: --steps N or --epochs N`, 2);
     const lrFlag = numberFlag(values, "lr", CMD, 0, 10);
     const blr = numberFlag(values, "blr", CMD, 0, 10) ?? 1.5e-4;
-    const maskRatio = numberFlag(values, "mask-ratio", CMD, 0, 0.999999) ?? (resumed?.state.hyper.maskRatio as number | undefined) ?? config.maskRatio;
-    if (maskRatio === 0) throw new CliError(`vitmae ${CMD}: a mask ratio of 0 leaves nothing to reconstruct; use a ratio in (0, 1)`, 2);
+    const maskRatio =
+      numberFlag(values, "mask-ratio", CMD, 0, 0.999999) ??
+      (resumed?.state.hyper.maskRatio as number | undefined) ??
+      config.maskRatio;
+    if (maskRatio === 0)
+      throw new CliError(`vitmae ${CMD}: a mask ratio of 0 leaves nothing to reconstruct; use a ratio in (0, 1)`, 2);
     const hyper: PretrainHyper = {
-      batchSize, accumIter, totalSteps,
+      batchSize,
+      accumIter,
+      totalSteps,
       lr: lrFlag ?? (values.blr === undefined && saved ? (saved.lr as number) : scaledLr(blr, batchSize * accumIter)),
       minLr: numberFlag(values, "min-lr", CMD, 0, 10) ?? (saved?.minLr as number) ?? 0,
-      warmupSteps: intFlag(values, "warmup-steps", CMD, (saved?.warmupSteps as number) ?? Math.round(totalSteps * 0.05), 0),
-      weightDecay: numberFlag(values, "weight-decay", CMD, 0, 10) ?? (saved?.weightDecay as number) ?? MAE_ADAMW.weightDecay,
+      warmupSteps: intFlag(
+        values,
+        "warmup-steps",
+        CMD,
+        (saved?.warmupSteps as number) ?? Math.round(totalSteps * 0.05),
+        0,
+      ),
+      weightDecay:
+        numberFlag(values, "weight-decay", CMD, 0, 10) ?? (saved?.weightDecay as number) ?? MAE_ADAMW.weightDecay,
       betas: MAE_ADAMW.betas,
       clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? (saved.clipGrad as number | null) : null),
       maskRatio,
@@ -92,7 +121,10 @@ export const pretrainCommand: Command = {
     } catch (e) {
       throw new CliError(`vitmae ${CMD}: cannot create --out ${outDir}: ${(e as Error).message}`);
     }
-    const preprocessorJson = { ...hfPreprocessorJson(), size: { height: config.imageSize[0], width: config.imageSize[1] } };
+    const preprocessorJson = {
+      ...hfPreprocessorJson(),
+      size: { height: config.imageSize[0], width: config.imageSize[1] },
+    };
     const log = new RunLog(join(outDir, "log.jsonl"));
     const startStep = resumed?.state.step ?? 0;
     log.truncateTo(startStep);
@@ -105,13 +137,26 @@ export const pretrainCommand: Command = {
     process.on("SIGINT", onSigint);
     const writeCurve = async () => {
       const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
-      writeLossCurvePng(join(outDir, "loss.png"), log.read().map((e) => ({ step: e.step, loss: e.loss })));
+      writeLossCurvePng(
+        join(outDir, "loss.png"),
+        log.read().map((e) => ({ step: e.step, loss: e.loss })),
+      );
     };
     let result: Awaited<ReturnType<typeof pretrain>>;
     try {
       result = await pretrain({
-        config, dataset, dataSpec, hyper, seed, outDir, checkpointEvery, preprocessorJson,
-        preprocess: preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels }),
+        config,
+        dataset,
+        dataSpec,
+        hyper,
+        seed,
+        outDir,
+        checkpointEvery,
+        preprocessorJson,
+        preprocess: preprocessOptions(
+          { ...DEFAULT_PREPROCESSOR_CONFIG },
+          { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels },
+        ),
         resume: resumed && { params: resumed.params, opt: resumed.opt, step: resumed.state.step },
         onStep: (info) => {
           log.append(info);
@@ -131,9 +176,14 @@ export const pretrainCommand: Command = {
     }
     // The exit code travels as main's return value (the bin sets process.exitCode from it), so 130 must too.
     if (result.stopped) {
-      throw new CliError(`vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`, 130);
+      throw new CliError(
+        `vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`,
+        130,
+      );
     }
-    console.log(`done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`);
+    console.log(
+      `done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`,
+    );
   },
 };
 
@@ -141,8 +191,14 @@ export const pretrainCommand: Command = {
 function hfPreprocessorJson(): Record<string, unknown> {
   const p = DEFAULT_PREPROCESSOR_CONFIG;
   return {
-    image_processor_type: "ViTImageProcessor", do_resize: p.doResize, resample: 2, do_rescale: p.doRescale,
-    rescale_factor: p.rescaleFactor, do_normalize: p.doNormalize, image_mean: p.imageMean, image_std: p.imageStd,
+    image_processor_type: "ViTImageProcessor",
+    do_resize: p.doResize,
+    resample: 2,
+    do_rescale: p.doRescale,
+    rescale_factor: p.rescaleFactor,
+    do_normalize: p.doNormalize,
+    image_mean: p.imageMean,
+    image_std: p.imageStd,
   };
 }
 
@@ -155,20 +211,34 @@ function refuseToOverwrite(outDir: string, resumingFrom: string | undefined): vo
     return; // nothing saved there
   }
   if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
-  throw new CliError(`vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); continue it with --resume ${outDir}, or choose another --out`, 2);
+  throw new CliError(
+    `vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); continue it with --resume ${outDir}, or choose another --out`,
+    2,
+  );
 }
 
 /** The flag that sets each saved hyperparameter, so a refusal names what the user typed. */
 const FLAG_OF: Record<string, string> = {
-  batchSize: "--batch-size", accumIter: "--accum-iter", totalSteps: "--steps/--epochs", lr: "--lr/--blr", minLr: "--min-lr",
-  warmupSteps: "--warmup-steps", weightDecay: "--weight-decay", clipGrad: "--clip-grad", maskRatio: "--mask-ratio", augment: "--no-augment",
+  batchSize: "--batch-size",
+  accumIter: "--accum-iter",
+  totalSteps: "--steps/--epochs",
+  lr: "--lr/--blr",
+  minLr: "--min-lr",
+  warmupSteps: "--warmup-steps",
+  weightDecay: "--weight-decay",
+  clipGrad: "--clip-grad",
+  maskRatio: "--mask-ratio",
+  augment: "--no-augment",
 };
 
 /** A resumed run continues exactly only with the same hyperparameters: any difference is an error. */
 function checkSameRun(saved: Record<string, unknown>, now: PretrainHyper, savedSeed: number, seed: number): void {
   const diffs: string[] = [];
   const current: Record<string, unknown> = { ...now, betas: now.betas.join(",") };
-  for (const [k, v] of Object.entries(saved)) if (JSON.stringify(current[k]) !== JSON.stringify(v)) diffs.push(`${FLAG_OF[k] ?? k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
+  for (const [k, v] of Object.entries(saved))
+    if (JSON.stringify(current[k]) !== JSON.stringify(v))
+      diffs.push(`${FLAG_OF[k] ?? k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
   if (savedSeed !== seed) diffs.push(`--seed: saved ${savedSeed}, now ${seed}`);
-  if (diffs.length) throw new CliError(`vitmae pretrain: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
+  if (diffs.length)
+    throw new CliError(`vitmae pretrain: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
 }

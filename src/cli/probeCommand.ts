@@ -68,7 +68,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const modelFlag = required(values, "model", CMD);
     const dataSpec = required(values, "data", CMD);
     const trainFraction = numberFlag(values, "train-fraction", CMD, 0, 1) ?? 0.8;
-    if (trainFraction === 0 || trainFraction === 1) throw new CliError(`vitmae ${CMD}: --train-fraction must be strictly between 0 and 1, got ${trainFraction}`, 2);
+    if (trainFraction === 0 || trainFraction === 1)
+      throw new CliError(`vitmae ${CMD}: --train-fraction must be strictly between 0 and 1, got ${trainFraction}`, 2);
     const seed = intFlag(values, "seed", CMD, 0);
     const epochs = intFlag(values, "epochs", CMD, 30, 1);
     const lr = numberFlag(values, "lr", CMD, 1e-8, 10) ?? 1e-2;
@@ -81,20 +82,32 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const modelDir = checkpointDir(modelFlag, CMD);
     const encoder = ViTMAEModel.fromPretrained(modelDir);
     const cfg = encoder.config;
-    const prep = preprocessOptions(readPreprocessorConfig(modelDir), { height: cfg.imageSize[0], width: cfg.imageSize[1], channels: cfg.numChannels });
+    const prep = preprocessOptions(readPreprocessorConfig(modelDir), {
+      height: cfg.imageSize[0],
+      width: cfg.imageSize[1],
+      channels: cfg.numChannels,
+    });
 
     const [subsetKey, splitKey, probeKey] = T.random.split(T.key(seed), 3);
     let dataset = parseDataSpec(dataSpec);
     const numClasses = dataset.numClasses;
     if (numClasses === undefined) {
-      throw new CliError(`vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has no labels; probing needs classes (a folder with one subfolder per class, IDX files with labels, or mnist)`);
+      throw new CliError(
+        `vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has no labels; probing needs classes (a folder with one subfolder per class, IDX files with labels, or mnist)`,
+      );
     }
-    if (numClasses < 2) throw new CliError(`vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has ${numClasses} class; probing needs at least 2`);
+    if (numClasses < 2)
+      throw new CliError(
+        `vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has ${numClasses} class; probing needs at least 2`,
+      );
     if (limit !== undefined && limit < dataset.size) dataset = randomSubset(dataset, limit, subsetKey);
     const { train, test } = splitDataset(dataset, 1 - trainFraction, splitKey);
 
-    console.log(`features of ${train.size} train + ${test.size} held-out examples (${numClasses} classes, ${cfg.hiddenSize}-dim) ...`);
-    const feature = (d: Dataset) => withDatasetErrors(() => encoderFeatures(encoder, d, { preprocess: prep, batchSize }));
+    console.log(
+      `features of ${train.size} train + ${test.size} held-out examples (${numClasses} classes, ${cfg.hiddenSize}-dim) ...`,
+    );
+    const feature = (d: Dataset) =>
+      withDatasetErrors(() => encoderFeatures(encoder, d, { preprocess: prep, batchSize }));
     const trainF = feature(train);
     const testF = feature(test);
     const evaluate = (trainX: Tensor, testX: Tensor) => {
@@ -105,7 +118,15 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
       };
     };
     const report: ProbeReport = {
-      model: modelDir, data: dataSpec, seed, trainSize: train.size, testSize: test.size, numClasses, featureDim: cfg.hiddenSize, epochs, k,
+      model: modelDir,
+      data: dataSpec,
+      seed,
+      trainSize: train.size,
+      testSize: test.size,
+      numClasses,
+      featureDim: cfg.hiddenSize,
+      epochs,
+      k,
       accuracy: { cls: evaluate(trainF.cls, testF.cls), meanPool: evaluate(trainF.meanPool, testF.meanPool) },
     };
     console.log(table(report));

@@ -58,12 +58,21 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     const out = required(values, "out", CMD);
     const images = (values.image as string[] | undefined) ?? [];
     const dataSpec = values.data as string | undefined;
-    if ((images.length > 0) === (dataSpec !== undefined)) throw new CliError(`vitmae ${CMD}: give either --image FILE (one or more) or --data SPEC (see vitmae ${CMD} --help)`, 2);
-    if (dataSpec === undefined && values.count !== undefined) throw new CliError(`vitmae ${CMD}: --count goes with --data, not --image`, 2);
+    if (images.length > 0 === (dataSpec !== undefined))
+      throw new CliError(
+        `vitmae ${CMD}: give either --image FILE (one or more) or --data SPEC (see vitmae ${CMD} --help)`,
+        2,
+      );
+    if (dataSpec === undefined && values.count !== undefined)
+      throw new CliError(`vitmae ${CMD}: --count goes with --data, not --image`, 2);
     const count = values.count === undefined ? undefined : intFlag(values, "count", CMD, 8, 1);
     const seed = intFlag(values, "seed", CMD, 0);
     const maskRatioFlag = numberFlag(values, "mask-ratio", CMD, 0, 1);
-    if (maskRatioFlag === 0 || maskRatioFlag === 1) throw new CliError(`vitmae ${CMD}: --mask-ratio must be strictly between 0 and 1 (some patches masked, some visible), got ${maskRatioFlag}`, 2);
+    if (maskRatioFlag === 0 || maskRatioFlag === 1)
+      throw new CliError(
+        `vitmae ${CMD}: --mask-ratio must be strictly between 0 and 1 (some patches masked, some visible), got ${maskRatioFlag}`,
+        2,
+      );
     const withTargetStats = values["unnormalize-with-target-stats"] === true;
     checkOutputPath(out, CMD);
 
@@ -71,10 +80,17 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     const model = ViTMAEForPreTraining.fromPretrained(modelDir);
     const cfg = model.config;
     if (withTargetStats && !cfg.normPixLoss) {
-      throw new CliError(`vitmae ${CMD}: --unnormalize-with-target-stats is for norm_pix_loss models, and ${modelDir} has norm_pix_loss false (its reconstruction is already in pixel space)`, 2);
+      throw new CliError(
+        `vitmae ${CMD}: --unnormalize-with-target-stats is for norm_pix_loss models, and ${modelDir} has norm_pix_loss false (its reconstruction is already in pixel space)`,
+        2,
+      );
     }
     const processor = readPreprocessorConfig(modelDir);
-    const prep = preprocessOptions(processor, { height: cfg.imageSize[0], width: cfg.imageSize[1], channels: cfg.numChannels });
+    const prep = preprocessOptions(processor, {
+      height: cfg.imageSize[0],
+      width: cfg.imageSize[1],
+      channels: cfg.numChannels,
+    });
     const { pixels, names } = dataSpec === undefined ? fromFiles(images, prep) : fromDataset(dataSpec, count, prep);
     const maskRatio = maskRatioFlag ?? cfg.maskRatio;
 
@@ -86,7 +102,11 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     let space: ReconstructionSpace = "pixels";
     for (let start = 0; start < n; start += BATCH) {
       const stop = Math.min(n, start + BATCH);
-      const r = reconstruct(model, T.slice(pixels, [{ start, stop }]), { noise: T.slice(noise, [{ start, stop }]), maskRatio, unnormalizeWithTargetStats: withTargetStats });
+      const r = reconstruct(model, T.slice(pixels, [{ start, stop }]), {
+        noise: T.slice(noise, [{ start, stop }]),
+        maskRatio,
+        unnormalizeWithTargetStats: withTargetStats,
+      });
       rows.push(...panels(r, processor));
       mse.push(...r.maskedMse);
       space = r.space;
@@ -110,8 +130,10 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
 
 export const SPACE_NOTE: Record<ReconstructionSpace, string> = {
   pixels: "Reconstruction in pixel space (the model predicts normalised pixels).",
-  "normalized-patches": "norm_pix_loss model: the reconstruction is shown in normalised-patch space (each predicted patch is zero-mean, unit-variance), not in pixels.",
-  "target-stats": "norm_pix_loss model: predicted patches un-normalised with each target patch's own mean and variance (statistics of the hidden pixels).",
+  "normalized-patches":
+    "norm_pix_loss model: the reconstruction is shown in normalised-patch space (each predicted patch is zero-mean, unit-variance), not in pixels.",
+  "target-stats":
+    "norm_pix_loss model: predicted patches un-normalised with each target patch's own mean and variance (statistics of the hidden pixels).",
 };
 
 /** The four panels of each image, un-normalised with the processor's mean/std to 8-bit pictures. */
@@ -119,8 +141,17 @@ export function panels(r: Reconstruction, processor: PreprocessorConfig): Image[
   const [b, c, h, w] = r.original.shape;
   const plane = c * h * w;
   const arrays = [r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.toArray());
-  return Array.from({ length: b }, (_, i) => arrays.map((a) =>
-    unnormalize(a.subarray(i * plane, (i + 1) * plane), { channels: c, height: h, width: w }, processor.imageMean, processor.imageStd, processor.rescaleFactor)));
+  return Array.from({ length: b }, (_, i) =>
+    arrays.map((a) =>
+      unnormalize(
+        a.subarray(i * plane, (i + 1) * plane),
+        { channels: c, height: h, width: w },
+        processor.imageMean,
+        processor.imageStd,
+        processor.rescaleFactor,
+      ),
+    ),
+  );
 }
 
 function fromFiles(files: readonly string[], prep: PreprocessOptions): { pixels: Tensor; names: string[] } {
@@ -129,10 +160,18 @@ function fromFiles(files: readonly string[], prep: PreprocessOptions): { pixels:
 }
 
 /** `count` examples (default: 8, or all of a smaller dataset) evenly spaced over the dataset: indices floor(i·size/count). */
-function fromDataset(spec: string, countFlag: number | undefined, prep: PreprocessOptions): { pixels: Tensor; names: string[] } {
+function fromDataset(
+  spec: string,
+  countFlag: number | undefined,
+  prep: PreprocessOptions,
+): { pixels: Tensor; names: string[] } {
   const dataset = parseDataSpec(spec);
   const count = countFlag ?? Math.min(8, dataset.size);
-  if (count > dataset.size) throw new CliError(`vitmae ${CMD}: --count ${count} but dataset ${JSON.stringify(dataset.name)} has only ${dataset.size} examples`, 2);
+  if (count > dataset.size)
+    throw new CliError(
+      `vitmae ${CMD}: --count ${count} but dataset ${JSON.stringify(dataset.name)} has only ${dataset.size} examples`,
+      2,
+    );
   const indices = Array.from({ length: count }, (_, i) => Math.floor((i * dataset.size) / count));
   const views = indices.map((i) => preprocess(dataset.get(i).image, prep));
   return { pixels: stackViews(views, prep), names: indices.map((i) => `${dataset.name}[${i}]`) };
@@ -149,7 +188,11 @@ function stackViews(views: Float32Array[], prep: PreprocessOptions): Tensor {
 export function checkOutputPath(out: string, cmd: string): void {
   const dir = dirname(resolve(out));
   let isDir = false;
-  try { isDir = statSync(dir).isDirectory(); } catch { /* reported below */ }
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    /* reported below */
+  }
   if (!isDir) throw new CliError(`vitmae ${cmd}: cannot write ${out}: folder ${dir} does not exist`);
   try {
     accessSync(dir, constants.W_OK);
@@ -167,7 +210,9 @@ export function checkOutputPath(out: string, cmd: string): void {
 export function checkpointDir(flag: string, cmd: string): string {
   const dir = resolveModelDir(flag);
   if (statSync(dir).isDirectory() && !existsSync(join(dir, "config.json"))) {
-    throw new CliError(`vitmae ${cmd}: --model ${flag} is not a checkpoint folder (no config.json in it, nor in ${join(flag, "checkpoint")})`);
+    throw new CliError(
+      `vitmae ${cmd}: --model ${flag} is not a checkpoint folder (no config.json in it, nor in ${join(flag, "checkpoint")})`,
+    );
   }
   return dir;
 }

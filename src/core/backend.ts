@@ -17,12 +17,37 @@ export interface View {
 }
 
 export const UNARY_OPS = [
-  "neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "erf", "sigmoid", "relu", "sin", "cos", "sign", "floor",
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "abs",
+  "tanh",
+  "erf",
+  "sigmoid",
+  "relu",
+  "sin",
+  "cos",
+  "sign",
+  "floor",
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
 export const BINARY_OPS = [
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "maximum",
+  "minimum",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 

@@ -1,8 +1,29 @@
 // The tensor DSL's public surface: import * as T from "./core/index.ts".
 
 export * from "./shape.ts";
-export { Tensor, typed, zeros, ones, full, scalar, fromArray, fromNested, arange, eye, isTensor, type Nested } from "./tensor.ts";
-export { setBackend, backend, availableBackends, withFloat64, type Backend, type View, type Storage } from "./backend.ts";
+export {
+  Tensor,
+  typed,
+  zeros,
+  ones,
+  full,
+  scalar,
+  fromArray,
+  fromNested,
+  arange,
+  eye,
+  isTensor,
+  type Nested,
+} from "./tensor.ts";
+export {
+  setBackend,
+  backend,
+  availableBackends,
+  withFloat64,
+  type Backend,
+  type View,
+  type Storage,
+} from "./backend.ts";
 export * from "./ops/elementwise.ts";
 export * from "./ops/reduce.ts";
 export * from "./ops/movement.ts";

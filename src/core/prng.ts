@@ -7,7 +7,10 @@
 
 /** An immutable PRNG key. Make one with `key(seed)`; derive more with `split` or `foldIn`. */
 export class Key {
-  private constructor(readonly hi: number, readonly lo: number) {
+  private constructor(
+    readonly hi: number,
+    readonly lo: number,
+  ) {
     Object.freeze(this);
   }
   /** @internal Builds a key from two uint32 words (already validated). */
@@ -40,9 +43,7 @@ export function key(seed: number): Key {
 /** A key from the two words `Key.toJSON()` wrote. */
 export function keyFromData(words: unknown): Key {
   const ok =
-    Array.isArray(words) &&
-    words.length === 2 &&
-    words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+    Array.isArray(words) && words.length === 2 && words.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
   if (!ok) throw new KeyError(`keyFromData: expected two uint32 words, got ${JSON.stringify(words)}`);
   return Key.fromWords(words[0], words[1]);
 }
@@ -176,10 +177,11 @@ export function erf(x: number): number {
   if (ax < 0.5) {
     // erf(x) = x·P(x²)/Q(x²)
     const t = x * x;
-    const p = ((((0.185777706184603153 * t + 3.16112374387056560) * t + 113.864154151050156) * t +
-      377.485237685302021) * t + 3209.37758913846947);
-    const q = ((((t + 23.6012909523441209) * t + 244.024637934444173) * t + 1282.61652607737228) * t +
-      2844.23683343917062);
+    const p =
+      (((0.185777706184603153 * t + 3.1611237438705656) * t + 113.864154151050156) * t + 377.485237685302021) * t +
+      3209.37758913846947;
+    const q =
+      (((t + 23.6012909523441209) * t + 244.024637934444173) * t + 1282.61652607737228) * t + 2844.23683343917062;
     return (x * p) / q;
   }
   return x > 0 ? 1 - erfc(ax) : erfc(ax) - 1;
@@ -192,19 +194,46 @@ function erfc(ax: number): number {
   if (ax >= 27) return 0;
   let r: number;
   if (ax < 4) {
-    const num = (((((((2.15311535474403846e-8 * ax + 5.64188496988670089e-1) * ax + 8.88314979438837594) * ax +
-      6.61191906371416295e1) * ax + 2.98635138197400131e2) * ax + 8.8195222124176909e2) * ax +
-      1.71204761263407058e3) * ax + 2.05107837782607147e3) * ax + 1.23033935479799725e3;
-    const den = (((((((ax + 1.57449261107098347e1) * ax + 1.17693950891312499e2) * ax + 5.37181101862009858e2) * ax +
-      1.62138957456669019e3) * ax + 3.29079923573345963e3) * ax + 4.36261909014324716e3) * ax +
-      3.43936767414372164e3) * ax + 1.23033935480374942e3;
+    const num =
+      (((((((2.15311535474403846e-8 * ax + 5.64188496988670089e-1) * ax + 8.88314979438837594) * ax +
+        6.61191906371416295e1) *
+        ax +
+        2.98635138197400131e2) *
+        ax +
+        8.8195222124176909e2) *
+        ax +
+        1.71204761263407058e3) *
+        ax +
+        2.05107837782607147e3) *
+        ax +
+      1.23033935479799725e3;
+    const den =
+      (((((((ax + 1.57449261107098347e1) * ax + 1.17693950891312499e2) * ax + 5.37181101862009858e2) * ax +
+        1.62138957456669019e3) *
+        ax +
+        3.29079923573345963e3) *
+        ax +
+        4.36261909014324716e3) *
+        ax +
+        3.43936767414372164e3) *
+        ax +
+      1.23033935480374942e3;
     r = num / den;
   } else {
     const z = 1 / (ax * ax);
-    const num = z * (((((1.63153871373020978e-2 * z + 3.05326634961232344e-1) * z + 3.60344899949804439e-1) * z +
-      1.25781726111229246e-1) * z + 1.60837851487422766e-2) * z + 6.58749161529837803e-4);
-    const den = ((((z + 2.56852019228982242) * z + 1.87295284992346725) * z + 5.27905102951428412e-1) * z +
-      6.05183413124413191e-2) * z + 2.33520497626869185e-3;
+    const num =
+      z *
+      (((((1.63153871373020978e-2 * z + 3.05326634961232344e-1) * z + 3.60344899949804439e-1) * z +
+        1.25781726111229246e-1) *
+        z +
+        1.60837851487422766e-2) *
+        z +
+        6.58749161529837803e-4);
+    const den =
+      ((((z + 2.56852019228982242) * z + 1.87295284992346725) * z + 5.27905102951428412e-1) * z +
+        6.05183413124413191e-2) *
+        z +
+      2.33520497626869185e-3;
     r = (INV_SQRT_PI - num / den) / ax;
   }
   // One exp: the rounding of x² costs at most ~x²·2⁻⁵³ relative, far below float32's resolution.
@@ -223,14 +252,20 @@ export function erfinv(y: number, newtonSteps = 2): number {
   if (w < 5) {
     w -= 2.5;
     let p = 2.81022636e-8;
-    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503,
-      -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+    for (const c of [
+      3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+      1.50140941,
+    ])
+      p = c + p * w;
     x = p * y;
   } else {
     w = Math.sqrt(w) - 3;
     let p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-      0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+    for (const c of [
+      0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406,
+      2.83297682,
+    ])
+      p = c + p * w;
     x = p * y;
   }
   for (let i = 0; i < newtonSteps; i++) {

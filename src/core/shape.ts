@@ -86,7 +86,10 @@ type BroadcastDim<A extends number, B extends number> = A extends 1
           ? A
           : never;
 
-type BroadcastTuples<A extends Shape, B extends Shape> = A extends readonly [...infer AH extends number[], infer a extends number]
+type BroadcastTuples<A extends Shape, B extends Shape> = A extends readonly [
+  ...infer AH extends number[],
+  infer a extends number,
+]
   ? B extends readonly [...infer BH extends number[], infer b extends number]
     ? [...BroadcastTuples<AH, BH>, BroadcastDim<a, b>]
     : [...A]
@@ -96,20 +99,32 @@ type BroadcastTuples<A extends Shape, B extends Shape> = A extends readonly [...
 export type Broadcast<A extends Shape, B extends Shape> =
   IsTuple<A> extends true ? (IsTuple<B> extends true ? BroadcastTuples<A, B> : Shape) : Shape;
 
-type HasNever<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T] ? ([H] extends [never] ? true : HasNever<T>) : false;
+type HasNever<S extends readonly unknown[]> = S extends readonly [infer H, ...infer T]
+  ? [H] extends [never]
+    ? true
+    : HasNever<T>
+  : false;
 
 /** An extra, impossible parameter when two literal shapes cannot broadcast: a compile error at the call. */
 export type CheckBroadcast<A extends Shape, B extends Shape> =
   HasNever<Broadcast<A, B>> extends true ? [error: "shapes do not broadcast"] : [];
 
 /** Shape of `a @ b` for rank >= 2 operands; `never` dims when the inner dims clash. */
-export type MatmulShape<A extends Shape, B extends Shape> = A extends readonly [...infer AB extends number[], infer M extends number, infer K1 extends number]
+export type MatmulShape<A extends Shape, B extends Shape> = A extends readonly [
+  ...infer AB extends number[],
+  infer M extends number,
+  infer K1 extends number,
+]
   ? B extends readonly [...infer BB extends number[], infer K2 extends number, infer N extends number]
     ? BroadcastDim<K1, K2> extends never
       ? never
       : [...Broadcast<AB, BB>, M, N]
-    : IsTuple<B> extends true ? never : Shape
-  : IsTuple<A> extends true ? never : Shape;
+    : IsTuple<B> extends true
+      ? never
+      : Shape
+  : IsTuple<A> extends true
+    ? never
+    : Shape;
 
 export type CheckMatmul<A extends Shape, B extends Shape> = [MatmulShape<A, B>] extends [never]
   ? [error: "matmul needs [..., m, k] @ [..., k, n] with equal k"]

@@ -7,7 +7,11 @@ import { checkShape, contiguousStrides, fmt, shapeSize, ShapeError, type Shape }
 import type { Node } from "./tape.ts";
 
 /** Nested arrays of numbers whose depth is the rank of S. */
-export type Nested<S extends Shape> = S extends readonly [number, ...infer R extends number[]] ? Nested<R>[] : S extends readonly [] ? number : unknown;
+export type Nested<S extends Shape> = S extends readonly [number, ...infer R extends number[]]
+  ? Nested<R>[]
+  : S extends readonly []
+    ? number
+    : unknown;
 
 export class Tensor<S extends Shape = Shape> implements View {
   /** The dims; a frozen array. */
@@ -75,7 +79,8 @@ export class Tensor<S extends Shape = Shape> implements View {
 
   /** The single value of a size-1 tensor. */
   item(): number {
-    if (this.size !== 1) throw new ShapeError(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new ShapeError(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, not 1`);
     return this.buffer[this.offset];
   }
 
@@ -112,7 +117,9 @@ export const scalar = (value: number): Tensor<[]> => full([], value);
 export function fromArray<const S extends Shape>(data: ArrayLike<number>, shape: S): Tensor<S> {
   checkShape("fromArray", shape);
   if (data.length !== shapeSize(shape)) {
-    throw new ShapeError(`fromArray: ${data.length} values do not fill shape ${fmt(shape)} (${shapeSize(shape)} elements)`);
+    throw new ShapeError(
+      `fromArray: ${data.length} values do not fill shape ${fmt(shape)} (${shapeSize(shape)} elements)`,
+    );
   }
   const storage = allocStorage(data.length);
   storage.set(data);
@@ -142,7 +149,8 @@ export function fromNested(values: unknown): Tensor {
 /** [start, start+step, …) below stop, as float32. */
 export function arange(start: number, stop?: number, step = 1): Tensor<[number]> {
   if (stop === undefined) [start, stop] = [0, start];
-  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be finite and non-zero, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new RangeError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const data = allocStorage(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
@@ -166,7 +174,6 @@ export function checkTensor(v: unknown, where: string): Tensor {
   if (!(v instanceof Tensor)) throw new TypeError(`${where}: expected a Tensor, got ${v === null ? "null" : typeof v}`);
   return v;
 }
-
 
 /**
  * Re-labels a tensor's shape type (no run-time effect). Ops on erased shapes return `Tensor`; the

@@ -43,11 +43,13 @@ export function checkImage(image: Image): void {
     throw new PreprocessError(`${name} has ${String(channels)} channels; only 1 (gray) and 3 (RGB) are supported`);
   }
   if (!(data instanceof Uint8Array) || data.length !== width * height * channels) {
-    throw new PreprocessError(`${name}: ${width}x${height}x${channels} needs ${width * height * channels} bytes of HWC data, ` +
-      `got ${data instanceof Uint8Array ? data.length + " bytes" : describe(data)}`);
+    throw new PreprocessError(
+      `${name}: ${width}x${height}x${channels} needs ${width * height * channels} bytes of HWC data, ` +
+        `got ${data instanceof Uint8Array ? `${data.length} bytes` : describe(data)}`,
+    );
   }
 }
 
 function describe(v: unknown): string {
-  return v === null || v === undefined ? String(v) : (v as object).constructor?.name ?? typeof v;
+  return v === null || v === undefined ? String(v) : ((v as object).constructor?.name ?? typeof v);
 }

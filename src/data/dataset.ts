@@ -27,7 +27,9 @@ export class DatasetError extends Error {
 /** Throws a DatasetError unless `index` is an integer in [0, dataset.size). */
 export function checkIndex(dataset: Pick<Dataset, "name" | "size">, index: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= dataset.size) {
-    throw new DatasetError(`dataset ${JSON.stringify(dataset.name)}: index ${index} is out of range [0, ${dataset.size})`);
+    throw new DatasetError(
+      `dataset ${JSON.stringify(dataset.name)}: index ${index} is out of range [0, ${dataset.size})`,
+    );
   }
 }
 

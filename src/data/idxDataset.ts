@@ -34,7 +34,9 @@ export function idxDataset(imagesPath: string, labelsPath?: string, options: { s
   if (statSync(imagesPath).isDirectory()) {
     const split = options.split ?? "train";
     const find = (kind: "images" | "labels") =>
-      candidates(split, kind).map((n) => join(imagesPath, n)).find((p) => existsSync(p));
+      candidates(split, kind)
+        .map((n) => join(imagesPath, n))
+        .find((p) => existsSync(p));
     const found = find("images");
     if (found === undefined) {
       const names = candidates(split, "images").join(" / ");
@@ -51,11 +53,15 @@ export function idxDataset(imagesPath: string, labelsPath?: string, options: { s
   if (labelsFile !== undefined) {
     labels = readIdxLabels(labelsFile);
     if (labels.length !== images.count) {
-      throw new IdxError(labelsFile, `${labels.length} labels for the ${images.count} images in ${JSON.stringify(imagesFile)}`);
+      throw new IdxError(
+        labelsFile,
+        `${labels.length} labels for the ${images.count} images in ${JSON.stringify(imagesFile)}`,
+      );
     }
   }
   const { rows, cols, data } = images;
-  const numClasses = labels === undefined || labels.length === 0 ? undefined : labels.reduce((m, l) => Math.max(m, l), 0) + 1;
+  const numClasses =
+    labels === undefined || labels.length === 0 ? undefined : labels.reduce((m, l) => Math.max(m, l), 0) + 1;
   const dataset: Dataset = {
     name,
     size: images.count,
@@ -63,7 +69,9 @@ export function idxDataset(imagesPath: string, labelsPath?: string, options: { s
     get(index: number): Sample {
       checkIndex(dataset, index);
       const image = {
-        width: cols, height: rows, channels: 1 as const,
+        width: cols,
+        height: rows,
+        channels: 1 as const,
         data: data.slice(index * rows * cols, (index + 1) * rows * cols),
         source: `${imagesFile}[${index}]`,
       };

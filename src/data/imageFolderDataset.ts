@@ -21,9 +21,16 @@ export function imageFolderDataset(dir: string): Dataset {
   if (folders.length === 0) {
     const images = files.filter(isImageFile);
     if (images.length === 0) {
-      throw new DatasetError(`no images found in ${JSON.stringify(dir)}: ${files.length} file(s), none .png/.jpg/.jpeg`);
+      throw new DatasetError(
+        `no images found in ${JSON.stringify(dir)}: ${files.length} file(s), none .png/.jpg/.jpeg`,
+      );
     }
-    return folderDataset(dir, images.map((f) => join(dir, f)), undefined, undefined);
+    return folderDataset(
+      dir,
+      images.map((f) => join(dir, f)),
+      undefined,
+      undefined,
+    );
   }
   const classNames = folders;
   const paths: string[] = [];
@@ -31,20 +38,32 @@ export function imageFolderDataset(dir: string): Dataset {
   classNames.forEach((name, label) => {
     const found = findImages(join(dir, name));
     if (found.length === 0) {
-      throw new DatasetError(`class folder ${JSON.stringify(join(dir, name))} has no .png/.jpg/.jpeg images ` +
-        "(every subfolder of an image-folder dataset is a class)");
+      throw new DatasetError(
+        `class folder ${JSON.stringify(join(dir, name))} has no .png/.jpg/.jpeg images ` +
+          "(every subfolder of an image-folder dataset is a class)",
+      );
     }
-    for (const p of found) { paths.push(p); labels.push(label); }
+    for (const p of found) {
+      paths.push(p);
+      labels.push(label);
+    }
   });
   const loose = files.filter(isImageFile);
   if (loose.length > 0) {
-    throw new DatasetError(`folder ${JSON.stringify(dir)} has class subfolders and also ${loose.length} image(s) at its top ` +
-      `level (${JSON.stringify(loose[0])} ...): move them into a class folder, or remove the subfolders`);
+    throw new DatasetError(
+      `folder ${JSON.stringify(dir)} has class subfolders and also ${loose.length} image(s) at its top ` +
+        `level (${JSON.stringify(loose[0])} ...): move them into a class folder, or remove the subfolders`,
+    );
   }
   return folderDataset(dir, paths, labels, classNames);
 }
 
-function folderDataset(dir: string, paths: string[], labels: number[] | undefined, classNames: string[] | undefined): Dataset {
+function folderDataset(
+  dir: string,
+  paths: string[],
+  labels: number[] | undefined,
+  classNames: string[] | undefined,
+): Dataset {
   const dataset: Dataset = {
     name: basename(dir.replace(/[/\\]+$/, "")) || dir,
     size: paths.length,
@@ -76,8 +95,12 @@ function listFolder(dir: string): { files: string[]; folders: string[] } {
   const folders: string[] = [];
   for (const name of readdirSync(dir).sort(byCodeUnits)) {
     if (name.startsWith(".")) continue;
-    let stat;
-    try { stat = statSync(join(dir, name)); } catch { continue; } // a dangling link
+    let stat: ReturnType<typeof statSync>;
+    try {
+      stat = statSync(join(dir, name));
+    } catch {
+      continue;
+    } // a dangling link
     if (stat.isDirectory()) folders.push(name);
     else if (stat.isFile()) files.push(name);
   }

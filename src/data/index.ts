@@ -8,13 +8,31 @@ export { imageFolderDataset } from "./imageFolderDataset.ts";
 export { makeLoader, type Batch, type Loader, type LoaderOptions } from "./loader.ts";
 export { mnistDataset } from "./mnistDataset.ts";
 export { DATA_SPEC_HELP, parseDataSpec } from "./parseDataSpec.ts";
-export { perChannel, preprocess, preprocessOptions, toNormalizedCHW, unnormalize, type PreprocessOptions } from "./preprocess.ts";
 export {
-  DEFAULT_PREPROCESSOR_CONFIG, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, parsePreprocessorConfig, PreprocessorConfigError,
-  readPreprocessorConfig, type PreprocessorConfig,
+  perChannel,
+  preprocess,
+  preprocessOptions,
+  toNormalizedCHW,
+  unnormalize,
+  type PreprocessOptions,
+} from "./preprocess.ts";
+export {
+  DEFAULT_PREPROCESSOR_CONFIG,
+  IMAGENET_DEFAULT_MEAN,
+  IMAGENET_DEFAULT_STD,
+  parsePreprocessorConfig,
+  PreprocessorConfigError,
+  readPreprocessorConfig,
+  type PreprocessorConfig,
 } from "./preprocessorConfig.ts";
 export {
-  crop, DEFAULT_CROP_RATIO, MAE_CROP_SCALE, randomResizedCrop, randomResizedCropParams, roundHalfEven, type CropBox,
+  crop,
+  DEFAULT_CROP_RATIO,
+  MAE_CROP_SCALE,
+  randomResizedCrop,
+  randomResizedCropParams,
+  roundHalfEven,
+  type CropBox,
 } from "./randomResizedCrop.ts";
 export { PIL_RESAMPLE_CODES, resize, type ResampleFilter } from "./resize.ts";
 export { splitDataset } from "./splitDataset.ts";

@@ -61,14 +61,18 @@ export function makeLoader(options: LoaderOptions): Loader {
   if (!(n >= 1)) throw new DatasetError(`makeLoader: dataset ${JSON.stringify(dataset.name)} is empty`);
   const batchesPerEpoch = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
   if (batchesPerEpoch === 0) {
-    throw new DatasetError(`makeLoader: dataset ${JSON.stringify(dataset.name)} has ${n} examples, fewer than one batch of ` +
-      `${batchSize}, and dropLast is set: no batch would ever come out`);
+    throw new DatasetError(
+      `makeLoader: dataset ${JSON.stringify(dataset.name)} has ${n} examples, fewer than one batch of ` +
+        `${batchSize}, and dropLast is set: no batch would ever come out`,
+    );
   }
   const { channels, height, width } = preprocess;
   const positive = (v: number) => Number.isInteger(v) && v > 0;
   if (!positive(height) || !positive(width) || (channels !== 1 && channels !== 3)) {
-    throw new DatasetError(`makeLoader: preprocess needs the model's height, width (positive integers) and channels (1 or 3), ` +
-      `got ${height}x${width}x${channels}`);
+    throw new DatasetError(
+      `makeLoader: preprocess needs the model's height, width (positive integers) and channels (1 or 3), ` +
+        `got ${height}x${width}x${channels}`,
+    );
   }
   const sampleSize = channels * height * width;
 
@@ -92,7 +96,8 @@ export function makeLoader(options: LoaderOptions): Loader {
   };
 
   const batchAt = (step: number): Batch => {
-    if (!Number.isInteger(step) || step < 0) throw new DatasetError(`loader: step must be a non-negative integer, got ${step}`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new DatasetError(`loader: step must be a non-negative integer, got ${step}`);
     const epoch = Math.floor(step / batchesPerEpoch);
     const start = (step % batchesPerEpoch) * batchSize;
     const indices = orderOf(epoch).slice(start, Math.min(n, start + batchSize));
@@ -103,9 +108,10 @@ export function makeLoader(options: LoaderOptions): Loader {
     let labelled = true;
     indices.forEach((index, row) => {
       const { image, label } = dataset.get(index);
-      const view = augmentOptions === undefined
-        ? preprocessImage(image, preprocess)
-        : augmentImage(image, foldIn(augmentKey, index), { ...preprocess, ...augmentOptions });
+      const view =
+        augmentOptions === undefined
+          ? preprocessImage(image, preprocess)
+          : augmentImage(image, foldIn(augmentKey, index), { ...preprocess, ...augmentOptions });
       pixels.set(view, row * sampleSize); // view is [C, H, W]
       if (label === undefined) labelled = false;
       else labels[row] = label;

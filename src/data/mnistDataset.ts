@@ -25,7 +25,10 @@ export function mnistDataset(): Dataset {
     get(index: number): Sample {
       checkIndex(dataset, index);
       const data = images.slice(index * PIXELS, (index + 1) * PIXELS);
-      return { image: { width: SIDE, height: SIDE, channels: 1, data, source: `mnist[${index}]` }, label: labels[index] };
+      return {
+        image: { width: SIDE, height: SIDE, channels: 1, data, source: `mnist[${index}]` },
+        label: labels[index],
+      };
     },
   };
   return dataset;
@@ -45,7 +48,9 @@ function loadDigits(): { images: Uint8Array; labels: Uint8Array } {
     try {
       values = (JSON.parse(readFileSync(path, "utf8")) as { data?: unknown }).data;
     } catch (cause) {
-      throw new DatasetError(`cannot read the MNIST digits in ${JSON.stringify(path)}: ${(cause as Error).message}`, { cause });
+      throw new DatasetError(`cannot read the MNIST digits in ${JSON.stringify(path)}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     if (!Array.isArray(values) || values.length % PIXELS !== 0) {
       throw new DatasetError(`${JSON.stringify(path)}: expected a "data" list of 28x28 images`);

@@ -16,13 +16,17 @@ export const DATA_SPEC_HELP =
  * holds the standard IDX names and as an image folder otherwise.
  */
 export function parseDataSpec(spec: string): Dataset {
-  if (typeof spec !== "string" || spec.trim() === "") throw new DatasetError(`empty data spec; expected ${DATA_SPEC_HELP}`);
+  if (typeof spec !== "string" || spec.trim() === "")
+    throw new DatasetError(`empty data spec; expected ${DATA_SPEC_HELP}`);
   if (spec === "mnist") return mnistDataset();
   if (spec.startsWith("idx:")) {
     let path = spec.slice(4);
     let split: "train" | "t10k" | undefined;
     for (const s of ["train", "t10k"] as const) {
-      if (path.endsWith(`:${s}`)) { split = s; path = path.slice(0, -s.length - 1); }
+      if (path.endsWith(`:${s}`)) {
+        split = s;
+        path = path.slice(0, -s.length - 1);
+      }
     }
     if (path === "") throw new DatasetError(`data spec ${JSON.stringify(spec)} has no path after "idx:"`);
     return idxDataset(path, undefined, { split });

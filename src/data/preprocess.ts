@@ -28,7 +28,8 @@ export interface PreprocessOptions {
 
 /** The options for a model of `height` x `width` x `channels` from a checkpoint's preprocessor config. */
 export function preprocessOptions(
-  config: PreprocessorConfig, model: { height: number; width: number; channels: number },
+  config: PreprocessorConfig,
+  model: { height: number; width: number; channels: number },
 ): PreprocessOptions {
   return {
     ...model,
@@ -50,15 +51,18 @@ export function preprocess(image: Image, options: PreprocessOptions): Float32Arr
   if (options.doResize ?? true) {
     img = resize(img, width, height, options.resample ?? DEFAULT_PREPROCESSOR_CONFIG.resample);
   } else if (img.width !== width || img.height !== height) {
-    throw new PreprocessError(`${nameOf(image)} is ${img.width}x${img.height} but the model takes ${width}x${height}, ` +
-      "and do_resize is false");
+    throw new PreprocessError(
+      `${nameOf(image)} is ${img.width}x${img.height} but the model takes ${width}x${height}, ` +
+        "and do_resize is false",
+    );
   }
   return toNormalizedCHW(img, options);
 }
 
 /** Rescale and normalize an image already at the model's size, into [C, H, W]; shared with augmentation. */
 export function toNormalizedCHW(
-  image: Image, options: Pick<PreprocessOptions, "doRescale" | "rescaleFactor" | "doNormalize" | "mean" | "std">,
+  image: Image,
+  options: Pick<PreprocessOptions, "doRescale" | "rescaleFactor" | "doNormalize" | "mean" | "std">,
 ): Float32Array {
   const { width, height, channels, data } = image;
   const rescaleFactor = options.rescaleFactor ?? DEFAULT_PREPROCESSOR_CONFIG.rescaleFactor;
@@ -90,11 +94,14 @@ export function unnormalize(
   rescaleFactor = DEFAULT_PREPROCESSOR_CONFIG.rescaleFactor,
 ): Image {
   const { channels, height, width } = shape;
-  if (channels !== 1 && channels !== 3) throw new PreprocessError(`unnormalize: channels must be 1 or 3, got ${channels}`);
+  if (channels !== 1 && channels !== 3)
+    throw new PreprocessError(`unnormalize: channels must be 1 or 3, got ${channels}`);
   const plane = width * height;
   if (!Number.isInteger(plane) || plane < 1 || pixels.length !== channels * plane) {
     const needed = channels * plane;
-    throw new PreprocessError(`unnormalize: [${channels}, ${height}, ${width}] needs ${needed} values, got ${pixels.length}`);
+    throw new PreprocessError(
+      `unnormalize: [${channels}, ${height}, ${width}] needs ${needed} values, got ${pixels.length}`,
+    );
   }
   const m = perChannel(mean, channels, "mean");
   const s = perChannel(std, channels, "std");
@@ -111,12 +118,18 @@ export function unnormalize(
 
 /** Mean or std for each of `channels`: a number repeats; a 3-list for a gray model gives its first value. */
 export function perChannel(v: number | readonly number[], channels: number, what: string): number[] {
-  const values = typeof v === "number" ? Array<number>(channels).fill(v)
-    : v.length === 1 ? Array<number>(channels).fill(v[0])
-    : v.length === 3 && channels === 1 ? [v[0]]
-    : v.slice();
+  const values =
+    typeof v === "number"
+      ? Array<number>(channels).fill(v)
+      : v.length === 1
+        ? Array<number>(channels).fill(v[0])
+        : v.length === 3 && channels === 1
+          ? [v[0]]
+          : v.slice();
   if (values.length !== channels) {
-    throw new PreprocessError(`${what} ${JSON.stringify(v)} has ${values.length} values for an image with ${channels} channels`);
+    throw new PreprocessError(
+      `${what} ${JSON.stringify(v)} has ${values.length} values for an image with ${channels} channels`,
+    );
   }
   if (!values.every(Number.isFinite)) throw new PreprocessError(`${what} ${JSON.stringify(v)} must be finite numbers`);
   if (what === "std" && values.some((x) => x === 0)) throw new PreprocessError(`std ${JSON.stringify(v)} has a zero`);

@@ -51,15 +51,24 @@ export const PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json";
 /** Reads `dir/preprocessor_config.json`; returns the defaults when the folder has none. */
 export function readPreprocessorConfig(dir: string): PreprocessorConfig {
   let isDir = false;
-  try { isDir = statSync(dir).isDirectory(); } catch { /* reported below */ }
-  if (!isDir) throw new PreprocessorConfigError(`checkpoint folder ${JSON.stringify(dir)} does not exist or is not a folder`);
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    /* reported below */
+  }
+  if (!isDir)
+    throw new PreprocessorConfigError(`checkpoint folder ${JSON.stringify(dir)} does not exist or is not a folder`);
   const path = join(dir, PREPROCESSOR_CONFIG_FILE);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
-      return { ...DEFAULT_PREPROCESSOR_CONFIG, imageMean: [...IMAGENET_DEFAULT_MEAN], imageStd: [...IMAGENET_DEFAULT_STD] };
+      return {
+        ...DEFAULT_PREPROCESSOR_CONFIG,
+        imageMean: [...IMAGENET_DEFAULT_MEAN],
+        imageStd: [...IMAGENET_DEFAULT_STD],
+      };
     }
     throw new PreprocessorConfigError(`cannot read ${JSON.stringify(path)}: ${String(cause)}`, { cause });
   }
@@ -67,7 +76,9 @@ export function readPreprocessorConfig(dir: string): PreprocessorConfig {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new PreprocessorConfigError(`${JSON.stringify(path)} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new PreprocessorConfigError(`${JSON.stringify(path)} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return parsePreprocessorConfig(json, path);
 }
@@ -89,7 +100,9 @@ export function parsePreprocessorConfig(json: unknown, source: string): Preproce
     if (v === undefined || v === null) return fallback;
     if (typeof v === "number" && Number.isFinite(v)) return v;
     const ok = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x));
-    return ok ? (v as number[]).slice() : fail(`"${key}" must be a number or a list of numbers, got ${JSON.stringify(v)}`);
+    return ok
+      ? (v as number[]).slice()
+      : fail(`"${key}" must be a number or a list of numbers, got ${JSON.stringify(v)}`);
   };
   const config: PreprocessorConfig = {
     doResize: bool("do_resize", true),
@@ -103,8 +116,10 @@ export function parsePreprocessorConfig(json: unknown, source: string): Preproce
   };
   if (o.rescale_factor !== undefined && o.rescale_factor !== null) {
     const r = o.rescale_factor;
-    config.rescaleFactor = typeof r === "number" && Number.isFinite(r) && r > 0 ? r
-      : fail(`"rescale_factor" must be a positive number, got ${JSON.stringify(r)}`);
+    config.rescaleFactor =
+      typeof r === "number" && Number.isFinite(r) && r > 0
+        ? r
+        : fail(`"rescale_factor" must be a positive number, got ${JSON.stringify(r)}`);
   }
   const std = typeof config.imageStd === "number" ? [config.imageStd] : config.imageStd;
   if (std.some((s) => s === 0)) fail(`"image_std" ${JSON.stringify(config.imageStd)} has a zero: division by zero`);
@@ -123,8 +138,10 @@ function parseSize(v: unknown, fail: (p: string) => never): { height: number; wi
     const s = v as Record<string, unknown>;
     if (dim(s.height) && dim(s.width)) return { height: s.height as number, width: s.width as number };
   }
-  return fail(`"size" must be a positive integer or {"height": h, "width": w} (ViTImageProcessor resizes to an exact ` +
-    `size), got ${JSON.stringify(v)}`);
+  return fail(
+    `"size" must be a positive integer or {"height": h, "width": w} (ViTImageProcessor resizes to an exact ` +
+      `size), got ${JSON.stringify(v)}`,
+  );
 }
 
 function parseResample(v: unknown, fail: (p: string) => never): ResampleFilter {

@@ -25,8 +25,11 @@ const ATTEMPTS = 10;
  * Attempt a draws its 4 uniforms from foldIn(key, a).
  */
 export function randomResizedCropParams(
-  key: Key, width: number, height: number,
-  scale: readonly [number, number] = MAE_CROP_SCALE, ratio: readonly [number, number] = DEFAULT_CROP_RATIO,
+  key: Key,
+  width: number,
+  height: number,
+  scale: readonly [number, number] = MAE_CROP_SCALE,
+  ratio: readonly [number, number] = DEFAULT_CROP_RATIO,
 ): CropBox {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`randomResizedCrop: image size must be positive integers, got ${width}x${height}`);
@@ -64,7 +67,9 @@ export function randomResizedCropParams(
 export function crop(image: Image, box: Pick<CropBox, "top" | "left" | "h" | "w">): Image {
   const { top, left, h, w } = box;
   if (!(top >= 0 && left >= 0 && h >= 1 && w >= 1 && top + h <= image.height && left + w <= image.width)) {
-    throw new RangeError(`crop: box top=${top} left=${left} h=${h} w=${w} is not inside the ${image.width}x${image.height} image`);
+    throw new RangeError(
+      `crop: box top=${top} left=${left} h=${h} w=${w} is not inside the ${image.width}x${image.height} image`,
+    );
   }
   const { channels } = image;
   const data = new Uint8Array(w * h * channels);

@@ -12,10 +12,18 @@ export type ResampleFilter = "nearest" | "box" | "bilinear" | "hamming" | "bicub
 
 /** PIL's integer codes, as `resample` appears in a preprocessor_config.json. */
 export const PIL_RESAMPLE_CODES: Record<number, ResampleFilter> = {
-  0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming",
+  0: "nearest",
+  1: "lanczos",
+  2: "bilinear",
+  3: "bicubic",
+  4: "box",
+  5: "hamming",
 };
 
-interface Kernel { support: number; weight: (x: number) => number }
+interface Kernel {
+  support: number;
+  weight: (x: number) => number;
+}
 
 const sinc = (x: number) => (x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x));
 
@@ -61,7 +69,8 @@ export function resize(image: Image, width: number, height: number, filter: Resa
   let out = image;
   // PIL skips a pass whose size does not change (it would be the identity anyway).
   if (width !== image.width) out = resamplePass(out, width, out.height, coefficients(out.width, width, kernel), true);
-  if (height !== image.height) out = resamplePass(out, out.width, height, coefficients(out.height, height, kernel), false);
+  if (height !== image.height)
+    out = resamplePass(out, out.width, height, coefficients(out.height, height, kernel), false);
   return out;
 }
 
@@ -97,7 +106,11 @@ function coefficients(inSize: number, outSize: number, kernel: Kernel): { first:
 
 /** One separable pass along x (`horizontal`) or y, each sample rounded and clipped to 0..255. */
 function resamplePass(
-  image: Image, width: number, height: number, coeffs: { first: Int32Array; weights: Int32Array[] }, horizontal: boolean,
+  image: Image,
+  width: number,
+  height: number,
+  coeffs: { first: Int32Array; weights: Int32Array[] },
+  horizontal: boolean,
 ): Image {
   const { channels, data } = image;
   const out = new Uint8Array(width * height * channels);

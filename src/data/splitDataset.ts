@@ -14,7 +14,9 @@ export function splitDataset(dataset: Dataset, testFraction: number, key: Key): 
   }
   const n = dataset.size;
   if (n < 2) {
-    throw new DatasetError(`splitDataset: dataset ${JSON.stringify(dataset.name)} has ${n} example(s), too few to split`);
+    throw new DatasetError(
+      `splitDataset: dataset ${JSON.stringify(dataset.name)} has ${n} example(s), too few to split`,
+    );
   }
   const testSize = Math.min(n - 1, Math.max(1, Math.round(n * testFraction)));
   const order = permutationArray(key, n);

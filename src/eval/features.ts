@@ -37,12 +37,23 @@ export interface FeatureOptions {
 }
 
 /** Features of every example of a labelled dataset, in dataset order, computed batch by batch. */
-export function encoderFeatures(encoder: { config: ViTMAEConfig; params: EncoderParams }, dataset: Dataset, opts: FeatureOptions): Features {
+export function encoderFeatures(
+  encoder: { config: ViTMAEConfig; params: EncoderParams },
+  dataset: Dataset,
+  opts: FeatureOptions,
+): Features {
   const model = new ViTMAEModel(encoder.config, encoder.params);
   const d = encoder.config.hiddenSize;
   const n = dataset.size;
   // No shuffling and no augmentation: the key is never used, the order is the dataset's.
-  const loader = makeLoader({ dataset, batchSize: opts.batchSize ?? 128, key: T.key(0), preprocess: opts.preprocess, augment: false, shuffle: false });
+  const loader = makeLoader({
+    dataset,
+    batchSize: opts.batchSize ?? 128,
+    key: T.key(0),
+    preprocess: opts.preprocess,
+    augment: false,
+    shuffle: false,
+  });
   const cls = new Float32Array(n * d);
   const meanPool = new Float32Array(n * d);
   const labels = new Int32Array(n);
@@ -50,7 +61,9 @@ export function encoderFeatures(encoder: { config: ViTMAEConfig; params: Encoder
   for (let step = 0; step < loader.batchesPerEpoch; step++) {
     const batch = loader.batchAt(step);
     if (!batch.labels) {
-      throw new DatasetError(`dataset ${JSON.stringify(dataset.name)}: an example among indices ${batch.indices[0]}..${batch.indices[batch.indices.length - 1]} has no label; probing needs a labelled dataset`);
+      throw new DatasetError(
+        `dataset ${JSON.stringify(dataset.name)}: an example among indices ${batch.indices[0]}..${batch.indices[batch.indices.length - 1]} has no label; probing needs a labelled dataset`,
+      );
     }
     const pixels = T.fromArray(batch.pixels, batch.shape);
     const pooled = poolFeatures(model.forward({ pixelValues: pixels, maskRatio: 0 }).lastHiddenState);

@@ -47,16 +47,25 @@ function crossEntropy(head: LinearHead, x: Tensor, onehot: Tensor): Tensor {
 }
 
 /** Trains a linear softmax classifier on x [N, D], y [N]; returns the head and each epoch's mean loss. */
-export function trainLinearHead(x: Tensor, y: ArrayLike<number>, opts: LinearProbeOptions): { head: LinearHead; losses: number[] } {
+export function trainLinearHead(
+  x: Tensor,
+  y: ArrayLike<number>,
+  opts: LinearProbeOptions,
+): { head: LinearHead; losses: number[] } {
   const [n, d] = checkMatrix(x, "linear probe: train features");
   const k = opts.numClasses;
   checkLabels(y, n, k, "linear probe: train labels");
   const { epochs = 30, batchSize = 64, lr = 1e-2, weightDecay = 0, seed = 0 } = opts;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`linear probe: epochs must be a positive integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`linear probe: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new RangeError(`linear probe: epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`linear probe: batchSize must be a positive integer, got ${batchSize}`);
   if (!(lr > 0)) throw new RangeError(`linear probe: lr must be positive, got ${lr}`);
   const [initKey, shuffleKey] = T.random.split(opts.key ?? T.key(seed), 2);
-  let params = new Map<string, Tensor>([["weight", T.random.normal(initKey, [d, k], 0, 0.01)], ["bias", T.zeros([k])]]);
+  let params = new Map<string, Tensor>([
+    ["weight", T.random.normal(initKey, [d, k], 0, 0.01)],
+    ["bias", T.zeros([k])],
+  ]);
   let state = initAdamW(params);
   const adamw: AdamWConfig = { betas: [0.9, 0.999], eps: 1e-8, weightDecay };
   const lossAndGrad = valueAndGrad(crossEntropy);
@@ -67,9 +76,25 @@ export function trainLinearHead(x: Tensor, y: ArrayLike<number>, opts: LinearPro
     for (let start = 0; start < n; start += batchSize) {
       const idx = Array.from(order.subarray(start, Math.min(n, start + batchSize)));
       const head = { weight: params.get("weight")!, bias: params.get("bias")! };
-      const [loss, grads] = lossAndGrad(head, T.take(x, idx, 0), oneHot(idx.map((i) => y[i]), k)) as [Tensor, LinearHead, unknown];
+      const [loss, grads] = lossAndGrad(
+        head,
+        T.take(x, idx, 0),
+        oneHot(
+          idx.map((i) => y[i]),
+          k,
+        ),
+      ) as [Tensor, LinearHead, unknown];
       total += loss.item() * idx.length;
-      const step = adamwStep(params, new Map([["weight", grads.weight], ["bias", grads.bias]]), state, adamw, { lr, decay: (name) => name === "weight" });
+      const step = adamwStep(
+        params,
+        new Map([
+          ["weight", grads.weight],
+          ["bias", grads.bias],
+        ]),
+        state,
+        adamw,
+        { lr, decay: (name) => name === "weight" },
+      );
       params = step.params;
       state = step.state;
     }
@@ -81,14 +106,26 @@ export function trainLinearHead(x: Tensor, y: ArrayLike<number>, opts: LinearPro
 /** The head's class for each row of x [N, D] (argmax of the logits; ties to the lower class). */
 export function predictLinear(head: LinearHead, x: Tensor): Int32Array {
   const [, d] = checkMatrix(x, "linear probe: features");
-  if (head.weight.shape[0] !== d) throw new RangeError(`linear probe: features have ${d} dims, the head takes ${head.weight.shape[0]}`);
+  if (head.weight.shape[0] !== d)
+    throw new RangeError(`linear probe: features have ${d} dims, the head takes ${head.weight.shape[0]}`);
   return Int32Array.from(T.argmax(T.add(T.matmul(x, head.weight), head.bias), -1).toArray());
 }
 
 /** Linear-probe accuracy on the test split of a head trained on the train split (features as given: standardise first). */
-export function linearProbe(trainX: Tensor, trainY: ArrayLike<number>, testX: Tensor, testY: ArrayLike<number>, opts: LinearProbeOptions): number {
+export function linearProbe(
+  trainX: Tensor,
+  trainY: ArrayLike<number>,
+  testX: Tensor,
+  testY: ArrayLike<number>,
+  opts: LinearProbeOptions,
+): number {
   const { head } = trainLinearHead(trainX, trainY, opts);
-  checkLabels(testY, checkMatrix(testX, "linear probe: test features")[0], opts.numClasses, "linear probe: test labels");
+  checkLabels(
+    testY,
+    checkMatrix(testX, "linear probe: test features")[0],
+    opts.numClasses,
+    "linear probe: test labels",
+  );
   return accuracy(predictLinear(head, testX), testY);
 }
 
@@ -137,14 +174,21 @@ export function knnPredict(trainX: Tensor, trainY: ArrayLike<number>, testX: Ten
 }
 
 /** k-NN accuracy on the test split against the train split. */
-export function knn(trainX: Tensor, trainY: ArrayLike<number>, testX: Tensor, testY: ArrayLike<number>, opts: KnnOptions): number {
+export function knn(
+  trainX: Tensor,
+  trainY: ArrayLike<number>,
+  testX: Tensor,
+  testY: ArrayLike<number>,
+  opts: KnnOptions,
+): number {
   checkLabels(testY, testX.shape[0], opts.numClasses, "k-NN: test labels");
   return accuracy(knnPredict(trainX, trainY, testX, opts), testY);
 }
 
 /** The fraction of predictions equal to the labels. */
 export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
-  if (predicted.length !== labels.length) throw new RangeError(`accuracy: ${predicted.length} predictions for ${labels.length} labels`);
+  if (predicted.length !== labels.length)
+    throw new RangeError(`accuracy: ${predicted.length} predictions for ${labels.length} labels`);
   if (labels.length === 0) throw new RangeError("accuracy: no examples");
   let right = 0;
   for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) right++;
@@ -176,7 +220,8 @@ function oneHot(labels: readonly number[], k: number): Tensor {
 }
 
 function checkMatrix(x: Tensor, what: string, dims?: number): [number, number] {
-  if (!(x instanceof T.Tensor) || x.shape.length !== 2) throw new RangeError(`${what} must be a [N, D] tensor, got ${x instanceof T.Tensor ? T.fmt(x.shape) : typeof x}`);
+  if (!(x instanceof T.Tensor) || x.shape.length !== 2)
+    throw new RangeError(`${what} must be a [N, D] tensor, got ${x instanceof T.Tensor ? T.fmt(x.shape) : typeof x}`);
   const [n, d] = x.shape;
   if (n < 1) throw new RangeError(`${what} has no rows`);
   if (dims !== undefined && d !== dims) throw new RangeError(`${what} have ${d} dims, expected ${dims}`);
@@ -187,6 +232,7 @@ function checkLabels(y: ArrayLike<number>, n: number, k: number, what: string): 
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`${what}: numClasses must be a positive integer, got ${k}`);
   if (y.length !== n) throw new RangeError(`${what}: ${y.length} labels for ${n} feature rows`);
   for (let i = 0; i < n; i++) {
-    if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= k) throw new RangeError(`${what}: label ${y[i]} at row ${i} is not a class in [0, ${k})`);
+    if (!Number.isInteger(y[i]) || y[i] < 0 || y[i] >= k)
+      throw new RangeError(`${what}: label ${y[i]} at row ${i} is not a class in [0, ${k})`);
   }
 }

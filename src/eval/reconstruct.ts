@@ -47,23 +47,41 @@ type Model = { config: ViTMAEConfig; params: PreTrainingParams };
 export function reconstruct(model: Model, pixels: Tensor, opts: ReconstructOptions = {}): Reconstruction {
   const cfg = model.config;
   const maskRatio = opts.maskRatio ?? cfg.maskRatio;
-  if (!(maskRatio > 0 && maskRatio < 1)) throw new RangeError(`reconstruct: maskRatio must be in (0, 1) so that some patches are masked, got ${maskRatio}`);
+  if (!(maskRatio > 0 && maskRatio < 1))
+    throw new RangeError(`reconstruct: maskRatio must be in (0, 1) so that some patches are masked, got ${maskRatio}`);
   if (!opts.noise && !opts.key) throw new Error("reconstruct: give the masking noise [B, L] or a PRNG key");
   if (opts.unnormalizeWithTargetStats && !cfg.normPixLoss) {
-    throw new Error("reconstruct: unnormalizeWithTargetStats applies only to a model trained with norm_pix_loss, and this config has norm_pix_loss false");
+    throw new Error(
+      "reconstruct: unnormalizeWithTargetStats applies only to a model trained with norm_pix_loss, and this config has norm_pix_loss false",
+    );
   }
-  const out = forward(model.params, cfg, pixels, { noise: opts.noise, key: opts.noise ? undefined : opts.key, maskRatio });
+  const out = forward(model.params, cfg, pixels, {
+    noise: opts.noise,
+    key: opts.noise ? undefined : opts.key,
+    maskRatio,
+  });
   const [, c] = pixels.shape;
   const grid = gridOf(pixels, cfg);
-  const space: ReconstructionSpace = !cfg.normPixLoss ? "pixels" : opts.unnormalizeWithTargetStats ? "target-stats" : "normalized-patches";
-  const prediction = space === "target-stats" ? withTargetStats(out.logits, patchify(pixels, cfg.patchSize)) : out.logits;
+  const space: ReconstructionSpace = !cfg.normPixLoss
+    ? "pixels"
+    : opts.unnormalizeWithTargetStats
+      ? "target-stats"
+      : "normalized-patches";
+  const prediction =
+    space === "target-stats" ? withTargetStats(out.logits, patchify(pixels, cfg.patchSize)) : out.logits;
   const reconstruction = unpatchify(prediction, cfg.patchSize, grid, c);
   const pixelMask = maskToPixels(out.mask, cfg.patchSize, grid, c);
   const keep = T.sub(1, pixelMask);
   const masked = T.mul(pixels, keep);
   const pasted = T.add(masked, T.mul(reconstruction, pixelMask));
   return {
-    original: pixels, masked, reconstruction, pasted, mask: out.mask, pixelMask, space,
+    original: pixels,
+    masked,
+    reconstruction,
+    pasted,
+    mask: out.mask,
+    pixelMask,
+    space,
     maskedMse: maskedMsePerImage(pixels, out.logits, out.mask, cfg.patchSize, cfg.normPixLoss),
     loss: out.loss.item(),
   };
@@ -82,7 +100,12 @@ function withTargetStats(pred: Tensor, targetPatches: Tensor): Tensor {
 }
 
 /** The patch mask [B, L] as a pixel mask [B, C, H, W] (the notebook's mask.unsqueeze(-1).repeat + unpatchify). */
-export function maskToPixels(mask: Tensor, patch: readonly [number, number], grid: readonly [number, number], channels: number): Tensor {
+export function maskToPixels(
+  mask: Tensor,
+  patch: readonly [number, number],
+  grid: readonly [number, number],
+  channels: number,
+): Tensor {
   const [b, l] = mask.shape;
   const dim = patch[0] * patch[1] * channels;
   return unpatchify(T.broadcastTo(T.expandDims(mask, -1), [b, l, dim]), patch, grid, channels);
@@ -92,7 +115,13 @@ export function maskToPixels(mask: Tensor, patch: readonly [number, number], gri
  * Per image: Σ_l mask·mean_j (pred − target)² / Σ_l mask, the target as the loss builds it (per-patch
  * normalised for norm_pix_loss). With the same number of masked patches per image, their mean is HF's loss.
  */
-export function maskedMsePerImage(pixels: Tensor, prediction: Tensor, mask: Tensor, patch: readonly [number, number], normPixLoss: boolean): number[] {
+export function maskedMsePerImage(
+  pixels: Tensor,
+  prediction: Tensor,
+  mask: Tensor,
+  patch: readonly [number, number],
+  normPixLoss: boolean,
+): number[] {
   const diff = T.sub(prediction, target(pixels, patch, normPixLoss));
   const perPatch = T.mean(T.mul(diff, diff), -1); // [B, L]
   const perImage = T.div(T.sum(T.mul(perPatch, mask), -1), T.sum(mask, -1));
@@ -112,14 +141,22 @@ export function maskedMsePerImage(pixels: Tensor, prediction: Tensor, mask: Tens
  *
  * An image with no visible patch has no mean to fill with: that is a RangeError.
  */
-export function meanFillBaselineMse(pixels: Tensor, mask: Tensor, patch: readonly [number, number], normPixLoss = false): number {
+export function meanFillBaselineMse(
+  pixels: Tensor,
+  mask: Tensor,
+  patch: readonly [number, number],
+  normPixLoss = false,
+): number {
   const [b, c, h, w] = pixels.shape;
   const grid: [number, number] = [h / patch[0], w / patch[1]];
   const keep = T.sub(1, maskToPixels(mask, patch, grid, c)); // [B, C, H, W], 1 on visible pixels
   const visible = T.sum(keep, [2, 3], { keepdims: true }); // [B, C, 1, 1]
   const counts = visible.toArray();
-  const empty = counts.findIndex((n) => n === 0);
-  if (empty >= 0) throw new RangeError(`meanFillBaselineMse: image ${Math.floor(empty / c)} has no visible patch, so no visible mean to fill with`);
+  const empty = counts.indexOf(0);
+  if (empty >= 0)
+    throw new RangeError(
+      `meanFillBaselineMse: image ${Math.floor(empty / c)} has no visible patch, so no visible mean to fill with`,
+    );
   const fill = T.div(T.sum(T.mul(pixels, keep), [2, 3], { keepdims: true }), visible); // [B, C, 1, 1]
   const prediction = target(T.broadcastTo(fill, [b, c, h, w]), patch, normPixLoss);
   const diff = T.sub(prediction, target(pixels, patch, normPixLoss));

@@ -1,9 +1,7 @@
 // Atomic file writes: temp file in the same directory, fsync, rename over the target (as npm's write-file-atomic).
 
 import { randomBytes } from "node:crypto";
-import {
-  closeSync, fchmodSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeFileSync,
-} from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 /** A failed atomic write: `path` is the target, `cause` the underlying fs error. */
@@ -46,11 +44,12 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   let text: string | undefined;
   try {
     text = JSON.stringify(value, null, 2);
-  } catch (cause) { // cycles and BigInts land here
+  } catch (cause) {
+    // cycles and BigInts land here
     throw new AtomicWriteError(path, `value is not JSON-serialisable (${errorMessage(cause)})`, cause);
   }
   if (text === undefined) throw new AtomicWriteError(path, `value of type ${typeof value} is not JSON-serialisable`);
-  writeFileAtomic(path, text + "\n");
+  writeFileAtomic(path, `${text}\n`);
 }
 
 /** Replacing a file should not change its permissions, so the temp file takes the target's mode. */
@@ -68,7 +67,11 @@ function keepModeOf(target: string, fd: number): void {
 function syncDirectory(dir: string): void {
   ignoreErrors(() => {
     const fd = openSync(dir, "r");
-    try { fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   });
 }
 
@@ -96,5 +99,9 @@ function errorMessage(e: unknown): string {
 }
 
 function ignoreErrors(f: () => void): void {
-  try { f(); } catch { /* cleanup must not mask the original error */ }
+  try {
+    f();
+  } catch {
+    /* cleanup must not mask the original error */
+  }
 }

@@ -24,7 +24,7 @@ export interface IdxArray {
 }
 
 const UBYTE = 0x08;
-const TYPE_NAMES: Record<number, string> = { 0x09: "int8", 0x0b: "int16", 0x0c: "int32", 0x0d: "float32", 0x0e: "float64" };
+const TYPE_NAMES: Record<number, string> = { 9: "int8", 11: "int16", 12: "int32", 13: "float32", 14: "float64" };
 /** Decompressed size cap: Fashion-MNIST's largest file is 47 MB, so 1 GiB is corruption or a gzip bomb. */
 const MAX_IDX_BYTES = 1 << 30;
 
@@ -33,7 +33,7 @@ export function decodeIdx(bytes: Uint8Array, source: string): IdxArray {
   const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzip(bytes, source) : bytes;
   if (raw.length < 4) throw new IdxError(source, `${raw.length} bytes, too short for the 4-byte magic number`);
   const [zero0, zero1, type, ndim] = raw;
-  const magic = "0x" + Array.from(raw.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
+  const magic = `0x${Array.from(raw.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("")}`;
   if (zero0 !== 0 || zero1 !== 0 || ndim === 0) {
     throw new IdxError(source, `bad magic number ${magic} (expected 0x00000803 for images or 0x00000801 for labels)`);
   }
@@ -49,8 +49,11 @@ export function decodeIdx(bytes: Uint8Array, source: string): IdxArray {
   const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i));
   const count = dims.reduce((a, b) => a * b, 1);
   if (raw.length !== headerBytes + count) {
-    throw new IdxError(source, `dims [${dims.join(", ")}] need ${count} data bytes after the ${headerBytes}-byte header, ` +
-      `but the file has ${raw.length - headerBytes}`);
+    throw new IdxError(
+      source,
+      `dims [${dims.join(", ")}] need ${count} data bytes after the ${headerBytes}-byte header, ` +
+        `but the file has ${raw.length - headerBytes}`,
+    );
   }
   return { dims, data: new Uint8Array(raw.subarray(headerBytes)) }; // a plain copy, never a Buffer view
 }
@@ -71,7 +74,10 @@ export function readIdxFile(path: string): IdxArray {
 export function readIdxImages(path: string): { count: number; rows: number; cols: number; data: Uint8Array } {
   const { dims, data } = readIdxFile(path);
   if (dims.length !== 3) {
-    throw new IdxError(path, `expected images [n, rows, cols] (magic 0x00000803), got ${dims.length} dims [${dims.join(", ")}]`);
+    throw new IdxError(
+      path,
+      `expected images [n, rows, cols] (magic 0x00000803), got ${dims.length} dims [${dims.join(", ")}]`,
+    );
   }
   const [count, rows, cols] = dims;
   if (rows === 0 || cols === 0) throw new IdxError(path, `images of ${rows}x${cols} pixels are empty`);
@@ -93,7 +99,8 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array
     throw new RangeError(`encodeIdx: dims must be 1 to 255 uint32s, got [${dims.join(", ")}]`);
   }
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new RangeError(`encodeIdx: dims [${dims.join(", ")}] hold ${count} bytes, got ${data.length}`);
+  if (count !== data.length)
+    throw new RangeError(`encodeIdx: dims [${dims.join(", ")}] hold ${count} bytes, got ${data.length}`);
   const out = new Uint8Array(4 + 4 * dims.length + count);
   const view = new DataView(out.buffer);
   out[2] = UBYTE;
@@ -108,7 +115,8 @@ function gunzip(bytes: Uint8Array, source: string): Uint8Array {
     return gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "ERR_BUFFER_TOO_LARGE" ? `it decompresses to over ${MAX_IDX_BYTES} bytes` : (cause as Error).message;
+    const why =
+      code === "ERR_BUFFER_TOO_LARGE" ? `it decompresses to over ${MAX_IDX_BYTES} bytes` : (cause as Error).message;
     throw new IdxError(source, `bad gzip data: ${why}`, cause);
   }
 }

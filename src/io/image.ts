@@ -92,13 +92,16 @@ function decodePng(bytes: Uint8Array, source: string): Image {
     png = pngjs.PNG.sync.read(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
   } catch (cause) {
     const complete = chunks.some((c) => c.type === "IEND");
-    const problem = complete ? "corrupt PNG" : `truncated or corrupt PNG (no IEND chunk in the file's ${bytes.length} bytes)`;
+    const problem = complete
+      ? "corrupt PNG"
+      : `truncated or corrupt PNG (no IEND chunk in the file's ${bytes.length} bytes)`;
     throw new ImageError(source, `${problem}: ${messageOf(cause)}`, cause);
   }
   // pngjs always hands back RGBA; keep what the file really holds.
   const channels = colorType === PNG_GRAY || colorType === PNG_GRAY_ALPHA ? 1 : 3;
   const n = width * height;
-  if (png.data.length !== 4 * n) throw new ImageError(source, `corrupt PNG: decoded ${png.data.length} bytes, expected ${4 * n}`);
+  if (png.data.length !== 4 * n)
+    throw new ImageError(source, `corrupt PNG: decoded ${png.data.length} bytes, expected ${4 * n}`);
   const data = new Uint8Array(n * channels);
   for (let p = 0; p < n; p++) {
     for (let c = 0; c < channels; c++) data[p * channels + c] = png.data[4 * p + c];
@@ -146,8 +149,11 @@ function decodeJpeg(bytes: Uint8Array, source: string): Image {
   try {
     // Not tolerant: a truncated scan is an error, as in PIL (without LOAD_TRUNCATED_IMAGES).
     rgb = jpeg.decode(bytes, {
-      useTArray: true, formatAsRGBA: false, tolerantDecoding: false,
-      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 2048, // our own size check came first
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
+      maxMemoryUsageInMB: 2048, // our own size check came first
     }).data;
   } catch (cause) {
     // A JPEG ends with the EOI marker FF D9; a file without one was cut short.
@@ -155,7 +161,8 @@ function decodeJpeg(bytes: Uint8Array, source: string): Image {
     const problem = truncated ? "truncated JPEG (no end-of-image marker)" : "corrupt or unsupported JPEG";
     throw new ImageError(source, `${problem}: ${messageOf(cause)}`, cause);
   }
-  if (rgb.length !== width * height * 3) throw new ImageError(source, "corrupt JPEG: decoded size does not match the header");
+  if (rgb.length !== width * height * 3)
+    throw new ImageError(source, "corrupt JPEG: decoded size does not match the header");
   if (components !== 1) return { width, height, channels: 3, data: rgb, source };
   const gray = new Uint8Array(width * height); // jpeg-js replicates gray into R, G and B
   for (let p = 0; p < gray.length; p++) gray[p] = rgb[3 * p];
@@ -174,10 +181,19 @@ function hasEoi(bytes: Uint8Array): boolean {
 function readJpegFrame(bytes: Uint8Array, source: string): { width: number; height: number; components: number } {
   let at = 2;
   while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) { at++; continue; } // stray bytes before a marker: libjpeg skips them with a warning
+    if (bytes[at] !== 0xff) {
+      at++;
+      continue;
+    } // stray bytes before a marker: libjpeg skips them with a warning
     const marker = bytes[at + 1];
-    if (marker === 0xff) { at++; continue; } // fill byte
-    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; } // no length
+    if (marker === 0xff) {
+      at++;
+      continue;
+    } // fill byte
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    } // no length
     const length = (bytes[at + 2] << 8) | bytes[at + 3];
     if (length < 2) throw new ImageError(source, `corrupt JPEG: marker segment of length ${length} at byte ${at}`);
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
@@ -189,7 +205,8 @@ function readJpegFrame(bytes: Uint8Array, source: string): { width: number; heig
       checkSize(width, height, source);
       return { width, height, components: bytes[at + 9] };
     }
-    if (marker === 0xda || marker === 0xd9) throw new ImageError(source, "corrupt JPEG: no frame header before the image data");
+    if (marker === 0xda || marker === 0xd9)
+      throw new ImageError(source, "corrupt JPEG: no frame header before the image data");
     at += 2 + length;
   }
   throw new ImageError(source, `truncated JPEG: ended after ${bytes.length} bytes, before the frame header`);
@@ -198,8 +215,11 @@ function readJpegFrame(bytes: Uint8Array, source: string): { width: number; heig
 function checkSize(width: number, height: number, source: string): void {
   if (width === 0 || height === 0) throw new ImageError(source, `the header says ${width}x${height}: an empty image`);
   if (width * height > MAX_IMAGE_PIXELS) {
-    throw new ImageError(source, `the header says ${width}x${height} = ${(width * height / 1e6).toFixed(1)} megapixels, ` +
-      `over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit`);
+    throw new ImageError(
+      source,
+      `the header says ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} megapixels, ` +
+        `over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit`,
+    );
   }
 }
 
@@ -219,7 +239,10 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
   const png = { width, height, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
   // The @types say PNG.sync.write takes a PNG instance; it only reads width, height and data.
   const bytes = pngjs.PNG.sync.write(png as unknown as pngjs.PNG, {
-    colorType, inputColorType: colorType, inputHasAlpha: false, bitDepth: 8,
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: false,
+    bitDepth: 8,
   });
   return new Uint8Array(bytes); // a plain copy: a Buffer's slice() would share memory
 }

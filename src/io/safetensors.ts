@@ -6,9 +6,16 @@ import { writeFileAtomic } from "./atomicWrite.ts";
 export type SafeDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32";
 export type SafeData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array;
 /** One stored tensor, row-major. F16 and BF16 are kept as raw bits in a Uint16Array (see `toFloat32`). */
-export interface SafeTensor { dtype: SafeDType; shape: number[]; data: SafeData }
+export interface SafeTensor {
+  dtype: SafeDType;
+  shape: number[];
+  data: SafeData;
+}
 /** `tensors` is in file (header) order. */
-export interface SafetensorsFile { tensors: Map<string, SafeTensor>; metadata: Record<string, string> }
+export interface SafetensorsFile {
+  tensors: Map<string, SafeTensor>;
+  metadata: Record<string, string>;
+}
 /** What we write: F32 as is; I64 (ids) from BigInts or from integral numbers, checked. */
 export type WritableTensor =
   | { dtype: "F32"; shape: readonly number[]; data: Float32Array }
@@ -33,9 +40,11 @@ export class SafetensorsError extends Error {
 }
 
 type Fail = (problem: string, tensor?: string) => never;
-const failIn = (source: string | undefined): Fail => (problem, tensor) => {
-  throw new SafetensorsError(problem, { source, tensor });
-};
+const failIn =
+  (source: string | undefined): Fail =>
+  (problem, tensor) => {
+    throw new SafetensorsError(problem, { source, tensor });
+  };
 
 const DTYPE_SIZE: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4 };
 const METADATA_KEY = "__metadata__";
@@ -58,19 +67,27 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLength < 2n) fail(`header length ${headerLength} is too small for a JSON object`);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (headerLength > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const dataStart = 8 + Number(headerLength);
-  if (dataStart > bytes.byteLength) fail(`header length ${headerLength} runs past the end of the file (${bytes.byteLength} bytes)`);
+  if (dataStart > bytes.byteLength)
+    fail(`header length ${headerLength} runs past the end of the file (${bytes.byteLength} bytes)`);
   const { header, names } = parseHeaderJson(bytes.subarray(8, dataStart), fail);
   const metadata = parseMetadata(header[METADATA_KEY], fail);
   const dataLength = bytes.byteLength - dataStart;
-  const entries = names.filter((name) => name !== METADATA_KEY).map((name) => parseEntry(name, header[name], dataLength, fail));
+  const entries = names
+    .filter((name) => name !== METADATA_KEY)
+    .map((name) => parseEntry(name, header[name], dataLength, fail));
   checkNoOverlap(entries, fail);
   const tensors = new Map<string, SafeTensor>();
   for (const e of entries) {
     // new Uint8Array(view) copies into a fresh buffer (Buffer#slice would not copy).
     const copy = new Uint8Array(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: viewAs(e.dtype, swapToHost(copy, DTYPE_SIZE[e.dtype])) });
+    tensors.set(e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: viewAs(e.dtype, swapToHost(copy, DTYPE_SIZE[e.dtype])),
+    });
   }
   return { tensors, metadata };
 }
@@ -83,17 +100,27 @@ export function readSafetensorsFile(path: string): SafetensorsFile {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     const problem =
-      code === "ENOENT" ? "no such file" :
-      code === "EISDIR" ? "is a directory, not a file" :
-      code === "EACCES" || code === "EPERM" ? "permission denied" :
-      code === "ERR_FS_FILE_TOO_LARGE" ? "file too large to read into memory" :
-      `cannot read the file (${cause instanceof Error ? cause.message : String(cause)})`;
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory, not a file"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : code === "ERR_FS_FILE_TOO_LARGE"
+              ? "file too large to read into memory"
+              : `cannot read the file (${cause instanceof Error ? cause.message : String(cause)})`;
     throw new SafetensorsError(problem, { source: path }, cause);
   }
   return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
-interface Entry { name: string; dtype: SafeDType; shape: number[]; begin: number; end: number }
+interface Entry {
+  name: string;
+  dtype: SafeDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
 function parseHeaderJson(headerBytes: Uint8Array, fail: Fail): { header: Record<string, unknown>; names: string[] } {
   let text = "";
@@ -166,16 +193,20 @@ function parseEntry(name: string, raw: unknown, dataLength: number, fail: Fail):
   if (shape === undefined) bad("missing shape");
   const numel = elementCount(shape, bad);
   if (offsets === undefined) bad("missing data_offsets");
-  if (!Array.isArray(offsets) || offsets.length !== 2) bad(`data_offsets must be [begin, end], got ${describe(offsets)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2)
+    bad(`data_offsets must be [begin, end], got ${describe(offsets)}`);
   const [begin, end] = offsets as unknown[];
   if (!isCount(begin) || !isCount(end)) bad(`data_offsets ${describe(offsets)} must be non-negative integers`);
-  const b = begin as number, e = end as number;
+  const b = begin as number,
+    e = end as number;
   if (b > e) bad(`data_offsets [${b}, ${e}] are reversed (begin > end)`);
   if (e > dataLength) bad(`data_offsets [${b}, ${e}] run past the end of the data section (${dataLength} bytes)`);
   const size = DTYPE_SIZE[dtype as SafeDType];
   if (numel * size !== e - b) {
-    bad(`shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${numel * size} bytes ` +
-      `but data_offsets [${b}, ${e}] hold ${e - b}`);
+    bad(
+      `shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${numel * size} bytes ` +
+        `but data_offsets [${b}, ${e}] hold ${e - b}`,
+    );
   }
   return { name, dtype: dtype as SafeDType, shape: (shape as number[]).map((d) => d + 0), begin: b, end: e };
 }
@@ -186,8 +217,11 @@ function checkNoOverlap(entries: Entry[], fail: Fail): void {
   for (const e of [...entries].sort((a, b) => a.begin - b.begin)) {
     if (e.begin === e.end) continue;
     if (previous !== undefined && e.begin < previous.end) {
-      fail(`data_offsets [${e.begin}, ${e.end}] overlap those of tensor ${JSON.stringify(previous.name)} ` +
-        `[${previous.begin}, ${previous.end}]`, e.name);
+      fail(
+        `data_offsets [${e.begin}, ${e.end}] overlap those of tensor ${JSON.stringify(previous.name)} ` +
+          `[${previous.begin}, ${previous.end}]`,
+        e.name,
+      );
     }
     if (previous === undefined || e.end > previous.end) previous = e;
   }
@@ -211,11 +245,17 @@ function elementCount(shape: unknown, bad: (problem: string) => never): number {
 function viewAs(dtype: SafeDType, bytes: Uint8Array): SafeData {
   const buffer = bytes.buffer; // a fresh copy, offset 0, so every view is aligned
   switch (dtype) {
-    case "F32": return new Float32Array(buffer);
-    case "F16": case "BF16": return new Uint16Array(buffer);
-    case "F64": return new Float64Array(buffer);
-    case "I64": return new BigInt64Array(buffer);
-    case "I32": return new Int32Array(buffer);
+    case "F32":
+      return new Float32Array(buffer);
+    case "F16":
+    case "BF16":
+      return new Uint16Array(buffer);
+    case "F64":
+      return new Float64Array(buffer);
+    case "I64":
+      return new BigInt64Array(buffer);
+    case "I32":
+      return new Int32Array(buffer);
   }
 }
 
@@ -228,8 +268,10 @@ function viewAs(dtype: SafeDType, bytes: Uint8Array): SafeData {
  */
 export function toFloat32(t: SafeTensor, name?: string): Float32Array {
   switch (t.dtype) {
-    case "F32": return checkedData(t, Float32Array, name);
-    case "F16": return halfToFloat32(checkedData(t, Uint16Array, name));
+    case "F32":
+      return checkedData(t, Float32Array, name);
+    case "F16":
+      return halfToFloat32(checkedData(t, Uint16Array, name));
     case "BF16": {
       const bits = checkedData(t, Uint16Array, name);
       const out = new Float32Array(bits.length);
@@ -237,9 +279,12 @@ export function toFloat32(t: SafeTensor, name?: string): Float32Array {
       for (let i = 0; i < bits.length; i++) outBits[i] = bits[i] << 16;
       return out;
     }
-    case "F64": return new Float32Array(checkedData(t, Float64Array, name));
-    case "I32": return new Float32Array(checkedData(t, Int32Array, name));
-    case "I64": return Float32Array.from(checkedData(t, BigInt64Array, name), int64ToFloat32);
+    case "F64":
+      return new Float32Array(checkedData(t, Float64Array, name));
+    case "I32":
+      return new Float32Array(checkedData(t, Int32Array, name));
+    case "I64":
+      return Float32Array.from(checkedData(t, BigInt64Array, name), int64ToFloat32);
   }
   throw new SafetensorsError(`unknown dtype ${JSON.stringify(t.dtype)}`, { tensor: name });
 }
@@ -247,10 +292,15 @@ export function toFloat32(t: SafeTensor, name?: string): Float32Array {
 /** The tensor's values as JS numbers (e.g. I64 ids); throws if an I64 value is beyond ±(2^53 - 1). */
 export function toNumbers(t: SafeTensor, name?: string): Float64Array {
   switch (t.dtype) {
-    case "F32": return new Float64Array(checkedData(t, Float32Array, name));
-    case "F16": case "BF16": return new Float64Array(toFloat32(t, name));
-    case "F64": return new Float64Array(checkedData(t, Float64Array, name));
-    case "I32": return new Float64Array(checkedData(t, Int32Array, name));
+    case "F32":
+      return new Float64Array(checkedData(t, Float32Array, name));
+    case "F16":
+    case "BF16":
+      return new Float64Array(toFloat32(t, name));
+    case "F64":
+      return new Float64Array(checkedData(t, Float64Array, name));
+    case "I32":
+      return new Float64Array(checkedData(t, Int32Array, name));
     case "I64": {
       const data = checkedData(t, BigInt64Array, name);
       const out = new Float64Array(data.length);
@@ -269,10 +319,13 @@ export function toNumbers(t: SafeTensor, name?: string): Float64Array {
 
 /** The data, checked to be the array type of its dtype and to hold product(shape) elements. */
 function checkedData<A extends SafeData>(t: SafeTensor, array: new (n: number) => A, name?: string): A {
-  const bad = (problem: string): never => { throw new SafetensorsError(problem, { tensor: name }); };
+  const bad = (problem: string): never => {
+    throw new SafetensorsError(problem, { tensor: name });
+  };
   if (!(t.data instanceof array)) bad(`dtype ${t.dtype} needs a ${array.name}, got ${describe(t.data)}`);
   const numel = elementCount(t.shape, bad);
-  if ((t.data as A).length !== numel) bad(`shape [${t.shape.join(", ")}] needs ${numel} elements, data has ${(t.data as A).length}`);
+  if ((t.data as A).length !== numel)
+    bad(`shape [${t.shape.join(", ")}] needs ${numel} elements, data has ${(t.data as A).length}`);
   return t.data as A;
 }
 
@@ -285,8 +338,10 @@ function halfToFloat32(bits: Uint16Array): Float32Array {
     const sign = (h & 0x8000) << 16;
     const exponent = (h >> 10) & 0x1f;
     const fraction = h & 0x3ff;
-    if (exponent === 0) out[i] = (sign ? -1 : 1) * fraction * 2 ** -24; // ±0 and subnormals: fraction·2^-24
-    else if (exponent === 31) outBits[i] = sign | 0x7f800000 | (fraction << 13); // ±inf, NaN
+    if (exponent === 0)
+      out[i] = (sign ? -1 : 1) * fraction * 2 ** -24; // ±0 and subnormals: fraction·2^-24
+    else if (exponent === 31)
+      outBits[i] = sign | 0x7f800000 | (fraction << 13); // ±inf, NaN
     else outBits[i] = sign | ((exponent + 112) << 23) | (fraction << 13); // rebias 15 → 127
   }
   return out;
@@ -318,7 +373,11 @@ export function serializeSafetensors(tensors: WritableTensors, metadata: Record<
 }
 
 /** Serialises and writes atomically (temp file + rename): a crash never leaves half a checkpoint. */
-export function writeSafetensorsFile(path: string, tensors: WritableTensors, metadata: Record<string, string> = {}): void {
+export function writeSafetensorsFile(
+  path: string,
+  tensors: WritableTensors,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, serialize(tensors, metadata, path));
 }
 
@@ -360,7 +419,8 @@ function tensorBytes(t: WritableTensor, bad: (problem: string) => never): Uint8A
   if (dtype !== "F32" && dtype !== "I64") bad(`cannot write dtype ${describe(dtype)} (only F32 and I64)`);
   const numel = elementCount(t.shape, bad);
   const data: unknown = t.data;
-  if (t.dtype === "F32" && !(data instanceof Float32Array)) bad(`F32 data must be a Float32Array, got ${describe(data)}`);
+  if (t.dtype === "F32" && !(data instanceof Float32Array))
+    bad(`F32 data must be a Float32Array, got ${describe(data)}`);
   if (t.dtype === "I64" && !(data instanceof BigInt64Array || data instanceof Float32Array || Array.isArray(data))) {
     bad(`I64 data must be a BigInt64Array, Float32Array or number[], got ${describe(data)}`);
   }
@@ -411,7 +471,7 @@ function describe(v: unknown, nested = false): string {
   }
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   if (typeof v === "object") return "an object";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === "bigint") return `${v}n`;
   return String(v);
 }

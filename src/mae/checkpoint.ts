@@ -8,7 +8,13 @@ import type { Tensor } from "../core/index.ts";
 import { writeJsonAtomic } from "../io/atomicWrite.ts";
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
 import { configFromFile, toHFJson, type ViTMAEConfig } from "./config.ts";
-import { namedParameters, parameterShapes, parametersFromNamed, type EncoderParams, type PreTrainingParams } from "./params.ts";
+import {
+  namedParameters,
+  parameterShapes,
+  parametersFromNamed,
+  type EncoderParams,
+  type PreTrainingParams,
+} from "./params.ts";
 
 export class CheckpointError extends Error {
   override name = "CheckpointError";
@@ -21,7 +27,8 @@ export class CheckpointError extends Error {
 export function resolveModelDir(dir: string): string {
   if (!existsSync(dir)) throw new CheckpointError(`checkpoint folder ${dir} does not exist`);
   if (!statSync(dir).isDirectory() || existsSync(join(dir, "config.json"))) return dir;
-  for (const sub of ["checkpoint", "checkpoint.previous"]) if (existsSync(join(dir, sub, "config.json"))) return join(dir, sub);
+  for (const sub of ["checkpoint", "checkpoint.previous"])
+    if (existsSync(join(dir, sub, "config.json"))) return join(dir, sub);
   return dir;
 }
 
@@ -44,7 +51,9 @@ function weightsPath(dirIn: string): string {
   const dir = resolveModelDir(dirIn);
   const path = join(dir, "model.safetensors");
   if (!existsSync(path)) {
-    const hint = existsSync(join(dir, "pytorch_model.bin")) ? " (only pytorch_model.bin is there: convert it to safetensors first)" : "";
+    const hint = existsSync(join(dir, "pytorch_model.bin"))
+      ? " (only pytorch_model.bin is there: convert it to safetensors first)"
+      : "";
     throw new CheckpointError(`no model.safetensors in ${dir}${hint}`);
   }
   return path;
@@ -66,12 +75,21 @@ export function loadEncoder(dir: string): { config: ViTMAEConfig; params: Encode
   const path = weightsPath(dir);
   const named = loadNamedTensors(path);
   const prefixed = [...named.keys()].some((n) => n.startsWith("vit."));
-  const encoderOnly = new Map([...named].filter(([n]) => (prefixed ? n.startsWith("vit.") : !n.startsWith("decoder."))).map(([n, t]) => [prefixed ? n.slice(4) : n, t]));
+  const encoderOnly = new Map(
+    [...named]
+      .filter(([n]) => (prefixed ? n.startsWith("vit.") : !n.startsWith("decoder.")))
+      .map(([n, t]) => [prefixed ? n.slice(4) : n, t]),
+  );
   return { config, params: parametersFromNamed<EncoderParams>(config, encoderOnly, { prefix: "", source: path }) };
 }
 
 /** Writes config.json and model.safetensors (HF names, float32) into dir, each atomically. */
-export function saveCheckpoint(dir: string, config: ViTMAEConfig, params: PreTrainingParams | EncoderParams, opts: { encoderOnly?: boolean } = {}): void {
+export function saveCheckpoint(
+  dir: string,
+  config: ViTMAEConfig,
+  params: PreTrainingParams | EncoderParams,
+  opts: { encoderOnly?: boolean } = {},
+): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -81,7 +99,12 @@ export function saveCheckpoint(dir: string, config: ViTMAEConfig, params: PreTra
   // HF's state-dict order, so the file lists tensors as transformers' save_pretrained does.
   const order = parameterShapes(config, opts.encoderOnly ? "" : "vit.").map(([n]) => n);
   const names = [...order.filter((n) => named.has(n)), ...[...named.keys()].filter((n) => !order.includes(n))];
-  const tensors = new Map<string, WritableTensor>(names.map((n) => { const t = named.get(n)!; return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }]; }));
+  const tensors = new Map<string, WritableTensor>(
+    names.map((n) => {
+      const t = named.get(n)!;
+      return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }];
+    }),
+  );
   writeSafetensorsFile(join(dir, "model.safetensors"), tensors, { format: "pt" });
   const json = toHFJson(config);
   if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];

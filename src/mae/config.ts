@@ -6,8 +6,19 @@ import { type Either, left, right, isLeft } from "fp-ts/lib/Either.js";
 
 /** The `hidden_act` names of HF's ACT2FN that we implement ("gelu" is the exact erf GELU). */
 export const SUPPORTED_ACTIVATIONS = [
-  "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_python", "quick_gelu",
-  "relu", "silu", "swish", "tanh", "sigmoid", "selu", "linear",
+  "gelu",
+  "gelu_new",
+  "gelu_pytorch_tanh",
+  "gelu_fast",
+  "gelu_python",
+  "quick_gelu",
+  "relu",
+  "silu",
+  "swish",
+  "tanh",
+  "sigmoid",
+  "selu",
+  "linear",
 ] as const;
 export type HiddenAct = (typeof SUPPORTED_ACTIVATIONS)[number];
 
@@ -22,8 +33,11 @@ declare const validated: unique symbol;
  * C channels, H×W image, D hidden, DD decoder hidden (`number` when parsed from JSON).
  */
 export interface ViTMAEConfig<
-  C extends number = number, H extends number = number, W extends number = number,
-  D extends number = number, DD extends number = number,
+  C extends number = number,
+  H extends number = number,
+  W extends number = number,
+  D extends number = number,
+  DD extends number = number,
 > {
   readonly [validated]: true;
   // encoder
@@ -91,7 +105,11 @@ export interface ConfigOverrides {
 export type FieldName = Exclude<keyof ConfigOverrides, "extra">;
 
 /** One problem: the config.json key, the offending value, and what is wrong with it. */
-export interface ConfigIssue { readonly field: string; readonly value: unknown; readonly problem: string }
+export interface ConfigIssue {
+  readonly field: string;
+  readonly value: unknown;
+  readonly problem: string;
+}
 
 /** Every problem found in a config, with a message naming the file (when known), each field and value. */
 export class ConfigError extends Error {
@@ -101,9 +119,11 @@ export class ConfigError extends Error {
   constructor(issues: readonly ConfigIssue[], source?: string) {
     const where = source === undefined ? "" : ` in ${source}`;
     const lines = issues.map((i) => `${i.field} = ${showValue(i.value)}: ${i.problem}`);
-    super(issues.length === 1
-      ? `invalid ViTMAE config${where}: ${lines[0]}`
-      : `invalid ViTMAE config${where} (${issues.length} problems):\n  ${lines.join("\n  ")}`);
+    super(
+      issues.length === 1
+        ? `invalid ViTMAE config${where}: ${lines[0]}`
+        : `invalid ViTMAE config${where} (${issues.length} problems):\n  ${lines.join("\n  ")}`,
+    );
     this.issues = issues;
     this.source = source;
   }
@@ -148,15 +168,19 @@ const KNOWN_KEYS = new Set([...Object.values(hfKeyOf), ...RESERVED]);
 
 // Dims become typed-array lengths and loop bounds: keep them well inside int32.
 const MAX_DIM = 2 ** 31 - 1;
-const isInt = (v: unknown, min: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= MAX_DIM;
+const isInt = (v: unknown, min: number): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v >= min && v <= MAX_DIM;
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const isHW = (v: unknown): boolean => isInt(v, 1) || (Array.isArray(v) && v.length === 2 && isInt(v[0], 1) && isInt(v[1], 1));
+const isHW = (v: unknown): boolean =>
+  isInt(v, 1) || (Array.isArray(v) && v.length === 2 && isInt(v[0], 1) && isInt(v[1], 1));
 
 const KINDS: Record<Kind, readonly [ok: (v: unknown) => boolean, problem: string]> = {
   size: [(v) => isInt(v, 1), "must be a positive integer"],
   layers: [(v) => isInt(v, 0), "must be a non-negative integer"],
-  act: [(v) => SUPPORTED_ACTIVATIONS.includes(v as HiddenAct), // includes() on a literal tuple wants a HiddenAct
-    `must be one of the supported activations: ${SUPPORTED_ACTIVATIONS.map((a) => JSON.stringify(a)).join(", ")}`],
+  act: [
+    (v) => SUPPORTED_ACTIVATIONS.includes(v as HiddenAct), // includes() on a literal tuple wants a HiddenAct
+    `must be one of the supported activations: ${SUPPORTED_ACTIVATIONS.map((a) => JSON.stringify(a)).join(", ")}`,
+  ],
   prob: [(v) => isNum(v) && v >= 0 && v <= 1, "must be a probability in [0, 1]"],
   std: [(v) => isNum(v) && v >= 0, "must be a finite number >= 0"],
   eps: [(v) => isNum(v) && v > 0, "must be a finite number > 0"],
@@ -166,7 +190,9 @@ const KINDS: Record<Kind, readonly [ok: (v: unknown) => boolean, problem: string
 };
 
 /** The 19 fields once each is valid on its own. */
-type Fields = { -readonly [K in FieldName]-?: K extends "imageSize" | "patchSize" ? HW : Exclude<ConfigOverrides[K], undefined> };
+type Fields = {
+  -readonly [K in FieldName]-?: K extends "imageSize" | "patchSize" ? HW : Exclude<ConfigOverrides[K], undefined>;
+};
 
 // ---- Parsing ----
 
@@ -182,7 +208,8 @@ export function parseConfig(json: unknown, source?: string): Either<ConfigError,
     const raw = valueOr(json, key, fallback);
     const [ok, problem] = KINDS[kind];
     const tooLarge = typeof raw === "number" && Number.isInteger(raw) && raw > MAX_DIM;
-    if (!ok(raw)) issues.push({ field: key, value: raw, problem: tooLarge ? `is too large (at most ${MAX_DIM})` : problem });
+    if (!ok(raw))
+      issues.push({ field: key, value: raw, problem: tooLarge ? `is too large (at most ${MAX_DIM})` : problem });
     else valid[name] = kind === "hw" ? toHW(raw as number | HW) : raw; // checked by isHW just above
   }
   const modelType = ownValue(json, "model_type");
@@ -193,7 +220,8 @@ export function parseConfig(json: unknown, source?: string): Either<ConfigError,
   for (const [key, raw] of Object.entries(json)) {
     if (KNOWN_KEYS.has(key) || raw === undefined) continue;
     const copy = frozenJsonCopy(raw, 0);
-    if (isLeft(copy)) issues.push({ field: key, value: raw, problem: `${copy.left} (extra keys are written back to config.json)` });
+    if (isLeft(copy))
+      issues.push({ field: key, value: raw, problem: `${copy.left} (extra keys are written back to config.json)` });
     else extra.push([key, copy.right]);
   }
   // Only fields that are valid on their own reach here, so each rule reports its own cause.
@@ -245,7 +273,8 @@ const MAX_CONFIG_BYTES = 1 << 20;
 
 /** A config from a config.json file, or from a folder holding one (as HF's from_pretrained takes). */
 export function configFromFile(path: string): Either<ConfigError, ViTMAEConfig> {
-  const fail = (file: string, problem: string) => left(new ConfigError([{ field: "file", value: file, problem }], file));
+  const fail = (file: string, problem: string) =>
+    left(new ConfigError([{ field: "file", value: file, problem }], file));
   let file = path;
   let text: string;
   try {
@@ -253,7 +282,8 @@ export function configFromFile(path: string): Either<ConfigError, ViTMAEConfig> 
     const stat = statSync(file);
     if (!stat.isFile()) return fail(file, "is not a regular file"); // a FIFO or device could block the read forever
     const size = stat.size;
-    if (size > MAX_CONFIG_BYTES) return fail(file, `is ${size} bytes, too large for a config.json (limit ${MAX_CONFIG_BYTES})`);
+    if (size > MAX_CONFIG_BYTES)
+      return fail(file, `is ${size} bytes, too large for a config.json (limit ${MAX_CONFIG_BYTES})`);
     text = readFileSync(file, "utf8");
   } catch (e) {
     return fail(file, `cannot be read: ${(e as Error).message}`); // fs errors are Errors
@@ -306,12 +336,14 @@ type NoExtraKeys<O> = { readonly [K in Exclude<keyof O, keyof ConfigOverrides>]:
  * Literal sizes flow into the type: `makeConfig({ numChannels: 1, imageSize: 28, ... })` is a `ViTMAEConfig<1, 28, 28, ...>`.
  */
 export function makeConfig<const O extends ConfigOverrides, B extends ViTMAEConfig = DefaultConfig>(
-  overrides: O & NoExtraKeys<O>, base?: B,
+  overrides: O & NoExtraKeys<O>,
+  base?: B,
 ): Either<ConfigError, ConfigOf<O, B>> {
   const issues: ConfigIssue[] = [];
   const entries: [string, unknown][] = [];
   for (const [key, value] of Object.entries(overrides.extra ?? base?.extra ?? {})) {
-    if (KNOWN_KEYS.has(key)) issues.push({ field: key, value, problem: "is a ViTMAE config key, so it cannot be an extra key" });
+    if (KNOWN_KEYS.has(key))
+      issues.push({ field: key, value, problem: "is a ViTMAE config key, so it cannot be an extra key" });
     else entries.push([key, value]);
   }
   if (base !== undefined) for (const name of FIELD_NAMES) entries.push([hfKeyOf[name], hfValue(base, name)]);
@@ -335,7 +367,8 @@ export function getOrThrow<A>(result: Either<ConfigError, A>): A {
 
 /** `makeConfig` that throws the ConfigError: for constants and scripts. */
 export function unsafeConfig<const O extends ConfigOverrides, B extends ViTMAEConfig = DefaultConfig>(
-  overrides: O & NoExtraKeys<O>, base?: B,
+  overrides: O & NoExtraKeys<O>,
+  base?: B,
 ): ConfigOf<O, B> {
   return getOrThrow(makeConfig<O, B>(overrides, base));
 }
@@ -356,16 +389,22 @@ function valueOr(o: Record<string, unknown>, key: string, fallback: unknown): un
   return v === undefined ? fallback : v;
 }
 
-const toHW = (v: number | HW): HW => Object.freeze(typeof v === "number" ? [v, v] as const : [v[0], v[1]] as const);
+const toHW = (v: number | HW): HW => Object.freeze(typeof v === "number" ? ([v, v] as const) : ([v[0], v[1]] as const));
 
 const MAX_JSON_DEPTH = 64;
 /** A deep frozen copy of a JSON value, or why it is not one (NaN, a function, a cycle...). */
 function frozenJsonCopy(v: unknown, depth: number): Either<string, unknown> {
   if (depth > MAX_JSON_DEPTH) return left(`is nested deeper than ${MAX_JSON_DEPTH} levels (or is cyclic)`);
   if (v === null || typeof v === "string" || typeof v === "boolean") return right(v);
-  if (typeof v === "number") return Number.isFinite(v) ? right(v) : left("must be a finite number: JSON has no NaN or Infinity");
-  const items = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : isPlainObject(v) ? Object.entries(v) : undefined;
-  if (items === undefined) return left(`must be a JSON value (null, boolean, number, string, array or object), not a ${typeof v}`);
+  if (typeof v === "number")
+    return Number.isFinite(v) ? right(v) : left("must be a finite number: JSON has no NaN or Infinity");
+  const items = Array.isArray(v)
+    ? v.map((x, i) => [String(i), x] as const)
+    : isPlainObject(v)
+      ? Object.entries(v)
+      : undefined;
+  if (items === undefined)
+    return left(`must be a JSON value (null, boolean, number, string, array or object), not a ${typeof v}`);
   const out: [string, unknown][] = [];
   for (const [k, x] of items) {
     const c = frozenJsonCopy(x, depth + 1);
@@ -380,7 +419,8 @@ function frozenJsonCopy(v: unknown, depth: number): Either<string, unknown> {
 function showValue(v: unknown, depth = 0): string {
   if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
   if (typeof v === "bigint") return `${v}n`;
-  if (v === undefined || typeof v === "symbol" || typeof v === "function") return typeof v === "function" ? "a function" : String(v);
+  if (v === undefined || typeof v === "symbol" || typeof v === "function")
+    return typeof v === "function" ? "a function" : String(v);
   if (Array.isArray(v)) {
     if (depth > 2) return "[...]";
     const shown = v.slice(0, 8).map((x) => showValue(x, depth + 1));

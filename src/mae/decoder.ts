@@ -25,7 +25,13 @@ export interface DecoderOutput {
 }
 
 /** latent [B, 1+lenKeep, D] and idsRestore [B, L] → logits [B, L, ph·pw·C]. */
-export function decode(p: DecoderParams, cfg: ViTMAEConfig, latent: Tensor, idsRestore: Tensor, opts: DecodeOptions = {}): DecoderOutput {
+export function decode(
+  p: DecoderParams,
+  cfg: ViTMAEConfig,
+  latent: Tensor,
+  idsRestore: Tensor,
+  opts: DecodeOptions = {},
+): DecoderOutput {
   const embedded = linear(p.decoder_embed, latent); //                  (B, 1+keep, Dd)
   const [b, t, dd] = embedded.shape;
   const l = idsRestore.shape[1];

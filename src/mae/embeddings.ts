@@ -29,16 +29,22 @@ export interface Embedded extends Masked {
 
 /** Checks pixel_values against the config and returns the patch grid. */
 export function checkPixels(cfg: ViTMAEConfig, pixels: Tensor, interpolate: boolean): [number, number] {
-  if (pixels.shape.length !== 4) throw new ShapeError(`pixel_values must be [batch, channels, height, width], got ${fmt(pixels.shape)}`);
+  if (pixels.shape.length !== 4)
+    throw new ShapeError(`pixel_values must be [batch, channels, height, width], got ${fmt(pixels.shape)}`);
   const [, c, h, w] = pixels.shape;
   const [ph, pw] = cfg.patchSize;
   if (c !== cfg.numChannels) {
-    throw new ShapeError(`pixel_values has ${c} channels but the config says num_channels = ${cfg.numChannels} (shape ${fmt(pixels.shape)})`);
+    throw new ShapeError(
+      `pixel_values has ${c} channels but the config says num_channels = ${cfg.numChannels} (shape ${fmt(pixels.shape)})`,
+    );
   }
   if (!interpolate && (h !== cfg.imageSize[0] || w !== cfg.imageSize[1])) {
-    throw new ShapeError(`input image size (${h}x${w}) doesn't match the model (${cfg.imageSize[0]}x${cfg.imageSize[1]}); pass interpolatePosEncoding to run at another size`);
+    throw new ShapeError(
+      `input image size (${h}x${w}) doesn't match the model (${cfg.imageSize[0]}x${cfg.imageSize[1]}); pass interpolatePosEncoding to run at another size`,
+    );
   }
-  if (h % ph !== 0 || w % pw !== 0) throw new ShapeError(`input image size (${h}x${w}) is not divisible by the patch size (${ph}x${pw})`);
+  if (h % ph !== 0 || w % pw !== 0)
+    throw new ShapeError(`input image size (${h}x${w}) is not divisible by the patch size (${ph}x${pw})`);
   return [h / ph, w / pw];
 }
 

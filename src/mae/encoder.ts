@@ -73,6 +73,7 @@ function headMaskFor(mask: Tensor | undefined, layer: number, cfg: ViTMAEConfig)
   const h = cfg.numAttentionHeads;
   const n = cfg.numHiddenLayers;
   if (mask.shape.length === 1 && mask.shape[0] === h) return mask;
-  if (mask.shape.length === 2 && mask.shape[0] === n && mask.shape[1] === h) return T.reshape(T.slice(mask, [{ start: layer, stop: layer + 1 }]), [h]);
+  if (mask.shape.length === 2 && mask.shape[0] === n && mask.shape[1] === h)
+    return T.reshape(T.slice(mask, [{ start: layer, stop: layer + 1 }]), [h]);
   throw new ShapeError(`headMask must be [${h}] (heads) or [${n}, ${h}] (layers, heads), got ${fmt(mask.shape)}`);
 }

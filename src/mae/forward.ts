@@ -29,13 +29,28 @@ export interface PreTrainingOutput<B extends number = number, D extends number =
  * not compile. (With interpolatePosEncoding, pass a config typed with `number` dims.)
  */
 export function forward<P extends Shape, C extends number, H extends number, W extends number, D extends number>(
-  params: PreTrainingParams, cfg: ViTMAEConfig<C, H, W, D>, pixels: Tensor<P>, opts: ForwardOptions = {}, ..._pixelsFit: CheckPixels<P, C, H, W>
+  params: PreTrainingParams,
+  cfg: ViTMAEConfig<C, H, W, D>,
+  pixels: Tensor<P>,
+  opts: ForwardOptions = {},
+  ..._pixelsFit: CheckPixels<P, C, H, W>
 ): PreTrainingOutput<BatchOf<P>, D> {
   const latent = encode(params.vit, cfg, pixels, opts);
-  const { logits } = decode(params.decoder, cfg, latent.lastHiddenState, latent.idsRestore, { interpolatePosEncoding: opts.interpolatePosEncoding, dropoutKey: opts.dropoutKey && splitOff(opts.dropoutKey) });
+  const { logits } = decode(params.decoder, cfg, latent.lastHiddenState, latent.idsRestore, {
+    interpolatePosEncoding: opts.interpolatePosEncoding,
+    dropoutKey: opts.dropoutKey && splitOff(opts.dropoutKey),
+  });
   const loss = maeLoss(pixels, logits, latent.mask, cfg.patchSize, cfg.normPixLoss);
   const { mask, idsRestore, lastHiddenState, hiddenStates, attentions } = latent;
-  return { loss: typed(loss), logits: typed(logits), mask: typed(mask), idsRestore: typed(idsRestore), lastHiddenState: typed(lastHiddenState), hiddenStates, attentions };
+  return {
+    loss: typed(loss),
+    logits: typed(logits),
+    mask: typed(mask),
+    idsRestore: typed(idsRestore),
+    lastHiddenState: typed(lastHiddenState),
+    hiddenStates,
+    attentions,
+  };
 }
 
 import { foldIn } from "../core/prng.ts";

@@ -16,7 +16,11 @@ function initBlock(k: Key, dim: number, inner: number, cfg: ViTMAEConfig): Block
   const std = cfg.initializerRange;
   return {
     attention: {
-      attention: { query: initLinear(q, dim, dim, std, cfg.qkvBias), key: initLinear(kk, dim, dim, std, cfg.qkvBias), value: initLinear(v, dim, dim, std, cfg.qkvBias) },
+      attention: {
+        query: initLinear(q, dim, dim, std, cfg.qkvBias),
+        key: initLinear(kk, dim, dim, std, cfg.qkvBias),
+        value: initLinear(v, dim, dim, std, cfg.qkvBias),
+      },
       output: { dense: initLinear(o, dim, dim, std) },
     },
     intermediate: { dense: initLinear(i, dim, inner, std) },
@@ -26,7 +30,8 @@ function initBlock(k: Key, dim: number, inner: number, cfg: ViTMAEConfig): Block
   };
 }
 
-const table = (dim: number, cfg: ViTMAEConfig): Tensor => T.expandDims(sinCosTable(dim, cfg.gridSize[0], cfg.gridSize[1]), 0);
+const table = (dim: number, cfg: ViTMAEConfig): Tensor =>
+  T.expandDims(sinCosTable(dim, cfg.gridSize[0], cfg.gridSize[1]), 0);
 
 export function initEncoder(k: Key, cfg: ViTMAEConfig): EncoderParams {
   const [patchKey, clsKey, layersKey] = T.random.split(k, 3);
@@ -37,9 +42,16 @@ export function initEncoder(k: Key, cfg: ViTMAEConfig): EncoderParams {
     embeddings: {
       cls_token: normalInit(clsKey, [1, 1, d], cfg.initializerRange),
       position_embeddings: table(d, cfg),
-      patch_embeddings: { projection: { weight: xavierUniform(patchKey, [d, cfg.numChannels, ph, pw], fanIn, d), bias: T.zeros([d]) } },
+      patch_embeddings: {
+        projection: { weight: xavierUniform(patchKey, [d, cfg.numChannels, ph, pw], fanIn, d), bias: T.zeros([d]) },
+      },
     },
-    encoder: { layer: T.random.split(layersKey, Math.max(1, cfg.numHiddenLayers)).slice(0, cfg.numHiddenLayers).map((lk) => initBlock(lk, d, cfg.intermediateSize, cfg)) },
+    encoder: {
+      layer: T.random
+        .split(layersKey, Math.max(1, cfg.numHiddenLayers))
+        .slice(0, cfg.numHiddenLayers)
+        .map((lk) => initBlock(lk, d, cfg.intermediateSize, cfg)),
+    },
     layernorm: initLayerNorm(d),
   };
 }
@@ -52,7 +64,10 @@ export function initDecoder(k: Key, cfg: ViTMAEConfig): DecoderParams {
     decoder_embed: initLinear(embedKey, cfg.hiddenSize, dd, std),
     mask_token: normalInit(maskKey, [1, 1, dd], std),
     decoder_pos_embed: table(dd, cfg),
-    decoder_layers: T.random.split(layersKey, Math.max(1, cfg.decoderNumHiddenLayers)).slice(0, cfg.decoderNumHiddenLayers).map((lk) => initBlock(lk, dd, cfg.decoderIntermediateSize, cfg)),
+    decoder_layers: T.random
+      .split(layersKey, Math.max(1, cfg.decoderNumHiddenLayers))
+      .slice(0, cfg.decoderNumHiddenLayers)
+      .map((lk) => initBlock(lk, dd, cfg.decoderIntermediateSize, cfg)),
     decoder_norm: initLayerNorm(dd),
     decoder_pred: initLinear(predKey, dd, cfg.patchDim, std),
   };

@@ -15,7 +15,13 @@ export function target(pixels: Tensor, patch: readonly [number, number], normPix
 }
 
 /** Σ(mask · mean((logits - target)², -1)) / Σ mask: NaN when nothing is masked, as in HF. */
-export function maeLoss(pixels: Tensor, logits: Tensor, mask: Tensor, patch: readonly [number, number], normPixLoss: boolean): Tensor {
+export function maeLoss(
+  pixels: Tensor,
+  logits: Tensor,
+  mask: Tensor,
+  patch: readonly [number, number],
+  normPixLoss: boolean,
+): Tensor {
   const diff = T.sub(logits, target(pixels, patch, normPixLoss));
   const perPatch = T.mean(T.mul(diff, diff), -1); // (B, L)
   return T.div(T.sum(T.mul(perPatch, mask)), T.sum(mask));

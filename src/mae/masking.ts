@@ -21,7 +21,8 @@ export interface Masked {
 /** Masks x [B, L, D] by `noise` [B, L] (HF's argument) or by uniform noise drawn from `key`. */
 export function randomMasking(x: Tensor, maskRatio: number, source: { noise?: Tensor; key?: Key }): Masked {
   const [b, l, d] = x.shape;
-  if (!(maskRatio >= 0 && maskRatio < 1)) throw new RangeError(`randomMasking: maskRatio must be in [0, 1), got ${maskRatio}`);
+  if (!(maskRatio >= 0 && maskRatio < 1))
+    throw new RangeError(`randomMasking: maskRatio must be in [0, 1), got ${maskRatio}`);
   const noise = source.noise ?? (source.key ? T.random.uniform(source.key, [b, l]) : undefined);
   if (!noise) throw new Error("randomMasking: give either noise [B, L] or a PRNG key");
   if (noise.shape.length !== 2 || noise.shape[0] !== b || noise.shape[1] !== l) {

@@ -32,11 +32,13 @@ export interface ForwardInput {
 /** Fills in HF's behaviour: deterministic order when nothing is masked, a clear error when no noise source. */
 function resolve(cfg: ViTMAEConfig, input: Tensor | ForwardInput) {
   const x: ForwardInput = input instanceof T.Tensor ? { pixelValues: input } : input;
-  if (!(x.pixelValues instanceof T.Tensor)) throw new TypeError("forward: pixelValues must be a Tensor [batch, channels, height, width]");
+  if (!(x.pixelValues instanceof T.Tensor))
+    throw new TypeError("forward: pixelValues must be a Tensor [batch, channels, height, width]");
   const maskRatio = x.maskRatio ?? cfg.maskRatio;
   let noise = x.noise;
   if (!noise && !x.key) {
-    if (maskRatio !== 0) throw new Error("forward: masking needs `noise` [B, L] or a PRNG `key` (or maskRatio: 0 to keep every patch)");
+    if (maskRatio !== 0)
+      throw new Error("forward: masking needs `noise` [B, L] or a PRNG `key` (or maskRatio: 0 to keep every patch)");
     const [gh, gw] = checkPixels(cfg, x.pixelValues, x.interpolatePosEncoding ?? false); // named errors before any reshape
     const b = x.pixelValues.shape[0];
     const l = gh * gw;
@@ -47,7 +49,10 @@ function resolve(cfg: ViTMAEConfig, input: Tensor | ForwardInput) {
 }
 
 export class ViTMAEForPreTraining {
-  constructor(readonly config: ViTMAEConfig, readonly params: PreTrainingParams) {}
+  constructor(
+    readonly config: ViTMAEConfig,
+    readonly params: PreTrainingParams,
+  ) {}
 
   /** Loads a HF checkpoint folder (config.json + model.safetensors). */
   static fromPretrained(dir: string): ViTMAEForPreTraining {
@@ -61,7 +66,12 @@ export class ViTMAEForPreTraining {
   }
 
   forward(input: Tensor | ForwardInput): PreTrainingOutput {
-    return forward(this.params, this.config, input instanceof T.Tensor ? input : input.pixelValues, resolve(this.config, input));
+    return forward(
+      this.params,
+      this.config,
+      input instanceof T.Tensor ? input : input.pixelValues,
+      resolve(this.config, input),
+    );
   }
 
   savePretrained(dir: string): void {
@@ -70,7 +80,10 @@ export class ViTMAEForPreTraining {
 }
 
 export class ViTMAEModel {
-  constructor(readonly config: ViTMAEConfig, readonly params: EncoderParams) {}
+  constructor(
+    readonly config: ViTMAEConfig,
+    readonly params: EncoderParams,
+  ) {}
 
   /** Loads an encoder checkpoint, or the `vit.` part of a pre-training checkpoint. */
   static fromPretrained(dir: string): ViTMAEModel {
@@ -83,7 +96,12 @@ export class ViTMAEModel {
   }
 
   forward(input: Tensor | ForwardInput): EncoderOutput {
-    return encode(this.params, this.config, input instanceof T.Tensor ? input : input.pixelValues, resolve(this.config, input));
+    return encode(
+      this.params,
+      this.config,
+      input instanceof T.Tensor ? input : input.pixelValues,
+      resolve(this.config, input),
+    );
   }
 
   savePretrained(dir: string): void {

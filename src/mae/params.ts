@@ -42,14 +42,24 @@ export function parameterShapes(cfg: ViTMAEConfig, prefix: "vit." | "" = "vit.")
   const dd = cfg.decoderHiddenSize;
   const l = cfg.numPatches;
   const layer = (name: string, dim: number, inner: number): [string, number[]][] => {
-    const qkv = (n: string): [string, number[]][] => [[`${name}.attention.attention.${n}.weight`, [dim, dim]], ...(cfg.qkvBias ? [[`${name}.attention.attention.${n}.bias`, [dim]] as [string, number[]]] : [])];
+    const qkv = (n: string): [string, number[]][] => [
+      [`${name}.attention.attention.${n}.weight`, [dim, dim]],
+      ...(cfg.qkvBias ? [[`${name}.attention.attention.${n}.bias`, [dim]] as [string, number[]]] : []),
+    ];
     return [
-      ...qkv("query"), ...qkv("key"), ...qkv("value"),
-      [`${name}.attention.output.dense.weight`, [dim, dim]], [`${name}.attention.output.dense.bias`, [dim]],
-      [`${name}.intermediate.dense.weight`, [inner, dim]], [`${name}.intermediate.dense.bias`, [inner]],
-      [`${name}.output.dense.weight`, [dim, inner]], [`${name}.output.dense.bias`, [dim]],
-      [`${name}.layernorm_before.weight`, [dim]], [`${name}.layernorm_before.bias`, [dim]],
-      [`${name}.layernorm_after.weight`, [dim]], [`${name}.layernorm_after.bias`, [dim]],
+      ...qkv("query"),
+      ...qkv("key"),
+      ...qkv("value"),
+      [`${name}.attention.output.dense.weight`, [dim, dim]],
+      [`${name}.attention.output.dense.bias`, [dim]],
+      [`${name}.intermediate.dense.weight`, [inner, dim]],
+      [`${name}.intermediate.dense.bias`, [inner]],
+      [`${name}.output.dense.weight`, [dim, inner]],
+      [`${name}.output.dense.bias`, [dim]],
+      [`${name}.layernorm_before.weight`, [dim]],
+      [`${name}.layernorm_before.bias`, [dim]],
+      [`${name}.layernorm_after.weight`, [dim]],
+      [`${name}.layernorm_after.bias`, [dim]],
     ];
   };
   const encoder: [string, number[]][] = [
@@ -57,7 +67,9 @@ export function parameterShapes(cfg: ViTMAEConfig, prefix: "vit." | "" = "vit.")
     [`${prefix}embeddings.position_embeddings`, [1, 1 + l, d]],
     [`${prefix}embeddings.patch_embeddings.projection.weight`, [d, cfg.numChannels, ph, pw]],
     [`${prefix}embeddings.patch_embeddings.projection.bias`, [d]],
-    ...Array.from({ length: cfg.numHiddenLayers }, (_, i) => layer(`${prefix}encoder.layer.${i}`, d, cfg.intermediateSize)).flat(),
+    ...Array.from({ length: cfg.numHiddenLayers }, (_, i) =>
+      layer(`${prefix}encoder.layer.${i}`, d, cfg.intermediateSize),
+    ).flat(),
     [`${prefix}layernorm.weight`, [d]],
     [`${prefix}layernorm.bias`, [d]],
   ];
@@ -68,7 +80,9 @@ export function parameterShapes(cfg: ViTMAEConfig, prefix: "vit." | "" = "vit.")
     ["decoder.decoder_pos_embed", [1, 1 + l, dd]],
     ["decoder.decoder_embed.weight", [dd, d]],
     ["decoder.decoder_embed.bias", [dd]],
-    ...Array.from({ length: cfg.decoderNumHiddenLayers }, (_, i) => layer(`decoder.decoder_layers.${i}`, dd, cfg.decoderIntermediateSize)).flat(),
+    ...Array.from({ length: cfg.decoderNumHiddenLayers }, (_, i) =>
+      layer(`decoder.decoder_layers.${i}`, dd, cfg.decoderIntermediateSize),
+    ).flat(),
     ["decoder.decoder_norm.weight", [dd]],
     ["decoder.decoder_norm.bias", [dd]],
     ["decoder.decoder_pred.weight", [cfg.patchDim, dd]],
@@ -98,19 +112,27 @@ export class ParameterError extends Error {
  * Builds the parameter record from named tensors, checking them against the config: every
  * missing or unexpected name and every wrong shape is reported (all at once), by name.
  */
-export function parametersFromNamed<P>(cfg: ViTMAEConfig, named: ReadonlyMap<string, Tensor>, opts: { prefix?: "vit." | ""; source?: string } = {}): P {
+export function parametersFromNamed<P>(
+  cfg: ViTMAEConfig,
+  named: ReadonlyMap<string, Tensor>,
+  opts: { prefix?: "vit." | ""; source?: string } = {},
+): P {
   const expected = parameterShapes(cfg, opts.prefix ?? "vit.");
   const problems: string[] = [];
   const root: Record<string, unknown> = {};
   for (const [name, shape] of expected) {
     const t = named.get(name);
     if (!t) problems.push(`missing tensor "${name}" (expected shape ${fmt(shape)})`);
-    else if (fmt(t.shape) !== fmt(shape)) problems.push(`tensor "${name}" has shape ${fmt(t.shape)}, expected ${fmt(shape)}`);
+    else if (fmt(t.shape) !== fmt(shape))
+      problems.push(`tensor "${name}" has shape ${fmt(t.shape)}, expected ${fmt(shape)}`);
     else setPath(root, name, t);
   }
   const known = new Set(expected.map(([n]) => n));
   for (const name of named.keys()) if (!known.has(name)) problems.push(`unexpected tensor "${name}"`);
-  if (problems.length) throw new ParameterError(`${opts.source ? `${opts.source}: ` : ""}${problems.length} problem(s) with the parameters:\n  ${problems.join("\n  ")}`);
+  if (problems.length)
+    throw new ParameterError(
+      `${opts.source ? `${opts.source}: ` : ""}${problems.length} problem(s) with the parameters:\n  ${problems.join("\n  ")}`,
+    );
   return (opts.prefix === "" ? { ...root } : root) as P;
 }
 

@@ -59,7 +59,11 @@ export function bicubicMatrix(inSize: number, outSize: number, scale = inSize / 
  * HF's ViTMAEEmbeddings.interpolate_pos_encoding: the patch rows of `table` [1+gh0·gw0, D], seen as
  * a (gh0, gw0) image, resized bicubically to (gh, gw); the CLS row is kept.
  */
-export function interpolateEncoderTable(table: Tensor, grid0: readonly [number, number], grid: readonly [number, number]): Tensor {
+export function interpolateEncoderTable(
+  table: Tensor,
+  grid0: readonly [number, number],
+  grid: readonly [number, number],
+): Tensor {
   const [gh0, gw0] = grid0;
   const [gh, gw] = grid;
   const d = table.shape[1];
@@ -80,7 +84,10 @@ export function interpolateDecoderTable(table: Tensor, length: number): Tensor {
   if (l0 === length) return table;
   const scaleFactor = length / l0;
   const outLen = Math.floor(l0 * scaleFactor);
-  if (outLen !== length) throw new ShapeError(`decoder position table: resizing ${l0} rows by ${scaleFactor} gives ${outLen}, not ${length}`);
+  if (outLen !== length)
+    throw new ShapeError(
+      `decoder position table: resizing ${l0} rows by ${scaleFactor} gives ${outLen}, not ${length}`,
+    );
   const resized = T.matmul(bicubicMatrix(l0, length, 1 / scaleFactor), T.slice(table, [{ start: 1 }])); // (L, Dd)
   return T.concat([T.slice(table, [{ stop: 1 }]), resized], 0);
 }

@@ -46,7 +46,11 @@ export interface StepOptions {
  *   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + eps)
  */
 export function adamwStep(
-  params: ReadonlyMap<string, Tensor>, grads: ReadonlyMap<string, Tensor>, state: AdamWState, cfg: AdamWConfig, opts: StepOptions,
+  params: ReadonlyMap<string, Tensor>,
+  grads: ReadonlyMap<string, Tensor>,
+  state: AdamWState,
+  cfg: AdamWConfig,
+  opts: StepOptions,
 ): { params: Map<string, Tensor>; state: AdamWState } {
   const t = state.step + 1;
   const [b1, b2] = cfg.betas;
@@ -92,7 +96,10 @@ export function maeDecay(name: string, t: Tensor): boolean {
 }
 
 /** Scales gradients so their global L2 norm is at most maxNorm (torch clip_grad_norm_); returns the norm before. */
-export function clipGradNorm(grads: ReadonlyMap<string, Tensor>, maxNorm: number): { grads: Map<string, Tensor>; norm: number } {
+export function clipGradNorm(
+  grads: ReadonlyMap<string, Tensor>,
+  maxNorm: number,
+): { grads: Map<string, Tensor>; norm: number } {
   let sq = 0;
   for (const g of grads.values()) for (const x of g.toArray()) sq += x * x;
   const norm = Math.sqrt(sq);

@@ -13,7 +13,9 @@ export interface LinearParams {
 export function linear(p: LinearParams, x: Tensor): Tensor {
   const [out, inFeatures] = p.weight.shape;
   if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inFeatures) {
-    throw new ShapeError(`linear: input ${fmt(x.shape)} must end in ${inFeatures} features for the weight ${fmt(p.weight.shape)}`);
+    throw new ShapeError(
+      `linear: input ${fmt(x.shape)} must end in ${inFeatures} features for the weight ${fmt(p.weight.shape)}`,
+    );
   }
   if (x.shape.length === 1) return T.reshape(linear(p, T.reshape(x, [1, inFeatures])), [out]); // as torch: a single vector
   const y = T.matmul(x, T.transpose(p.weight));

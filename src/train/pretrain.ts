@@ -78,9 +78,19 @@ export function runKeys(seed: number): { init: Key; data: Key; mask: Key; dropou
 
 export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   const { config: cfg, hyper: h } = run;
-  if (h.maskRatio === 0) throw new Error("pretrain: mask ratio 0 leaves nothing to reconstruct (the loss would be 0/0); use a ratio in (0, 1)");
+  if (h.maskRatio === 0)
+    throw new Error(
+      "pretrain: mask ratio 0 leaves nothing to reconstruct (the loss would be 0/0); use a ratio in (0, 1)",
+    );
   const keys = runKeys(run.seed);
-  const loader = makeLoader({ dataset: run.dataset, batchSize: h.batchSize, key: keys.data, preprocess: run.preprocess, augment: h.augment, dropLast: run.dataset.size >= h.batchSize });
+  const loader = makeLoader({
+    dataset: run.dataset,
+    batchSize: h.batchSize,
+    key: keys.data,
+    preprocess: run.preprocess,
+    augment: h.augment,
+    dropLast: run.dataset.size >= h.batchSize,
+  });
   const schedule: CosineSchedule = { lr: h.lr, minLr: h.minLr, warmupSteps: h.warmupSteps, totalSteps: h.totalSteps };
   const frozen = new Set<string>(FROZEN_PARAMETERS);
   let params = run.resume?.params ?? initPreTraining(keys.init, cfg);
@@ -89,8 +99,21 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   let lastLoss: number | null = null;
   let lastSaved: number | null = null; // the step of this run's newest checkpoint, if any
   const save = () => {
-    const state: TrainerState = { step, totalSteps: h.totalSteps, seed: run.seed, hyper: { ...h, betas: h.betas.join(",") }, data: run.dataSpec, lastLoss };
-    const path = saveTrainingCheckpoint(run.outDir, { config: cfg, params, opt, state, preprocessor: run.preprocessorJson });
+    const state: TrainerState = {
+      step,
+      totalSteps: h.totalSteps,
+      seed: run.seed,
+      hyper: { ...h, betas: h.betas.join(",") },
+      data: run.dataSpec,
+      lastLoss,
+    };
+    const path = saveTrainingCheckpoint(run.outDir, {
+      config: cfg,
+      params,
+      opt,
+      state,
+      preprocessor: run.preprocessorJson,
+    });
     lastSaved = step;
     run.onCheckpoint?.(path, step);
   };
@@ -111,7 +134,12 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       const index = step * h.accumIter + micro;
       const batch = loader.batchAt(index);
       const pixels = T.fromArray(batch.pixels, batch.shape);
-      const [loss, grads] = lossAndGrad(params, pixels, T.random.foldIn(keys.mask, index), dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined);
+      const [loss, grads] = lossAndGrad(
+        params,
+        pixels,
+        T.random.foldIn(keys.mask, index),
+        dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined,
+      );
       lossSum += loss.item();
       const named = namedParameters(grads);
       gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
@@ -122,21 +150,41 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     const finiteGrads = trainable.every(([, g]) => g.toArray().every(Number.isFinite));
     if (!Number.isFinite(loss) || !finiteGrads) {
       const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
-      const kept = lastSaved !== null ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
-        : run.resume ? `No checkpoint was saved since the run resumed at step ${run.resume.step}` : "No checkpoint was saved before it";
-      throw new NonFiniteLossError(`${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`);
+      const kept =
+        lastSaved !== null
+          ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
+          : run.resume
+            ? `No checkpoint was saved since the run resumed at step ${run.resume.step}`
+            : "No checkpoint was saved before it";
+      throw new NonFiniteLossError(
+        `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`,
+      );
     }
     let grads = new Map(h.accumIter === 1 ? trainable : trainable.map(([n, g]) => [n, T.div(g, h.accumIter)]));
     let gradNorm: number | null = null;
     if (h.clipGrad !== null) ({ grads, norm: gradNorm } = clipGradNorm(grads, h.clipGrad));
     const lr = lrAt(schedule, step);
-    const updated = adamwStep(namedParameters(params), grads, opt, { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay }, { lr, decay: maeDecay, frozen, donateState: true });
+    const updated = adamwStep(
+      namedParameters(params),
+      grads,
+      opt,
+      { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay },
+      { lr, decay: maeDecay, frozen, donateState: true },
+    );
     params = parametersFromNamed<PreTrainingParams>(cfg, updated.params);
     opt = updated.state;
     step++;
     lastLoss = loss;
     const seconds = (performance.now() - started) / 1000;
-    run.onStep?.({ step, epoch: (step * h.accumIter) / loader.batchesPerEpoch, loss, lr, gradNorm, imagesPerSec: (h.batchSize * h.accumIter) / seconds, seconds });
+    run.onStep?.({
+      step,
+      epoch: (step * h.accumIter) / loader.batchesPerEpoch,
+      loss,
+      lr,
+      gradNorm,
+      imagesPerSec: (h.batchSize * h.accumIter) / seconds,
+      seconds,
+    });
     if (step % run.checkpointEvery === 0 || step === h.totalSteps) save();
     await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
   }

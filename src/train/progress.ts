@@ -11,11 +11,20 @@ export interface Progress {
 const fmtLoss = (x: number) => x.toFixed(4);
 const fmtLr = (x: number) => x.toExponential(2);
 
-export function makeProgress(totalSteps: number, startStep: number, opts: { tty?: boolean; every?: number } = {}): Progress {
+export function makeProgress(
+  totalSteps: number,
+  startStep: number,
+  opts: { tty?: boolean; every?: number } = {},
+): Progress {
   const tty = opts.tty ?? Boolean(process.stderr.isTTY);
   if (tty) {
     const bar = new cliProgress.SingleBar(
-      { format: "step {value}/{total} [{bar}] loss {loss} lr {lr} {ips} img/s ETA {eta_formatted}", stream: process.stderr, etaBuffer: 20, hideCursor: true },
+      {
+        format: "step {value}/{total} [{bar}] loss {loss} lr {lr} {ips} img/s ETA {eta_formatted}",
+        stream: process.stderr,
+        etaBuffer: 20,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(totalSteps, startStep, { loss: "-", lr: "-", ips: "-" });
@@ -31,8 +40,10 @@ export function makeProgress(totalSteps: number, startStep: number, opts: { tty?
     update: (i) => {
       done++;
       if (i.step % every !== 0 && i.step !== totalSteps) return;
-      const eta = ((Date.now() - started) / done) * (totalSteps - i.step) / 1000;
-      console.log(`step ${i.step}/${totalSteps}  loss ${fmtLoss(i.loss)}  lr ${fmtLr(i.lr)}  ${i.imagesPerSec.toFixed(1)} img/s  ETA ${eta.toFixed(0)}s`);
+      const eta = (((Date.now() - started) / done) * (totalSteps - i.step)) / 1000;
+      console.log(
+        `step ${i.step}/${totalSteps}  loss ${fmtLoss(i.loss)}  lr ${fmtLr(i.lr)}  ${i.imagesPerSec.toFixed(1)} img/s  ETA ${eta.toFixed(0)}s`,
+      );
     },
     stop: () => undefined,
   };

@@ -11,11 +11,11 @@ export class RunLog {
   /** Keeps only the entries up to `step` (all of them when starting fresh at 0: none). */
   truncateTo(step: number): void {
     const kept = this.read().filter((e) => e.step <= step);
-    writeFileAtomic(this.path, kept.map((e) => JSON.stringify(e) + "\n").join(""));
+    writeFileAtomic(this.path, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
   }
 
   append(info: StepInfo): void {
-    appendFileSync(this.path, JSON.stringify({ ...info, time: new Date().toISOString() }) + "\n");
+    appendFileSync(this.path, `${JSON.stringify({ ...info, time: new Date().toISOString() })}\n`);
   }
 
   read(): StepInfo[] {

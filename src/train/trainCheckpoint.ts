@@ -33,7 +33,13 @@ export const CHECKPOINT = "checkpoint";
 
 export function saveTrainingCheckpoint(
   outDir: string,
-  parts: { config: ViTMAEConfig; params: PreTrainingParams; opt: AdamWState; state: TrainerState; preprocessor: Record<string, unknown> },
+  parts: {
+    config: ViTMAEConfig;
+    params: PreTrainingParams;
+    opt: AdamWState;
+    state: TrainerState;
+    preprocessor: Record<string, unknown>;
+  },
 ): string {
   const staging = join(outDir, `${CHECKPOINT}.partial`);
   const final = join(outDir, CHECKPOINT);
@@ -61,10 +67,18 @@ export function findTrainingCheckpoint(dir: string): string {
   for (const candidate of [join(dir, CHECKPOINT), join(dir, `${CHECKPOINT}.previous`), dir]) {
     if (existsSync(join(candidate, "trainer_state.json"))) return candidate;
   }
-  throw new TrainCheckpointError(`no training checkpoint in ${dir} (expected ${join(dir, CHECKPOINT, "trainer_state.json")})`);
+  throw new TrainCheckpointError(
+    `no training checkpoint in ${dir} (expected ${join(dir, CHECKPOINT, "trainer_state.json")})`,
+  );
 }
 
-export function loadTrainingCheckpoint(dir: string): { config: ViTMAEConfig; params: PreTrainingParams; opt: AdamWState; state: TrainerState; path: string } {
+export function loadTrainingCheckpoint(dir: string): {
+  config: ViTMAEConfig;
+  params: PreTrainingParams;
+  opt: AdamWState;
+  state: TrainerState;
+  path: string;
+} {
   const path = findTrainingCheckpoint(dir);
   const { config, params } = loadPreTraining(path);
   let state: TrainerState;
@@ -85,15 +99,20 @@ export function loadTrainingCheckpoint(dir: string): { config: ViTMAEConfig; par
   }
   // A missing or mis-sized moment would silently restart (zeros) or poison (NaN) that parameter's updates.
   for (const [name, t] of namedParameters(params)) {
-    for (const [key, moments] of [["exp_avg", m], ["exp_avg_sq", v]] as const) {
+    for (const [key, moments] of [
+      ["exp_avg", m],
+      ["exp_avg_sq", v],
+    ] as const) {
       const got = moments.get(name);
       if (got?.length !== t.size) {
-        throw new TrainCheckpointError(`${join(path, "optimizer.safetensors")}: ${key}.${name} ${got ? `has ${got.length} values, expected ${t.size}` : "is missing"}`);
+        throw new TrainCheckpointError(
+          `${join(path, "optimizer.safetensors")}: ${key}.${name} ${got ? `has ${got.length} values, expected ${t.size}` : "is missing"}`,
+        );
       }
     }
   }
   const step = Number(file.metadata.step ?? state.step);
-  if (step !== state.step) throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
+  if (step !== state.step)
+    throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
   return { config, params, opt: { step, m, v }, state, path };
 }
-

@@ -13,7 +13,11 @@ export const BLACK: RGB = [0, 0, 0];
 export class Canvas {
   readonly data: Uint8Array;
 
-  constructor(readonly width: number, readonly height: number, background: RGB = WHITE) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: RGB = WHITE,
+  ) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
       throw new RangeError(`Canvas: width and height must be positive integers, got ${width}x${height}`);
     }
@@ -61,8 +65,14 @@ export class Canvas {
       this.setPixel(x, y, color);
       if (x === xe && y === ye) break;
       const e2 = 2 * err;
-      if (e2 >= dy) { err += dy; x += sx; }
-      if (e2 <= dx) { err += dx; y += sy; }
+      if (e2 >= dy) {
+        err += dy;
+        x += sx;
+      }
+      if (e2 <= dx) {
+        err += dx;
+        y += sy;
+      }
     }
     return this;
   }
@@ -111,7 +121,8 @@ export class Canvas {
 
 /** `image` enlarged by an integer factor, each pixel repeated factor×factor (nearest neighbour). */
 export function scaleNearest(image: Image, factor: number): Image {
-  if (!Number.isInteger(factor) || factor < 1) throw new RangeError(`scaleNearest: factor must be a positive integer, got ${factor}`);
+  if (!Number.isInteger(factor) || factor < 1)
+    throw new RangeError(`scaleNearest: factor must be a positive integer, got ${factor}`);
   const { width, height, channels, data } = image;
   const w = width * factor;
   const out = new Uint8Array(w * height * factor * channels);

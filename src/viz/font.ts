@@ -13,7 +13,7 @@ const GLYPHS: Record<string, string> = {
   "!": "..#.. ..#.. ..#.. ..#.. ..#.. ..... ..#..",
   '"': ".#.#. .#.#. .#.#. ..... ..... ..... .....",
   "#": ".#.#. .#.#. ##### .#.#. ##### .#.#. .#.#.",
-  "$": "..#.. .#### #.#.. .###. ..#.# ####. ..#..",
+  $: "..#.. .#### #.#.. .###. ..#.# ####. ..#..",
   "%": "##... ##..# ...#. ..#.. .#... #..## ...##",
   "&": ".##.. #..#. #.#.. .#... #.#.# #..#. .##.#",
   "'": "..#.. ..#.. .#... ..... ..... ..... .....",
@@ -136,14 +136,21 @@ export function wrapText(text: string, maxWidth: number, scale = 1): string[] {
     let line = "";
     for (const word of paragraph.split(" ")) {
       let w = word;
-      while ([...w].length > perLine) { // a word longer than the line: cut it
-        if (line !== "") { lines.push(line); line = ""; }
+      while ([...w].length > perLine) {
+        // a word longer than the line: cut it
+        if (line !== "") {
+          lines.push(line);
+          line = "";
+        }
         lines.push([...w].slice(0, perLine).join(""));
         w = [...w].slice(perLine).join("");
       }
       const candidate = line === "" ? w : `${line} ${w}`;
       if ([...candidate].length <= perLine) line = candidate;
-      else { lines.push(line); line = w; }
+      else {
+        lines.push(line);
+        line = w;
+      }
     }
     lines.push(line);
   }

@@ -47,15 +47,19 @@ export function gridLayout(opts: Omit<GridOptions, "background">): GridLayout {
   if (rows.length === 0) throw new RangeError("renderGrid: no rows to draw");
   const { width: iw, height: ih } = rows[0][0] ?? { width: 0, height: 0 };
   rows.forEach((row, r) => {
-    if (row.length !== columns) throw new RangeError(`renderGrid: row ${r} has ${row.length} images for ${columns} column headers`);
+    if (row.length !== columns)
+      throw new RangeError(`renderGrid: row ${r} has ${row.length} images for ${columns} column headers`);
     row.forEach((img, c) => {
       if (img.width !== iw || img.height !== ih) {
-        throw new RangeError(`renderGrid: image (${r}, ${c}) is ${img.width}x${img.height}, the first is ${iw}x${ih}; all must be the same size`);
+        throw new RangeError(
+          `renderGrid: image (${r}, ${c}) is ${img.width}x${img.height}, the first is ${iw}x${ih}; all must be the same size`,
+        );
       }
     });
   });
   const scale = opts.scale ?? Math.max(1, Math.ceil(MIN_CELL_WIDTH / iw));
-  if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`renderGrid: scale must be a positive integer, got ${scale}`);
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new RangeError(`renderGrid: scale must be a positive integer, got ${scale}`);
   const cellWidth = iw * scale;
   const cellHeight = ih * scale;
   const textScale = cellWidth >= 256 ? 2 : 1;
@@ -67,8 +71,19 @@ export function gridLayout(opts: Omit<GridOptions, "background">): GridLayout {
   const captionHeight = captionLines.length === 0 ? 0 : captionLines.length * lineHeight + GRID_PAD;
   const height = headerHeight + rows.length * (cellHeight + GRID_PAD) + captionHeight;
   return {
-    width, height, scale, textScale, cellWidth, cellHeight, headerHeight, headerLines, captionLines,
-    cellOrigin: (row, column) => [GRID_PAD + column * (cellWidth + GRID_PAD), headerHeight + row * (cellHeight + GRID_PAD)],
+    width,
+    height,
+    scale,
+    textScale,
+    cellWidth,
+    cellHeight,
+    headerHeight,
+    headerLines,
+    captionLines,
+    cellOrigin: (row, column) => [
+      GRID_PAD + column * (cellWidth + GRID_PAD),
+      headerHeight + row * (cellHeight + GRID_PAD),
+    ],
   };
 }
 
@@ -82,13 +97,21 @@ export function renderGrid(opts: GridOptions): Image {
     const [x] = layout.cellOrigin(0, c);
     const top = layout.headerHeight - lines.length * lineHeight; // bottom-aligned above the images
     lines.forEach((line, i) => {
-      canvas.text(line, x + Math.floor((cellWidth - textWidth(line, textScale)) / 2), top + i * lineHeight, BLACK, textScale);
+      canvas.text(
+        line,
+        x + Math.floor((cellWidth - textWidth(line, textScale)) / 2),
+        top + i * lineHeight,
+        BLACK,
+        textScale,
+      );
     });
   });
-  opts.rows.forEach((row, r) => row.forEach((img, c) => {
-    const [x, y] = layout.cellOrigin(r, c);
-    canvas.blit(img, x, y, layout.scale);
-  }));
+  opts.rows.forEach((row, r) =>
+    row.forEach((img, c) => {
+      const [x, y] = layout.cellOrigin(r, c);
+      canvas.blit(img, x, y, layout.scale);
+    }),
+  );
   const captionTop = layout.headerHeight + opts.rows.length * (layout.cellHeight + GRID_PAD);
   captionLines.forEach((line, i) => canvas.text(line, GRID_PAD, captionTop + i * lineHeight, BLACK, textScale));
   return canvas.toImage();

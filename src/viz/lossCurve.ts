@@ -41,11 +41,16 @@ export function renderLossCurve(points: readonly LossPoint[], opts: LossCurveOpt
   const ys = (p: LossPoint) => (logScale ? Math.log10(p.loss) : p.loss);
   const good = data.filter(usable);
 
-  const [x0, x1] = paddedRange(good.map((p) => p.step), 0);
+  const [x0, x1] = paddedRange(
+    good.map((p) => p.step),
+    0,
+  );
   const [y0, y1] = paddedRange(good.map(ys), 0.05);
   const xTicks = niceTicks(x0, x1, 6);
   const yTicks = logScale ? logTicks(10 ** y0, 10 ** y1).map(Math.log10) : niceTicks(y0, y1, 5);
-  const yLabels = logScale ? yTicks.map((t) => formatSignificant(10 ** t)) : yTicks.map((t) => formatTick(t, tickStep(yTicks)));
+  const yLabels = logScale
+    ? yTicks.map((t) => formatSignificant(10 ** t))
+    : yTicks.map((t) => formatTick(t, tickStep(yTicks)));
   const xLabels = xTicks.map((t) => formatTick(t, tickStep(xTicks)));
 
   // The plot rectangle: room on the left for the widest y label, above for the title and y label.
@@ -75,13 +80,22 @@ export function renderLossCurve(points: readonly LossPoint[], opts: LossCurveOpt
   const color = opts.color ?? CURVE;
   let previous: [number, number] | undefined;
   for (const p of data) {
-    if (!usable(p)) { previous = undefined; continue; } // a NaN loss breaks the line
+    if (!usable(p)) {
+      previous = undefined;
+      continue;
+    } // a NaN loss breaks the line
     const here: [number, number] = [px(p.step), py(ys(p))];
     if (previous) canvas.line(previous[0], previous[1], here[0], here[1], color);
     previous = here;
   }
   if (good.length === 1) canvas.fillRect(px(good[0].step) - 1, py(ys(good[0])) - 1, 3, 3, color);
-  if (good.length === 0) canvas.text("no data", Math.round((left + right - textWidth("no data")) / 2), Math.round((top + bottom) / 2), BLACK);
+  if (good.length === 0)
+    canvas.text(
+      "no data",
+      Math.round((left + right - textWidth("no data")) / 2),
+      Math.round((top + bottom) / 2),
+      BLACK,
+    );
   return canvas.toImage();
 }
 

@@ -11,12 +11,20 @@ const script = fileURLToPath(new URL("../helpers/mlpMemory.ts", import.meta.url)
 
 test("1,000 steps of a 2-layer MLP keep the heap flat, and the loss goes down", () => {
   const run = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", script, "1000", "100,1000"], {
-    cwd: repoRoot, encoding: "utf8", timeout: 60_000,
+    cwd: repoRoot,
+    encoding: "utf8",
+    timeout: 60_000,
   });
   assert.equal(run.status, 0, `child failed: ${run.stderr}`);
-  const { losses, heap } = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { losses: number[]; heap: Record<string, number> };
+  const { losses, heap } = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as {
+    losses: number[];
+    heap: Record<string, number>;
+  };
   assert.ok(losses[1] < losses[0] * 0.5, `SGD should learn: loss ${losses[0]} -> ${losses[1]}`);
   // A leaked graph would keep ~50 tensors per step alive (tens of KB each step): megabytes by step 1,000.
   const growth = heap[1000] - heap[100];
-  assert.ok(growth < 1_000_000, `heap grew by ${(growth / 1e6).toFixed(2)} MB between step 100 and 1000 (${heap[100]} -> ${heap[1000]})`);
+  assert.ok(
+    growth < 1_000_000,
+    `heap grew by ${(growth / 1e6).toFixed(2)} MB between step 100 and 1000 (${heap[100]} -> ${heap[1000]})`,
+  );
 });

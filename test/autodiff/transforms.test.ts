@@ -12,9 +12,21 @@ const v = (...xs: number[]) => T.fromArray(xs, [xs.length]);
 const vals = (t: T.Tensor) => [...t.toArray()];
 
 test("grad over a pytree of nested records and arrays mirrors its structure", () => {
-  const params = { layers: [{ w: v(1, 2), b: v(3) }, { w: v(-1, 0.5), b: v(0) }], scale: T.scalar(2), name: "mlp", depth: 2 };
+  const params = {
+    layers: [
+      { w: v(1, 2), b: v(3) },
+      { w: v(-1, 0.5), b: v(0) },
+    ],
+    scale: T.scalar(2),
+    name: "mlp",
+    depth: 2,
+  };
   // f = scale · Σ_l (Σ w_l² + 3·b_l)
-  const f = (p: typeof params) => T.mul(p.scale, p.layers.reduce((acc: T.Tensor, l) => T.add(acc, T.add(T.sum(T.square(l.w)), T.sum(T.mul(l.b, 3)))), T.scalar(0)));
+  const f = (p: typeof params) =>
+    T.mul(
+      p.scale,
+      p.layers.reduce((acc: T.Tensor, l) => T.add(acc, T.add(T.sum(T.square(l.w)), T.sum(T.mul(l.b, 3)))), T.scalar(0)),
+    );
   const g = grad(f)(params) as typeof params;
   assert.deepEqual(Object.keys(g), Object.keys(params));
   assert.equal(g.name, "mlp"); // non-tensor leaves ride along unchanged
@@ -22,7 +34,7 @@ test("grad over a pytree of nested records and arrays mirrors its structure", ()
   assert.deepEqual(vals(g.layers[0].w), [4, 8]); // 2·scale·w
   assert.deepEqual(vals(g.layers[1].w), [-4, 2]);
   assert.deepEqual(vals(g.layers[0].b), [6]);
-  assert.deepEqual(vals(g.scale), [(1 + 4 + 9) + (1 + 0.25 + 0)]);
+  assert.deepEqual(vals(g.scale), [1 + 4 + 9 + (1 + 0.25 + 0)]);
   assert.deepEqual(g.scale.shape, []);
 });
 
@@ -32,7 +44,10 @@ test("valueAndGrad returns the value and the gradient; a tensor used twice gets 
   assert.equal(value.item(), 1 + 1 + 4 - 2 + 9 + 3);
   assert.deepEqual(vals(g), [3, -3, 7]); // 2x + 1: fan-out adds
   // The same tensor at two places of a tree is two leaves with their own gradients.
-  const gs = grad((p: { a: T.Tensor; b: T.Tensor }) => T.sum(T.mul(p.a, T.exp(p.b))))({ a: x, b: x }) as { a: T.Tensor; b: T.Tensor };
+  const gs = grad((p: { a: T.Tensor; b: T.Tensor }) => T.sum(T.mul(p.a, T.exp(p.b))))({ a: x, b: x }) as {
+    a: T.Tensor;
+    b: T.Tensor;
+  };
   assertClose(gs.a.toArray(), [Math.exp(1), Math.exp(-2), Math.exp(3)], 1e-6);
   assertClose(gs.b.toArray(), [Math.exp(1), -2 * Math.exp(-2), 3 * Math.exp(3)], 1e-6);
 });
@@ -80,13 +95,19 @@ test("stopGradient blocks the gradient (x·sg(x) has derivative x, not 2x)", () 
 });
 
 test("f must return a scalar (one element); a [1, 1] tensor counts", () => {
-  assert.throws(() => grad((t: T.Tensor) => T.mul(t, 2))(v(1, 2)), (e: Error) => e instanceof TypeError && /scalar/.test(e.message) && e.message.includes("[2]"));
+  assert.throws(
+    () => grad((t: T.Tensor) => T.mul(t, 2))(v(1, 2)),
+    (e: Error) => e instanceof TypeError && /scalar/.test(e.message) && e.message.includes("[2]"),
+  );
   assert.deepEqual(vals(grad((t: T.Tensor) => T.reshape(T.sum(t), [1, 1]))(v(1, 2))), [1, 1]);
   assert.deepEqual(vals(grad((t: T.Tensor) => t)(T.scalar(4))), [1]); // the output may be the leaf itself
 });
 
 test("unreachable leaves get zeros of their shape", () => {
-  const g = grad((p: { used: T.Tensor; unused: T.Tensor[] }) => T.sum(p.used))({ used: v(1, 2), unused: [T.ones([2, 3])] }) as { used: T.Tensor; unused: T.Tensor[] };
+  const g = grad((p: { used: T.Tensor; unused: T.Tensor[] }) => T.sum(p.used))({
+    used: v(1, 2),
+    unused: [T.ones([2, 3])],
+  }) as { used: T.Tensor; unused: T.Tensor[] };
   assert.deepEqual(vals(g.used), [1, 1]);
   assert.deepEqual(g.unused[0].shape, [2, 3]);
   assert.deepEqual(vals(g.unused[0]), [0, 0, 0, 0, 0, 0]);
@@ -97,17 +118,22 @@ test("unreachable leaves get zeros of their shape", () => {
 });
 
 test("vjp with a random cotangent equals the gradient of Σ out·ct", () => {
-  const arb = shapeArb(1, 3).chain((s) => fc.tuple(tensorArb(s), tensorArb([s.at(-1)!, 2]), tensorArb([...s.slice(0, -1), 2])));
-  fc.assert(fc.property(arb, ([x, w, ct]) => {
-    const f = (t: T.Tensor) => T.tanh(T.matmul(T.expandDims(t, -2), w)); // [..., 1, 2]
-    const [out, pullback] = vjp(f, x);
-    const ct3 = T.reshape(ct, out.shape);
-    const [viaVjp] = pullback(ct3);
-    const viaGrad = grad((t: T.Tensor) => T.sum(T.mul(f(t), ct3)))(x) as T.Tensor;
-    assertClose(viaVjp.toArray(), viaGrad.toArray(), 1e-5);
-    assertClose(out.toArray(), f(x).toArray(), 0);
-    assert.equal(out.node, undefined);
-  }), { numRuns: 40, seed: 11, includeErrorInReport: true });
+  const arb = shapeArb(1, 3).chain((s) =>
+    fc.tuple(tensorArb(s), tensorArb([s.at(-1)!, 2]), tensorArb([...s.slice(0, -1), 2])),
+  );
+  fc.assert(
+    fc.property(arb, ([x, w, ct]) => {
+      const f = (t: T.Tensor) => T.tanh(T.matmul(T.expandDims(t, -2), w)); // [..., 1, 2]
+      const [out, pullback] = vjp(f, x);
+      const ct3 = T.reshape(ct, out.shape);
+      const [viaVjp] = pullback(ct3);
+      const viaGrad = grad((t: T.Tensor) => T.sum(T.mul(f(t), ct3)))(x) as T.Tensor;
+      assertClose(viaVjp.toArray(), viaGrad.toArray(), 1e-5);
+      assertClose(out.toArray(), f(x).toArray(), 0);
+      assert.equal(out.node, undefined);
+    }),
+    { numRuns: 40, seed: 11, includeErrorInReport: true },
+  );
 });
 
 test("vjp over pytree inputs and outputs, and a reusable pullback", () => {
@@ -132,7 +158,13 @@ test("results are cut from the graph: values and gradients carry no trace", () =
 
 test("an error inside f leaves no trace open: later ops do not record", () => {
   const x = v(1);
-  assert.throws(() => grad((_x: T.Tensor): T.Tensor => { throw new Error("boom"); })(x), /boom/);
+  assert.throws(
+    () =>
+      grad((_x: T.Tensor): T.Tensor => {
+        throw new Error("boom");
+      })(x),
+    /boom/,
+  );
   const [, pullback] = vjp((t: T.Tensor) => T.exp(t), x);
   assert.equal(T.exp(x).node, undefined);
   assertClose(pullback(v(1))[0].toArray(), [Math.E], 1e-6);

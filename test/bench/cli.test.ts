@@ -19,7 +19,10 @@ test("--quick lowers reps and budget; --reps N is then exact", () => {
 });
 
 test("--only, --impl and --json take comma lists and a path", () => {
-  const o = parseOptions(["--only", "block-fwd, matmul-512x512x512", "--impl", "pytorch,jax-js-wasm", "--json", "out.json"], CASES);
+  const o = parseOptions(
+    ["--only", "block-fwd, matmul-512x512x512", "--impl", "pytorch,jax-js-wasm", "--json", "out.json"],
+    CASES,
+  );
   assert.deepEqual(o.only, ["block-fwd", "matmul-512x512x512"]);
   assert.deepEqual(o.impls, ["pytorch", "jax-js-wasm"]);
   assert.equal(o.json, "out.json");

@@ -19,25 +19,32 @@ test("maeParams has exactly HF's parameter names, order and shapes (the tiny gol
 });
 
 test("sincosTable equals the HF checkpoint's encoder and decoder tables to float32 rounding", () => {
-  for (const [name, dim] of [["vit.embeddings.position_embeddings", 64], ["decoder.decoder_pos_embed", 32]] as const) {
+  for (const [name, dim] of [
+    ["vit.embeddings.position_embeddings", 64],
+    ["decoder.decoder_pos_embed", 32],
+  ] as const) {
     const ours = sincosTable(4, dim);
     const theirs = golden.get(name)!;
     assert.deepEqual(ours.shape, theirs.shape);
-    for (let i = 0; i < ours.data.length; i++) assert.ok(Math.abs(ours.data[i] - theirs.data[i]) <= 1e-7, `${name}[${i}]`);
+    for (let i = 0; i < ours.data.length; i++)
+      assert.ok(Math.abs(ours.data[i] - theirs.data[i]) <= 1e-7, `${name}[${i}]`);
   }
   assert.throws(() => sincosTable(2, 6), /divisible by 4/);
 });
 
 test("mulberry32 is deterministic per seed and stays in [0, 1)", () => {
-  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (seed) => {
-    const a = mulberry32(seed);
-    const b = mulberry32(seed);
-    for (let i = 0; i < 100; i++) {
-      const x = a();
-      assert.equal(x, b());
-      assert.ok(x >= 0 && x < 1);
-    }
-  }), { numRuns: 50 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (seed) => {
+      const a = mulberry32(seed);
+      const b = mulberry32(seed);
+      for (let i = 0; i < 100; i++) {
+        const x = a();
+        assert.equal(x, b());
+        assert.ok(x >= 0 && x < 1);
+      }
+    }),
+    { numRuns: 50 },
+  );
 });
 
 test("normals have the requested mean and std", () => {
@@ -64,10 +71,19 @@ test("MAE's AdamW groups: the tables frozen, no decay on biases, norms and token
   const shapes = new Map([...golden].map(([k, v]) => [k, v.shape]));
   const opt = maeAdamW(shapes.keys(), shapes);
   assert.deepEqual(opt.frozen, ["vit.embeddings.position_embeddings", "decoder.decoder_pos_embed"]);
-  for (const name of ["vit.embeddings.cls_token", "decoder.mask_token", "vit.layernorm.weight", "decoder.decoder_pred.bias"]) {
+  for (const name of [
+    "vit.embeddings.cls_token",
+    "decoder.mask_token",
+    "vit.layernorm.weight",
+    "decoder.decoder_pred.bias",
+  ]) {
     assert.ok(opt.noDecay.includes(name), name);
   }
-  for (const name of ["decoder.decoder_pred.weight", "vit.embeddings.patch_embeddings.projection.weight", ...opt.frozen]) {
+  for (const name of [
+    "decoder.decoder_pred.weight",
+    "vit.embeddings.patch_embeddings.projection.weight",
+    ...opt.frozen,
+  ]) {
     assert.ok(!opt.noDecay.includes(name), name);
   }
   assert.deepEqual([opt.beta1, opt.beta2, opt.weightDecay], [0.9, 0.95, 0.05]);

@@ -16,8 +16,14 @@ const dir = mkdtempSync(join(tmpdir(), "bench-runner-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const def: CaseDef = {
-  name: "matmul-16x8x4", kind: "matmul", dataset: "matmul-16x8x4", matmul: { M: 16, K: 8, N: 4 },
-  checks: ["out"], rtol: 1e-5, flops: 2 * 16 * 8 * 4, impls: ["tfjs-cpu", "jax-js-wasm"],
+  name: "matmul-16x8x4",
+  kind: "matmul",
+  dataset: "matmul-16x8x4",
+  matmul: { M: 16, K: 8, N: 4 },
+  checks: ["out"],
+  rtol: 1e-5,
+  flops: 2 * 16 * 8 * 4,
+  impls: ["tfjs-cpu", "jax-js-wasm"],
 };
 const data = new DataDir(dir);
 const specPath = data.specFor(def);
@@ -29,17 +35,33 @@ test("a peer is checked, then timed: the product is a·b and there are --reps ti
   const a = t.get("a")!.data;
   const b = t.get("b")!.data;
   let expectedSum = 0;
-  for (let i = 0; i < 16; i++) for (let k = 0; k < 8; k++) for (let j = 0; j < 4; j++) expectedSum += a[i * 8 + k] * b[k * 4 + j];
+  for (let i = 0; i < 16; i++)
+    for (let k = 0; k < 8; k++) for (let j = 0; j < 4; j++) expectedSum += a[i * 8 + k] * b[k * 4 + j];
 
   let tfjsOut: Record<string, Summary> = {};
-  const tfjs = await runEntry(node("tfjs-cpu"), specPath, opts, (o) => ((tfjsOut = o), true), repoRoot);
+  const tfjs = await runEntry(
+    node("tfjs-cpu"),
+    specPath,
+    opts,
+    (o) => {
+      tfjsOut = o;
+      return true;
+    },
+    repoRoot,
+  );
   assert.equal(tfjs.status, "ok", tfjs.message);
   assert.deepEqual(tfjsOut.out.shape, [16, 4]);
   assert.ok(Math.abs(tfjsOut.out.sum - expectedSum) < 1e-4 * tfjsOut.out.absSum);
   assert.equal(tfjs.timesMs!.length, 5);
   assert.ok(tfjs.ms! > 0 && tfjs.peakRssMb! > 10);
 
-  const jax = await runEntry(node("jax-js-wasm"), specPath, opts, (o) => compareOutputs(tfjsOut, o, ["out"], 1e-5).ok || "mismatch", repoRoot);
+  const jax = await runEntry(
+    node("jax-js-wasm"),
+    specPath,
+    opts,
+    (o) => compareOutputs(tfjsOut, o, ["out"], 1e-5).ok || "mismatch",
+    repoRoot,
+  );
   assert.equal(jax.status, "ok", jax.message);
   assert.equal(jax.version, "0.1.25");
 });

@@ -15,7 +15,9 @@ const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLen
 test("write then read gives back every tensor bit for bit, in insertion order (integer-like names too)", () => {
   const entry = shapeArb.chain((shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    return fc.float32Array({ minLength: n, maxLength: n }).map((values) => ({ shape, data: Float32Array.from(values) }));
+    return fc
+      .float32Array({ minLength: n, maxLength: n })
+      .map((values) => ({ shape, data: Float32Array.from(values) }));
   });
   const name = fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.nat({ max: 99 }).map(String));
   fc.assert(
@@ -52,7 +54,10 @@ test("errors name the file and the tensor", () => {
   );
   const short = join(dir, "short.safetensors");
   writeFileSync(short, Buffer.alloc(5));
-  assert.throws(() => readSafetensors(short), (e: unknown) => e instanceof SafetensorsError && /short\.safetensors.*too short/.test((e as Error).message));
+  assert.throws(
+    () => readSafetensors(short),
+    (e: unknown) => e instanceof SafetensorsError && /short\.safetensors.*too short/.test((e as Error).message),
+  );
 });
 
 test("reads a checkpoint written by Hugging Face's safetensors (the tiny golden case)", () => {

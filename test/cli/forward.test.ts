@@ -21,7 +21,11 @@ async function run(t: TestContext, ...argv: string[]): Promise<{ code: number; s
   const err = t.mock.method(console, "error", () => {});
   try {
     const code = await main(argv);
-    return { code, stdout: log.mock.calls.map((c) => c.arguments.join(" ")).join("\n"), stderr: err.mock.calls.map((c) => c.arguments.join(" ")) };
+    return {
+      code,
+      stdout: log.mock.calls.map((c) => c.arguments.join(" ")).join("\n"),
+      stderr: err.mock.calls.map((c) => c.arguments.join(" ")),
+    };
   } finally {
     log.mock.restore();
     err.mock.restore();
@@ -40,16 +44,43 @@ test("init --config tiny --seed 3 writes a checkpoint, deterministically; forwar
     assert.equal(r.code, 0, r.stderr.join("\n"));
     assert.match(r.stdout, /seed 3/);
   }
-  assert.ok(readFileSync(at("m1/model.safetensors")).equals(readFileSync(at("m2/model.safetensors"))), "same seed, same bytes");
+  assert.ok(
+    readFileSync(at("m1/model.safetensors")).equals(readFileSync(at("m2/model.safetensors"))),
+    "same seed, same bytes",
+  );
   const other = await run(t, "init", "--config", "tiny", "--seed", "4", "--out", at("m4"));
   assert.equal(other.code, 0);
-  assert.ok(!readFileSync(at("m4/model.safetensors")).equals(readFileSync(at("m1/model.safetensors"))), "another seed, other weights");
+  assert.ok(
+    !readFileSync(at("m4/model.safetensors")).equals(readFileSync(at("m1/model.safetensors"))),
+    "another seed, other weights",
+  );
 
   const out = at("o1.safetensors");
-  const r = await run(t, "forward", "--model", at("m1"), "--inputs", pixelsOnly, "--out", out, "--seed", "1", "--grads");
+  const r = await run(
+    t,
+    "forward",
+    "--model",
+    at("m1"),
+    "--inputs",
+    pixelsOnly,
+    "--out",
+    out,
+    "--seed",
+    "1",
+    "--grads",
+  );
   assert.equal(r.code, 0, r.stderr.join("\n"));
   const written = readSafetensorsFile(out).tensors;
-  for (const name of ["last_hidden_state", "mask", "ids_restore", "logits", "loss", "grad.pixel_values", "grad.vit.embeddings.cls_token", "grad.decoder.decoder_pred.bias"]) {
+  for (const name of [
+    "last_hidden_state",
+    "mask",
+    "ids_restore",
+    "logits",
+    "loss",
+    "grad.pixel_values",
+    "grad.vit.embeddings.cls_token",
+    "grad.decoder.decoder_pred.bias",
+  ]) {
     assert.ok(written.has(name), `forward wrote ${name}`);
   }
   assert.deepEqual(written.get("last_hidden_state")!.shape, [px.shape[0], 5, 64], "tiny keeps 4 of 16 patches");
@@ -94,12 +125,24 @@ test("bad arguments: one line on stderr naming the problem, non-zero exit", asyn
     [["forward", "--inputs", pixelsOnly, "--out", at("x.safetensors")], /--model is required/],
     [["forward", "--model", model, "--out", at("x.safetensors")], /--inputs is required/],
     [["forward", "--model", model, "--inputs", pixelsOnly], /--out is required/],
-    [["forward", "--model", at("no-such-dir"), "--inputs", pixelsOnly, "--out", at("x.safetensors")], /no-such-dir.*does not exist/],
-    [["forward", "--model", model, "--inputs", at("no-such.safetensors"), "--out", at("x.safetensors")], /no-such\.safetensors does not exist/],
+    [
+      ["forward", "--model", at("no-such-dir"), "--inputs", pixelsOnly, "--out", at("x.safetensors")],
+      /no-such-dir.*does not exist/,
+    ],
+    [
+      ["forward", "--model", model, "--inputs", at("no-such.safetensors"), "--out", at("x.safetensors")],
+      /no-such\.safetensors does not exist/,
+    ],
     [["forward", "--model", model, "--inputs", garbage, "--out", at("x.safetensors")], /garbage\.safetensors/],
     [["forward", "--model", model, "--inputs", noPixels, "--out", at("x.safetensors")], /no tensor named pixel_values/],
-    [["forward", "--model", model, "--inputs", pixelsOnly, "--out", at("x.safetensors"), "--seed", "1.5"], /--seed.*1\.5/],
-    [["forward", "--model", model, "--inputs", pixelsOnly, "--out", at("x.safetensors"), "--seed", "abc"], /--seed.*abc/],
+    [
+      ["forward", "--model", model, "--inputs", pixelsOnly, "--out", at("x.safetensors"), "--seed", "1.5"],
+      /--seed.*1\.5/,
+    ],
+    [
+      ["forward", "--model", model, "--inputs", pixelsOnly, "--out", at("x.safetensors"), "--seed", "abc"],
+      /--seed.*abc/,
+    ],
     [["init", "--config", "tiny", "--seed", "x", "--out", at("y")], /--seed.*"x"/],
     [["init", "--config", "tiny", "--seed", "-1", "--out", at("y")], /--seed/],
     [["init", "--config", "tiny", "--seed", "2.5", "--out", at("y")], /--seed.*2\.5/],
@@ -108,9 +151,21 @@ test("bad arguments: one line on stderr naming the problem, non-zero exit", asyn
     [["init", "--out", at("y")], /--config is required/],
     [["init", "--config", garbage, "--out", at("y")], /garbage\.safetensors/],
   ];
-  if (referenceCaseNames().includes("interp")) { // a 48x48 input for a 32x32 model needs the flag
+  if (referenceCaseNames().includes("interp")) {
+    // a 48x48 input for a 32x32 model needs the flag
     const interp = loadReferenceCase("interp");
-    cases.push([["forward", "--model", interp.modelDir, "--inputs", path.join(interp.dir, "io.safetensors"), "--out", at("x.safetensors")], /48x48.*32x32.*--interpolate-pos-encoding/]);
+    cases.push([
+      [
+        "forward",
+        "--model",
+        interp.modelDir,
+        "--inputs",
+        path.join(interp.dir, "io.safetensors"),
+        "--out",
+        at("x.safetensors"),
+      ],
+      /48x48.*32x32.*--interpolate-pos-encoding/,
+    ]);
   }
   for (const [argv, why] of cases) {
     const r = await run(t, ...argv);
@@ -123,7 +178,11 @@ test("bad arguments: one line on stderr naming the problem, non-zero exit", asyn
 });
 
 test("the real process: a bad argument is exactly one stderr line and exit code 2", () => {
-  const r = spawnSync(process.execPath, ["bin/vitmae.mjs", "init", "--config", "tiny", "--seed", "nope", "--out", at("z")], { cwd: repoRoot, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    ["bin/vitmae.mjs", "init", "--config", "tiny", "--seed", "nope", "--out", at("z")],
+    { cwd: repoRoot, encoding: "utf8", timeout: 60_000 },
+  );
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, JSON.stringify(r.stderr));
   assert.match(r.stderr, /--seed/);

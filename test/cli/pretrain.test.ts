@@ -10,7 +10,14 @@ import { join } from "node:path";
 import { decodeImage, encodePng, readImageFile } from "../../src/io/image.ts";
 import { readSafetensorsFile, writeSafetensorsFile } from "../../src/io/safetensors.ts";
 import { loadTrainingCheckpoint } from "../../src/train/trainCheckpoint.ts";
-import { logLosses, pictureOf, runCli, snapshot, writeImageFolder, writeSmallConfig } from "../helpers/pretrainFixture.ts";
+import {
+  logLosses,
+  pictureOf,
+  runCli,
+  snapshot,
+  writeImageFolder,
+  writeSmallConfig,
+} from "../helpers/pretrainFixture.ts";
 import { repoRoot } from "../helpers/reference.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-cli-pretrain-"));
@@ -20,7 +27,13 @@ const at = (...parts: string[]) => join(root, ...parts);
 const config = writeSmallConfig(at("config.json"));
 const data = writeImageFolder(at("data"), 16); // batch 8: 2 steps per epoch
 const common = ["pretrain", "--config", config, "--data", data, "--batch-size", "8", "--seed", "3"];
-const CHECKPOINT_FILES = ["config.json", "model.safetensors", "optimizer.safetensors", "preprocessor_config.json", "trainer_state.json"];
+const CHECKPOINT_FILES = [
+  "config.json",
+  "model.safetensors",
+  "optimizer.safetensors",
+  "preprocessor_config.json",
+  "trainer_state.json",
+];
 
 /** Runs the CLI, raising a SIGINT (through pretrain's own handler) once stdout shows step `stopAt`. */
 async function interruptedAt(stopAt: number, argv: string[]) {
@@ -38,15 +51,26 @@ test("pretrain writes progress, log.jsonl, loss.png and a checkpoint/ that forwa
   const r = await runCli([...common, "--steps", "6", "--checkpoint-every", "3", "--out", full]);
   assert.equal(r.code, 0, r.stderr.join("\n"));
   assert.deepEqual(r.stderr, []);
-  for (let step = 1; step <= 6; step++) assert.ok(r.stdout.some((l) => new RegExp(`^step ${step}/6 +loss \\d+\\.\\d{4} +lr \\S+ +\\d+\\.\\d img/s`).test(l)), `progress line for step ${step}:\n${r.stdout.join("\n")}`);
+  for (let step = 1; step <= 6; step++)
+    assert.ok(
+      r.stdout.some((l) => new RegExp(`^step ${step}/6 +loss \\d+\\.\\d{4} +lr \\S+ +\\d+\\.\\d img/s`).test(l)),
+      `progress line for step ${step}:\n${r.stdout.join("\n")}`,
+    );
   assert.match(r.stdout.at(-1)!, /^done: 6 steps, final loss \d+\.\d{4}/);
 
-  const lines = readFileSync(join(full, "log.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
-  assert.deepEqual(lines.map((e) => e.step), [1, 2, 3, 4, 5, 6]);
+  const lines = readFileSync(join(full, "log.jsonl"), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, number>);
+  assert.deepEqual(
+    lines.map((e) => e.step),
+    [1, 2, 3, 4, 5, 6],
+  );
   for (const e of lines) {
-    for (const key of ["loss", "lr", "imagesPerSec"]) assert.ok(typeof e[key] === "number" && Number.isFinite(e[key]) && e[key] > 0, `${key} in ${JSON.stringify(e)}`);
+    for (const key of ["loss", "lr", "imagesPerSec"])
+      assert.ok(typeof e[key] === "number" && Number.isFinite(e[key]) && e[key] > 0, `${key} in ${JSON.stringify(e)}`);
   }
-  assert.equal(lines[0].lr, 1.5e-4 * 8 / 256, "the default blr 1.5e-4 scaled to batch 8, no warmup in a 6-step run");
+  assert.equal(lines[0].lr, (1.5e-4 * 8) / 256, "the default blr 1.5e-4 scaled to batch 8, no warmup in a 6-step run");
 
   const curve = decodeImage(readFileSync(join(full, "loss.png")), "loss.png");
   assert.deepEqual([curve.width, curve.height], [640, 400]);
@@ -59,8 +83,20 @@ test("pretrain writes progress, log.jsonl, loss.png and a checkpoint/ that forwa
 
   // The output folder is a model folder for the other commands.
   const inputs = at("pixels.safetensors");
-  writeSafetensorsFile(inputs, { pixel_values: { dtype: "F32", shape: [1, 3, 16, 16], data: new Float32Array(768).map((_, i) => Math.sin(i)) } });
-  const f = await runCli(["forward", "--model", full, "--inputs", inputs, "--out", at("forward.safetensors"), "--seed", "1"]);
+  writeSafetensorsFile(inputs, {
+    pixel_values: { dtype: "F32", shape: [1, 3, 16, 16], data: new Float32Array(768).map((_, i) => Math.sin(i)) },
+  });
+  const f = await runCli([
+    "forward",
+    "--model",
+    full,
+    "--inputs",
+    inputs,
+    "--out",
+    at("forward.safetensors"),
+    "--seed",
+    "1",
+  ]);
   assert.equal(f.code, 0, f.stderr.join("\n"));
   assert.deepEqual(readSafetensorsFile(at("forward.safetensors")).tensors.get("last_hidden_state")!.shape, [1, 5, 16]);
   const image = at("picture.png");
@@ -85,19 +121,40 @@ test("Ctrl-C after step 3 saves, exits 130 naming --resume; --resume finishes wi
 
   const resumed = await runCli([...common, "--steps", "6", "--resume", stopped, "--out", stopped]);
   assert.equal(resumed.code, 0, resumed.stderr.join("\n"));
-  assert.ok(resumed.stdout.some((l) => l.startsWith("step 4/6")) && !resumed.stdout.some((l) => l.startsWith("step 3/6")), "it continues at step 4");
+  assert.ok(
+    resumed.stdout.some((l) => l.startsWith("step 4/6")) && !resumed.stdout.some((l) => l.startsWith("step 3/6")),
+    "it continues at step 4",
+  );
   assert.deepEqual(logLosses(stopped), logLosses(full), "log.jsonl losses, bit for bit");
   for (const file of ["model.safetensors", "optimizer.safetensors"]) {
-    assert.ok(readFileSync(join(stopped, "checkpoint", file)).equals(readFileSync(join(full, "checkpoint", file))), file);
+    assert.ok(
+      readFileSync(join(stopped, "checkpoint", file)).equals(readFileSync(join(full, "checkpoint", file))),
+      file,
+    );
   }
 });
 
 test("a diverging run (--lr 10 --weight-decay 10) stops on a non-finite loss with one line; the last checkpoint is the last good step", async () => {
   const out = at("diverge");
-  const r = await runCli([...common, "--steps", "40", "--lr", "10", "--weight-decay", "10", "--checkpoint-every", "2", "--out", out]);
+  const r = await runCli([
+    ...common,
+    "--steps",
+    "40",
+    "--lr",
+    "10",
+    "--weight-decay",
+    "10",
+    "--checkpoint-every",
+    "2",
+    "--out",
+    out,
+  ]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
-  const m = /^vitmae pretrain: (?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in /.exec(r.stderr[0]);
+  const m =
+    /^vitmae pretrain: (?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in /.exec(
+      r.stderr[0],
+    );
   assert.ok(m, r.stderr[0]);
   const [failedAt, savedAt] = [Number(m[1]), Number(m[2])];
   assert.ok(savedAt > 0 && savedAt < failedAt && failedAt - savedAt <= 2, `failed at ${failedAt}, saved at ${savedAt}`);
@@ -120,7 +177,18 @@ test("bad inputs: one line on stderr naming the problem, a non-zero exit, and sa
   const stoppedBefore = snapshot(stoppedCopy);
   assert.ok(stoppedBefore.has(join("checkpoint", "model.safetensors")));
 
-  const withData = (d: string, ...rest: string[]) => ["pretrain", "--config", config, "--data", d, "--batch-size", "8", "--seed", "3", ...rest];
+  const withData = (d: string, ...rest: string[]) => [
+    "pretrain",
+    "--config",
+    config,
+    "--data",
+    d,
+    "--batch-size",
+    "8",
+    "--seed",
+    "3",
+    ...rest,
+  ];
   const cases: [string[], RegExp][] = [
     [[...common, "--steps", "6", "--lr", "1e-3", "--blr", "1e-4", "--out", at("x1")], /give --blr or --lr, not both/],
     [[...common, "--steps", "6", "--epochs", "2", "--out", at("x2")], /give --steps or --epochs, not both/],
@@ -133,9 +201,15 @@ test("bad inputs: one line on stderr naming the problem, a non-zero exit, and sa
     [[...common, "--steps", "6", "--resume", emptyDir, "--out", at("x8")], /no training checkpoint in .*empty/],
     // Against saved runs: nothing there may change.
     [[...common, "--steps", "6", "--out", full], /--out .*full already holds a training run.*--resume/],
-    [[...common, "--steps", "6", "--resume", full, "--out", full, "--batch-size", "4"], /--resume needs the flags of the original run \(--batch-size: saved 8, now 4\)/],
+    [
+      [...common, "--steps", "6", "--resume", full, "--out", full, "--batch-size", "4"],
+      /--resume needs the flags of the original run \(--batch-size: saved 8, now 4\)/,
+    ],
     [[...common, "--steps", "9", "--resume", full, "--out", full], /--steps\/--epochs: saved 6, now 9/],
-    [withData(corruptData, "--steps", "6", "--resume", stoppedCopy, "--out", stoppedCopy), /img03\.png.*(corrupt|truncated)/i],
+    [
+      withData(corruptData, "--steps", "6", "--resume", stoppedCopy, "--out", stoppedCopy),
+      /img03\.png.*(corrupt|truncated)/i,
+    ],
   ];
   for (const [argv, why] of cases) {
     const r = await runCli(argv);
@@ -147,7 +221,11 @@ test("bad inputs: one line on stderr naming the problem, a non-zero exit, and sa
     assert.match(r.stderr[0], why, label);
   }
   assert.deepEqual(snapshot(full), fullBefore, "the finished run is untouched");
-  assert.deepEqual(snapshot(stoppedCopy), stoppedBefore, "a resume that fails on its first batch leaves the step-3 checkpoint and log as they were");
+  assert.deepEqual(
+    snapshot(stoppedCopy),
+    stoppedBefore,
+    "a resume that fails on its first batch leaves the step-3 checkpoint and log as they were",
+  );
   assert.equal(loadTrainingCheckpoint(stoppedCopy).state.step, 3);
   assert.ok(!existsSync(join(at("x6"), "checkpoint")), "no checkpoint from a run that never made a step");
 });
@@ -155,13 +233,17 @@ test("bad inputs: one line on stderr naming the problem, a non-zero exit, and sa
 test("the real process: SIGINT mid-run exits 130 with a complete checkpoint at the log's last step; --resume replays the unbroken run", async () => {
   const out = at("sigint");
   const steps = "120";
-  const child = spawn(process.execPath, ["bin/vitmae.mjs", ...common, "--steps", steps, "--out", out], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["bin/vitmae.mjs", ...common, "--steps", steps, "--out", out], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (b: Buffer) => (output += b));
   child.stderr.on("data", (b: Buffer) => (output += b));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
-  const logged = () => existsSync(join(out, "log.jsonl")) && readFileSync(join(out, "log.jsonl"), "utf8").includes("\n");
+  const logged = () =>
+    existsSync(join(out, "log.jsonl")) && readFileSync(join(out, "log.jsonl"), "utf8").includes("\n");
   while (!logged()) {
     assert.ok(Date.now() < deadline && child.exitCode === null, `no step logged within 30 s: ${output}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -169,7 +251,10 @@ test("the real process: SIGINT mid-run exits 130 with a complete checkpoint at t
   child.kill("SIGINT");
   assert.equal(await exited, 130, output);
   assert.match(output, /interrupted at step \d+\/120: .*--resume /);
-  assert.deepEqual(readdirSync(out).filter((n) => n.startsWith("checkpoint")), ["checkpoint"]);
+  assert.deepEqual(
+    readdirSync(out).filter((n) => n.startsWith("checkpoint")),
+    ["checkpoint"],
+  );
   assert.deepEqual(readdirSync(join(out, "checkpoint")).sort(), CHECKPOINT_FILES);
   const partial = logLosses(out);
   const state = loadTrainingCheckpoint(out).state;
@@ -187,7 +272,24 @@ test("the real process: SIGINT mid-run exits 130 with a complete checkpoint at t
 test("the real process: a corrupt image is one stderr line naming the file (no stack), exit 1", () => {
   const bad = writeImageFolder(at("bad-data"), 8);
   writeFileSync(join(bad, "img05.png"), Buffer.from("\x89PNG\r\n\x1a\n garbage", "latin1"));
-  const r = spawnSync(process.execPath, ["bin/vitmae.mjs", "pretrain", "--config", config, "--data", bad, "--batch-size", "8", "--steps", "2", "--out", at("bad-out")], { cwd: repoRoot, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      "bin/vitmae.mjs",
+      "pretrain",
+      "--config",
+      config,
+      "--data",
+      bad,
+      "--batch-size",
+      "8",
+      "--steps",
+      "2",
+      "--out",
+      at("bad-out"),
+    ],
+    { cwd: repoRoot, encoding: "utf8", timeout: 60_000 },
+  );
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, JSON.stringify(r.stderr));
   assert.match(r.stderr, /^vitmae pretrain: .*img05\.png/);

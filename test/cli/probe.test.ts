@@ -20,7 +20,10 @@ ViTMAEForPreTraining.init(tiny, T.key(21)).savePretrained(modelDir);
 const data = join(root, "colours");
 let state = 7;
 const noise = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 120;
-for (const [name, base] of [["blue", [40, 40, 200]], ["red", [200, 40, 40]]] as const) {
+for (const [name, base] of [
+  ["blue", [40, 40, 200]],
+  ["red", [200, 40, 40]],
+] as const) {
   mkdirSync(join(data, name), { recursive: true });
   for (let i = 0; i < 15; i++) {
     const px = new Uint8Array(32 * 32 * 3).map((_, j) => Math.max(0, Math.min(255, Math.round(base[j % 3] + noise()))));
@@ -43,7 +46,19 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 
 test("probe on a clearly two-class folder: linear and k-NN, CLS and mean-pool, all high; a table and the JSON", async () => {
   const json = join(root, "probe.json");
-  const { code, out, err } = await run(["probe", "--model", modelDir, "--data", data, "--train-fraction", "0.6", "--seed", "1", "--json", json]);
+  const { code, out, err } = await run([
+    "probe",
+    "--model",
+    modelDir,
+    "--data",
+    data,
+    "--train-fraction",
+    "0.6",
+    "--seed",
+    "1",
+    "--json",
+    json,
+  ]);
   assert.equal(code, 0, err.join("\n"));
   const report = JSON.parse(readFileSync(json, "utf8")) as ProbeReport;
   assert.equal(report.trainSize, 18);
@@ -51,18 +66,42 @@ test("probe on a clearly two-class folder: linear and k-NN, CLS and mean-pool, a
   assert.equal(report.numClasses, 2);
   assert.equal(report.featureDim, 64);
   for (const pool of ["cls", "meanPool"] as const) {
-    for (const method of ["linear", "knn"] as const) assert.ok(report.accuracy[pool][method] >= 0.9, `${pool} ${method}: ${report.accuracy[pool][method]}`);
+    for (const method of ["linear", "knn"] as const)
+      assert.ok(report.accuracy[pool][method] >= 0.9, `${pool} ${method}: ${report.accuracy[pool][method]}`);
   }
   assert.match(out, /CLS token\s+\d+\.\d%\s+\d+\.\d%/);
   assert.match(out, /mean-pool\s+\d+\.\d%\s+\d+\.\d%/);
   // The same seed gives the same numbers.
   const again = await run(["probe", "--model", modelDir, "--data", data, "--train-fraction", "0.6", "--seed", "1"]);
-  assert.equal(again.out.split("\n").filter((l) => /CLS|mean-pool/.test(l)).join("\n"), out.split("\n").filter((l) => /CLS|mean-pool/.test(l)).join("\n"));
+  assert.equal(
+    again.out
+      .split("\n")
+      .filter((l) => /CLS|mean-pool/.test(l))
+      .join("\n"),
+    out
+      .split("\n")
+      .filter((l) => /CLS|mean-pool/.test(l))
+      .join("\n"),
+  );
 });
 
 test("--limit caps the examples used (a seeded subset, split by --train-fraction)", async () => {
   const json = join(root, "limit.json");
-  const { code, err } = await run(["probe", "--model", modelDir, "--data", data, "--limit", "10", "--epochs", "3", "--k", "3", "--json", json]);
+  const { code, err } = await run([
+    "probe",
+    "--model",
+    modelDir,
+    "--data",
+    data,
+    "--limit",
+    "10",
+    "--epochs",
+    "3",
+    "--k",
+    "3",
+    "--json",
+    json,
+  ]);
   assert.equal(code, 0, err.join("\n"));
   const report = JSON.parse(readFileSync(json, "utf8")) as ProbeReport;
   assert.equal(report.trainSize + report.testSize, 10);
@@ -73,7 +112,8 @@ test("--limit caps the examples used (a seeded subset, split by --train-fraction
 test("bad inputs: one clear line, a non-zero exit, and no JSON written", async () => {
   const flat = join(root, "flat");
   mkdirSync(flat);
-  for (let i = 0; i < 4; i++) writeFileSync(join(flat, `${i}.png`), encodePng(new Uint8Array(32 * 32 * 3).fill(i * 40), 32, 32, 3));
+  for (let i = 0; i < 4; i++)
+    writeFileSync(join(flat, `${i}.png`), encodePng(new Uint8Array(32 * 32 * 3).fill(i * 40), 32, 32, 3));
   const outDir = join(root, "out");
   mkdirSync(outDir);
   const json = join(outDir, "r.json");
@@ -82,7 +122,10 @@ test("bad inputs: one clear line, a non-zero exit, and no JSON written", async (
     [["--model", join(root, "nope"), "--data", data, "--json", json], /checkpoint folder .*nope does not exist/],
     [["--model", modelDir, "--data", join(root, "no-data"), "--json", json], /does not exist/],
     [["--model", modelDir, "--data", data, "--train-fraction", "1", "--json", json], /--train-fraction must be/],
-    [["--model", modelDir, "--data", data, "--json", join(root, "missing", "r.json")], /cannot write .*missing.* does not exist/],
+    [
+      ["--model", modelDir, "--data", data, "--json", join(root, "missing", "r.json")],
+      /cannot write .*missing.* does not exist/,
+    ],
     [["--data", data], /--model is required/],
   ];
   for (const [args, pattern] of cases) {

@@ -16,7 +16,13 @@ test("shape mismatches name the op and both shapes", () => {
   throwsShape(() => T.mul(t4, t23), "mul", "[4]", "[2, 3]");
   throwsShape(() => T.where(T.ones([3]), t23, t4), "where", "[2, 3]", "[4]");
   throwsShape(() => T.matmul(t23, t45), "matmul", "[2, 3]", "[4, 5]", "3 vs 4");
-  throwsShape(() => T.matmul(T.zeros([2, 2, 3]) as T.Tensor, T.zeros([3, 3, 4])), "matmul", "batch dims", "[2, 2, 3]", "[3, 3, 4]");
+  throwsShape(
+    () => T.matmul(T.zeros([2, 2, 3]) as T.Tensor, T.zeros([3, 3, 4])),
+    "matmul",
+    "batch dims",
+    "[2, 2, 3]",
+    "[3, 3, 4]",
+  );
   throwsShape(() => T.reshape(t23, [4]), "reshape", "[2, 3]", "[4]");
   throwsShape(() => T.reshape(t23, [-1, -1]), "reshape", "[-1, -1]");
   throwsShape(() => T.reshape(t23, [4, -1]), "reshape", "[4, -1]");
@@ -115,7 +121,17 @@ test("autodiff misuse: cotangent shape or count, argnums, non-scalar f", () => {
   throwsShape(() => pullback(t4), "vjp", "[4]", "[2, 3]");
   assertThrowsWith(() => pullback([t23, t23] as unknown as T.Tensor), TypeError, "vjp", "2 tensors", "1");
   assertThrowsWith(() => valueAndGrad((x: T.Tensor) => T.exp(x))(t23), TypeError, "scalar", "[2, 3]");
-  assertThrowsWith(() => valueAndGrad((x: T.Tensor) => [T.sum(x), 1], { hasAux: false })(t23), TypeError, "scalar", "object");
-  assertThrowsWith(() => valueAndGrad((x: T.Tensor) => T.sum(x), { argnums: 1 })(t23), RangeError, "argnum 1", "1 arguments");
+  assertThrowsWith(
+    () => valueAndGrad((x: T.Tensor) => [T.sum(x), 1], { hasAux: false })(t23),
+    TypeError,
+    "scalar",
+    "object",
+  );
+  assertThrowsWith(
+    () => valueAndGrad((x: T.Tensor) => T.sum(x), { argnums: 1 })(t23),
+    RangeError,
+    "argnum 1",
+    "1 arguments",
+  );
   assertThrowsWith(() => valueAndGrad((x: T.Tensor) => T.sum(x), { argnums: [0, -1] })(t23), RangeError, "argnum -1");
 });

@@ -15,8 +15,15 @@ const cases = [
   { name: "gelu", fused: (x: T.Tensor) => T.gelu(x), composite: (x: T.Tensor) => T.geluComposite(x) },
   {
     name: "layerNorm",
-    fused: (x: T.Tensor) => T.layerNorm(x, T.arange(1, 1 + x.shape[x.shape.length - 1]), T.full([x.shape[x.shape.length - 1]], 0.3), 1e-5),
-    composite: (x: T.Tensor) => T.layerNormComposite(x, T.arange(1, 1 + x.shape[x.shape.length - 1]), T.full([x.shape[x.shape.length - 1]], 0.3), 1e-5),
+    fused: (x: T.Tensor) =>
+      T.layerNorm(x, T.arange(1, 1 + x.shape[x.shape.length - 1]), T.full([x.shape[x.shape.length - 1]], 0.3), 1e-5),
+    composite: (x: T.Tensor) =>
+      T.layerNormComposite(
+        x,
+        T.arange(1, 1 + x.shape[x.shape.length - 1]),
+        T.full([x.shape[x.shape.length - 1]], 0.3),
+        1e-5,
+      ),
   },
 ];
 
@@ -55,7 +62,10 @@ test("fused softmax on non-last axes and strided inputs matches the composition"
 });
 
 test("fused softmax keeps -inf entries at probability 0 and rows sum to 1", () => {
-  const x = T.fromNested([[0, -Infinity, 1], [2, 2, -Infinity]]);
+  const x = T.fromNested([
+    [0, -Infinity, 1],
+    [2, 2, -Infinity],
+  ]);
   const y = T.softmax(x).toNested() as number[][];
   assert.equal(y[0][1], 0);
   assert.equal(y[1][2], 0);

@@ -24,11 +24,14 @@ test("Threefry-2x32 matches the Random123 known-answer vectors", () => {
 });
 
 test("the same key gives the same numbers; different seeds give different ones", () => {
-  fc.assert(fc.property(fc.maxSafeInteger(), (seed) => {
-    const [a, b] = [random.normal(T.key(seed), [16]), random.normal(T.key(seed), [16])];
-    assert.deepEqual(a.toArray(), b.toArray());
-    assert.notDeepEqual(random.normal(T.key(seed + 1), [16]).toArray(), a.toArray());
-  }), { numRuns: 30, seed: 3 });
+  fc.assert(
+    fc.property(fc.maxSafeInteger(), (seed) => {
+      const [a, b] = [random.normal(T.key(seed), [16]), random.normal(T.key(seed), [16])];
+      assert.deepEqual(a.toArray(), b.toArray());
+      assert.notDeepEqual(random.normal(T.key(seed + 1), [16]).toArray(), a.toArray());
+    }),
+    { numRuns: 30, seed: 3 },
+  );
 });
 
 test("split keys differ from each other and from the parent; foldIn is deterministic", () => {
@@ -40,18 +43,29 @@ test("split keys differ from each other and from the parent; foldIn is determini
   assert.deepEqual(random.split(k, 3).map(String), children.slice(0, 3).map(String), "split(k, n) extends split(k, m)");
   assert.equal(String(random.foldIn(k, 5)), String(random.foldIn(k, 5)));
   assert.notEqual(String(random.foldIn(k, 5)), String(random.foldIn(k, 6)));
-  assert.notEqual(String(random.foldIn(k, 1)), String(random.foldIn(k, 2 ** 32 + 1)), "foldIn sees all of a large integer");
+  assert.notEqual(
+    String(random.foldIn(k, 1)),
+    String(random.foldIn(k, 2 ** 32 + 1)),
+    "foldIn sees all of a large integer",
+  );
   assert.ok(children.every((c) => Object.isFrozen(c)));
 });
 
 test("keyFromData(k.toJSON()) gives k back, also through JSON text", () => {
-  fc.assert(fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.nat(5), (seed, depth) => {
-    let k = T.key(seed);
-    for (let i = 0; i < depth; i++) k = random.split(k)[1];
-    const back = random.keyFromData(JSON.parse(JSON.stringify(k)));
-    assert.deepEqual(back.toJSON(), k.toJSON());
-    assert.deepEqual(random.uniform(back, [4]).toArray(), random.uniform(k, [4]).toArray());
-  }), { numRuns: 50, seed: 4 });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+      fc.nat(5),
+      (seed, depth) => {
+        let k = T.key(seed);
+        for (let i = 0; i < depth; i++) k = random.split(k)[1];
+        const back = random.keyFromData(JSON.parse(JSON.stringify(k)));
+        assert.deepEqual(back.toJSON(), k.toJSON());
+        assert.deepEqual(random.uniform(back, [4]).toArray(), random.uniform(k, [4]).toArray());
+      },
+    ),
+    { numRuns: 50, seed: 4 },
+  );
 });
 
 test("uniform lies in [min, max) with mean and variance of the uniform law", () => {
@@ -97,16 +111,27 @@ test("bernoulli is 0 or 1 at rate p", () => {
 });
 
 test("permutation is a permutation of 0..n-1, and varies with the key", () => {
-  fc.assert(fc.property(fc.nat(200), fc.integer(), (n, seed) => {
-    const p = [...random.permutation(T.key(seed), n).toArray()];
-    assert.deepEqual([...p].sort((a, b) => a - b), [...Array(n).keys()]);
-  }), { numRuns: 50, seed: 6 });
+  fc.assert(
+    fc.property(fc.nat(200), fc.integer(), (n, seed) => {
+      const p = [...random.permutation(T.key(seed), n).toArray()];
+      assert.deepEqual(
+        [...p].sort((a, b) => a - b),
+        [...Array(n).keys()],
+      );
+    }),
+    { numRuns: 50, seed: 6 },
+  );
   const perms = new Set(Array.from({ length: 20 }, (_, s) => random.permutation(T.key(s), 10).toArray().join(",")));
   assert.ok(perms.size >= 19, "different keys give different permutations");
   // Every value lands in every position about equally often (n = 4, 4000 keys).
   const counts = Array.from({ length: 4 }, () => new Array(4).fill(0));
-  for (let s = 0; s < 4000; s++) random.permutation(T.key(s), 4).toArray().forEach((v, i) => counts[i][v]++);
-  for (const row of counts) for (const c of row) assert.ok(Math.abs(c - 1000) < 120, `position counts ${JSON.stringify(counts)}`);
+  for (let s = 0; s < 4000; s++)
+    random
+      .permutation(T.key(s), 4)
+      .toArray()
+      .forEach((v, i) => counts[i][v]++);
+  for (const row of counts)
+    for (const c of row) assert.ok(Math.abs(c - 1000) < 120, `position counts ${JSON.stringify(counts)}`);
 });
 
 test("random tensors keep their literal shape and are float32", () => {

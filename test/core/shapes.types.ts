@@ -40,7 +40,25 @@ const erasedAdd = T.add(erased, a23);
 expectType<Equals<typeof erasedAdd, T.Tensor>>();
 expectType<Equals<ReturnType<typeof T.add<T.Tensor, T.Tensor>>, T.Tensor>>();
 expectType<Equals<ReturnType<typeof T.matmul<T.Shape, T.Shape>>, T.Tensor>>();
-void [c, batched, batchedRight, dynamic, sum23, col, withScalar, scalarLeft, created, randomShape, sameShape, reshaped, reshapedFree, broadcast, identity, erasedOut, erasedAdd];
+void [
+  c,
+  batched,
+  batchedRight,
+  dynamic,
+  sum23,
+  col,
+  withScalar,
+  scalarLeft,
+  created,
+  randomShape,
+  sameShape,
+  reshaped,
+  reshapedFree,
+  broadcast,
+  identity,
+  erasedOut,
+  erasedAdd,
+];
 
 // ---- Wrong shapes and ranks do not compile ----
 // @ts-expect-error inner dims 3 and 4 differ

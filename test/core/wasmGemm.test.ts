@@ -6,8 +6,16 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import {
-  gemm, type GemmArgs, gemmBatched, type GemmBatchStrides, gemmInfo, gemmTaskCounts, setGemmParallelThreshold,
-  setGemmRelaxedSimd, setGemmThreads, wasmAvailable,
+  gemm,
+  type GemmArgs,
+  gemmBatched,
+  type GemmBatchStrides,
+  gemmInfo,
+  gemmTaskCounts,
+  setGemmParallelThreshold,
+  setGemmRelaxedSimd,
+  setGemmThreads,
+  wasmAvailable,
 } from "../../src/core/wasm/gemm.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -77,7 +85,12 @@ function checkBatched(batch: number, args: GemmArgs & GemmBatchStrides, step = 1
   }
 }
 
-interface ViewSpec { trans: boolean; pad: number; offset: number; flip?: boolean }
+interface ViewSpec {
+  trans: boolean;
+  pad: number;
+  offset: number;
+  flip?: boolean;
+}
 
 /** A rows x cols matrix view with random layout (transposed or not, padded, offset, rows reversed). */
 function makeView(rows: number, cols: number, spec: ViewSpec, rand: () => number, batches = 1) {
@@ -103,19 +116,43 @@ const viewSpec = fc.record({
 });
 const dim = fc.oneof(fc.integer({ min: 0, max: 70 }), fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 65));
 
-function problem(m: number, n: number, k: number, aSpec: ViewSpec, bSpec: ViewSpec, seed: number, opts: {
-  accumulate: boolean; batch?: number; aBroadcast?: boolean; bBroadcast?: boolean; cGap?: number;
-}) {
+function problem(
+  m: number,
+  n: number,
+  k: number,
+  aSpec: ViewSpec,
+  bSpec: ViewSpec,
+  seed: number,
+  opts: {
+    accumulate: boolean;
+    batch?: number;
+    aBroadcast?: boolean;
+    bBroadcast?: boolean;
+    cGap?: number;
+  },
+) {
   const rand = prng(seed);
   const batch = opts.batch ?? 1;
   const A = makeView(m, k, aSpec, rand, opts.aBroadcast ? 1 : batch);
   const B = makeView(k, n, bSpec, rand, opts.bBroadcast ? 1 : batch);
   const cBatchStride = m * n + (opts.cGap ?? 0);
   const args: GemmArgs & GemmBatchStrides = {
-    m, n, k,
-    a: A.array, aOffset: A.offset, aRowStride: A.rowStride, aColStride: A.colStride, aBatchStride: opts.aBroadcast ? 0 : A.batchStride,
-    b: B.array, bOffset: B.offset, bRowStride: B.rowStride, bColStride: B.colStride, bBatchStride: opts.bBroadcast ? 0 : B.batchStride,
-    c: randomArray(2 + batch * cBatchStride + 3, rand), cOffset: 2, cBatchStride,
+    m,
+    n,
+    k,
+    a: A.array,
+    aOffset: A.offset,
+    aRowStride: A.rowStride,
+    aColStride: A.colStride,
+    aBatchStride: opts.aBroadcast ? 0 : A.batchStride,
+    b: B.array,
+    bOffset: B.offset,
+    bRowStride: B.rowStride,
+    bColStride: B.colStride,
+    bBatchStride: opts.bBroadcast ? 0 : B.batchStride,
+    c: randomArray(2 + batch * cBatchStride + 3, rand),
+    cOffset: 2,
+    cBatchStride,
     accumulate: opts.accumulate,
   };
   return { batch, args };
@@ -136,10 +173,19 @@ describe("wasm gemm", () => {
         setGemmThreads(threads);
         setGemmParallelThreshold(0); // split even tiny problems into tasks over all threads
         fc.assert(
-          fc.property(dim, dim, dim, viewSpec, viewSpec, fc.boolean(), fc.integer(), (m, n, k, aSpec, bSpec, accumulate, seed) => {
-            const { batch, args } = problem(m, n, k, aSpec, bSpec, seed, { accumulate });
-            checkBatched(batch, args);
-          }),
+          fc.property(
+            dim,
+            dim,
+            dim,
+            viewSpec,
+            viewSpec,
+            fc.boolean(),
+            fc.integer(),
+            (m, n, k, aSpec, bSpec, accumulate, seed) => {
+              const { batch, args } = problem(m, n, k, aSpec, bSpec, seed, { accumulate });
+              checkBatched(batch, args);
+            },
+          ),
           { numRuns: threads === 2 ? 120 : 40 },
         );
       });
@@ -150,8 +196,18 @@ describe("wasm gemm", () => {
     setGemmRelaxedSimd(true);
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 21 }), fc.integer({ min: 0, max: 21 }), fc.integer({ min: 0, max: 21 }),
-        viewSpec, viewSpec, fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 4 }), fc.constantFrom(1, 2), fc.integer(),
+        fc.integer({ min: 0, max: 9 }),
+        fc.integer({ min: 0, max: 21 }),
+        fc.integer({ min: 0, max: 21 }),
+        fc.integer({ min: 0, max: 21 }),
+        viewSpec,
+        viewSpec,
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom(1, 2),
+        fc.integer(),
         (batch, m, n, k, aSpec, bSpec, aBroadcast, bBroadcast, accumulate, cGap, threads, seed) => {
           setGemmThreads(threads);
           setGemmParallelThreshold(0);
@@ -167,9 +223,24 @@ describe("wasm gemm", () => {
     setGemmThreads(2);
     const rand = prng(7);
     const [m, n, k] = [5, 9, 13];
-    const a = randomArray(m * k, rand), b = randomArray(k * n, rand);
+    const a = randomArray(m * k, rand),
+      b = randomArray(k * n, rand);
     const c = new Float32Array(m * n + 8).fill(-7);
-    gemm({ m, n, k, a, aOffset: 0, aRowStride: k, aColStride: 1, b, bOffset: 0, bRowStride: n, bColStride: 1, c, cOffset: 4 });
+    gemm({
+      m,
+      n,
+      k,
+      a,
+      aOffset: 0,
+      aRowStride: k,
+      aColStride: 1,
+      b,
+      bOffset: 0,
+      bRowStride: n,
+      bColStride: 1,
+      c,
+      cOffset: 4,
+    });
     for (let i = 0; i < 4; i++) assert.equal(c[i], -7);
     for (let i = m * n + 4; i < c.length; i++) assert.equal(c[i], -7);
     let s = 0;
@@ -188,7 +259,15 @@ describe("wasm gemm", () => {
         [301, 517, 77, true, false], // Aᵀ·B (backward dW); odd sizes, so edge tiles in every K block
       ];
       for (const [m, k, n, transA, transB] of shapes) {
-        const { batch, args } = problem(m, n, k, { trans: transA, pad: 1, offset: 3 }, { trans: transB, pad: 0, offset: 0 }, m + k, { accumulate: false });
+        const { batch, args } = problem(
+          m,
+          n,
+          k,
+          { trans: transA, pad: 1, offset: 3 },
+          { trans: transB, pad: 0, offset: 0 },
+          m + k,
+          { accumulate: false },
+        );
         checkBatched(batch, args, 211);
       }
     });
@@ -198,7 +277,15 @@ describe("wasm gemm", () => {
     const results = [1, 2].map((threads) => {
       setGemmThreads(threads);
       setGemmParallelThreshold(0);
-      const { args } = problem(203, 301, 555, { trans: false, pad: 0, offset: 0 }, { trans: true, pad: 1, offset: 0 }, 11, { accumulate: false });
+      const { args } = problem(
+        203,
+        301,
+        555,
+        { trans: false, pad: 0, offset: 0 },
+        { trans: true, pad: 1, offset: 0 },
+        11,
+        { accumulate: false },
+      );
       gemm(args);
       return args.c;
     });
@@ -208,7 +295,10 @@ describe("wasm gemm", () => {
   it("batched attention shapes (96 x 50x64·64x50, Bᵀ view), multi-threaded", () => {
     setGemmThreads(2);
     setGemmParallelThreshold();
-    const p = problem(50, 50, 64, { trans: false, pad: 0, offset: 0 }, { trans: true, pad: 0, offset: 0 }, 5, { accumulate: false, batch: 96 });
+    const p = problem(50, 50, 64, { trans: false, pad: 0, offset: 0 }, { trans: true, pad: 0, offset: 0 }, 5, {
+      accumulate: false,
+      batch: 96,
+    });
     checkBatched(p.batch, p.args, 7);
   });
 
@@ -216,11 +306,20 @@ describe("wasm gemm", () => {
     for (const threads of [1, 2]) {
       setGemmThreads(threads);
       setGemmParallelThreshold(0);
-      const { batch, args } = problem(17, 19, 11, { trans: false, pad: 0, offset: 0 }, { trans: false, pad: 0, offset: 0 }, 3, { accumulate: true });
+      const { batch, args } = problem(
+        17,
+        19,
+        11,
+        { trans: false, pad: 0, offset: 0 },
+        { trans: false, pad: 0, offset: 0 },
+        3,
+        { accumulate: true },
+      );
       args.a[2 * 11 + 4] = NaN; // row 2 of C becomes NaN
       args.b[5 * 19 + 7] = Infinity; // column 7 becomes ±Inf (or NaN in row 2)
       args.b[6 * 19 + 7] = -Infinity; // ... or NaN where Inf - Inf
-      args.a[9 * 11 + 5] = 0; args.a[9 * 11 + 6] = 0; // row 9: 0 * Inf = NaN in column 7
+      args.a[9 * 11 + 5] = 0;
+      args.a[9 * 11 + 6] = 0; // row 9: 0 * Inf = NaN in column 7
       args.c[2 + 12 * 19 + 1] = Infinity; // accumulating onto Inf stays Inf
       checkBatched(batch, args);
       assert.ok(Number.isNaN(args.c[2 + 2 * 19]));
@@ -232,7 +331,18 @@ describe("wasm gemm", () => {
   it("k = 0 gives zeros (or leaves C as is when accumulating); m = 0 or n = 0 writes nothing", () => {
     const c = new Float32Array([1, 2, 3, 4, 5, 6]);
     const empty = new Float32Array(0);
-    const base = { a: empty, aOffset: 0, aRowStride: 0, aColStride: 1, b: empty, bOffset: 0, bRowStride: 1, bColStride: 1, c, cOffset: 1 };
+    const base = {
+      a: empty,
+      aOffset: 0,
+      aRowStride: 0,
+      aColStride: 1,
+      b: empty,
+      bOffset: 0,
+      bRowStride: 1,
+      bColStride: 1,
+      c,
+      cOffset: 1,
+    };
     gemm({ ...base, m: 2, n: 2, k: 0, accumulate: true });
     assert.deepEqual([...c], [1, 2, 3, 4, 5, 6]);
     gemm({ ...base, m: 2, n: 2, k: 0 });
@@ -243,8 +353,24 @@ describe("wasm gemm", () => {
   });
 
   it("rejects bad arguments with errors that name the problem", () => {
-    const a = new Float32Array(6), b = new Float32Array(6), c = new Float32Array(4);
-    const ok = { m: 2, n: 2, k: 3, a, aOffset: 0, aRowStride: 3, aColStride: 1, b, bOffset: 0, bRowStride: 2, bColStride: 1, c, cOffset: 0 };
+    const a = new Float32Array(6),
+      b = new Float32Array(6),
+      c = new Float32Array(4);
+    const ok = {
+      m: 2,
+      n: 2,
+      k: 3,
+      a,
+      aOffset: 0,
+      aRowStride: 3,
+      aColStride: 1,
+      b,
+      bOffset: 0,
+      bRowStride: 2,
+      bColStride: 1,
+      c,
+      cOffset: 0,
+    };
     gemm(ok);
     assert.throws(() => gemm({ ...ok, m: -1 }), /m=-1 must be a non-negative integer/);
     assert.throws(() => gemm({ ...ok, k: 2.5 }), /k=2.5/);
@@ -253,25 +379,63 @@ describe("wasm gemm", () => {
     assert.throws(() => gemm({ ...ok, cOffset: 1 }), /needs c\.length >= 5, got 4/);
     assert.throws(() => gemm({ ...ok, aRowStride: NaN }), /aRowStride=NaN must be an integer/);
     assert.throws(() => gemm({ ...ok, a: [1, 2] as unknown as Float32Array }), /a must be a Float32Array/);
-    assert.throws(() => gemmBatched(2, { ...ok, c: new Float32Array(8), aBatchStride: 0, bBatchStride: 0, cBatchStride: 3 }), /batches would overlap/);
+    assert.throws(
+      () => gemmBatched(2, { ...ok, c: new Float32Array(8), aBatchStride: 0, bBatchStride: 0, cBatchStride: 3 }),
+      /batches would overlap/,
+    );
     assert.throws(() => setGemmThreads(0), /setGemmThreads/);
     // Stride-0 views make a product whose packed A (40000 x 40000) exceeds the 4 GiB wasm memory.
     const one = new Float32Array(1);
     assert.throws(
-      () => gemm({ m: 40000, n: 1, k: 40000, a: one, aOffset: 0, aRowStride: 0, aColStride: 0, b: one, bOffset: 0, bRowStride: 0, bColStride: 0, c: new Float32Array(40000), cOffset: 0 }),
+      () =>
+        gemm({
+          m: 40000,
+          n: 1,
+          k: 40000,
+          a: one,
+          aOffset: 0,
+          aRowStride: 0,
+          aColStride: 0,
+          b: one,
+          bOffset: 0,
+          bRowStride: 0,
+          bColStride: 0,
+          c: new Float32Array(40000),
+          cOffset: 0,
+        }),
       /m=40000 n=1 k=40000 needs \d+ MiB of wasm memory, more than the 4096 MiB limit/,
     );
     gemm(ok); // and it still works afterwards
   });
 
   it("worker threads take part in large products (for both kernels)", () => {
-    const workerTasks = () => gemmTaskCounts().slice(1).reduce((x, y) => x + y, 0);
+    const workerTasks = () =>
+      gemmTaskCounts()
+        .slice(1)
+        .reduce((x, y) => x + y, 0);
     for (const relaxed of [false, true]) {
       setGemmRelaxedSimd(relaxed);
       setGemmThreads(2);
       setGemmParallelThreshold();
-      const m = 256, a = new Float32Array(m * m).fill(0.5), c = new Float32Array(m * m);
-      const call = () => gemm({ m, n: m, k: m, a, aOffset: 0, aRowStride: m, aColStride: 1, b: a, bOffset: 0, bRowStride: m, bColStride: 1, c, cOffset: 0 });
+      const m = 256,
+        a = new Float32Array(m * m).fill(0.5),
+        c = new Float32Array(m * m);
+      const call = () =>
+        gemm({
+          m,
+          n: m,
+          k: m,
+          a,
+          aOffset: 0,
+          aRowStride: m,
+          aColStride: 1,
+          b: a,
+          bOffset: 0,
+          bRowStride: m,
+          bColStride: 1,
+          c,
+          cOffset: 0,
+        });
       call(); // starts the worker if this kernel's pool has none yet
       const before = workerTasks();
       const deadline = Date.now() + 10_000; // a busy machine may keep the worker off the CPU for a while
@@ -288,7 +452,9 @@ describe("wasm gemm", () => {
       gemm({ m, n: m, k: m, a, aOffset: 0, aRowStride: m, aColStride: 1, b: a, bOffset: 0, bRowStride: m, bColStride: 1, c, cOffset: 0 });
       console.log(c[0]);`;
     const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      cwd: repoRoot, timeout: 30_000, encoding: "utf8",
+      cwd: repoRoot,
+      timeout: 30_000,
+      encoding: "utf8",
     });
     assert.equal(child.error, undefined, `child did not exit: ${child.error?.message}`);
     assert.equal(child.stdout.trim(), "200", child.stderr);

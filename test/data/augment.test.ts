@@ -19,16 +19,25 @@ function testImage(width: number, height: number, channels: 1 | 3): Image {
 
 describe("randomResizedCropParams", () => {
   test("the box lies inside the image; sampled boxes have area fraction in [0.2, 1] and w/h in [3/4, 4/3] up to rounding", () => {
-    fc.assert(fc.property(seed, side, side, (s, width, height) => {
-      const { top, left, h, w, fallback } = randomResizedCropParams(key(s), width, height);
-      assert.ok(Number.isInteger(top) && Number.isInteger(left) && Number.isInteger(h) && Number.isInteger(w));
-      assert.ok(top >= 0 && left >= 0 && h >= 1 && w >= 1 && top + h <= height && left + w <= width, `box ${top},${left},${h},${w}`);
-      if (fallback) return;
-      // w and h are each rounded from exact values, so allow half a pixel either way.
-      const area = width * height;
-      assert.ok((w + 0.5) * (h + 0.5) >= 0.2 * area && (w - 0.5) * (h - 0.5) <= area, `area ${w * h} of ${area}`);
-      assert.ok((w + 0.5) / (h - 0.5 || 0.5) >= 3 / 4 - 1e-12 && (w - 0.5) / (h + 0.5) <= 4 / 3 + 1e-12, `ratio ${w}/${h}`);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(seed, side, side, (s, width, height) => {
+        const { top, left, h, w, fallback } = randomResizedCropParams(key(s), width, height);
+        assert.ok(Number.isInteger(top) && Number.isInteger(left) && Number.isInteger(h) && Number.isInteger(w));
+        assert.ok(
+          top >= 0 && left >= 0 && h >= 1 && w >= 1 && top + h <= height && left + w <= width,
+          `box ${top},${left},${h},${w}`,
+        );
+        if (fallback) return;
+        // w and h are each rounded from exact values, so allow half a pixel either way.
+        const area = width * height;
+        assert.ok((w + 0.5) * (h + 0.5) >= 0.2 * area && (w - 0.5) * (h - 0.5) <= area, `area ${w * h} of ${area}`);
+        assert.ok(
+          (w + 0.5) / (h - 0.5 || 0.5) >= 3 / 4 - 1e-12 && (w - 0.5) / (h + 0.5) <= 4 / 3 + 1e-12,
+          `ratio ${w}/${h}`,
+        );
+      }),
+      { numRuns: 400 },
+    );
   });
 
   test("the same key gives the same box; different keys give different boxes", () => {
@@ -61,19 +70,29 @@ describe("randomResizedCropParams", () => {
 
 describe("flip and the whole view", () => {
   test("flipHorizontal is a mirror: pixel (y, x) goes to (y, w - 1 - x), and twice is the identity", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.constantFrom(1 as const, 3 as const),
-      (width, height, channels) => {
-        const img = testImage(width, height, channels);
-        const flipped = flipHorizontal(img);
-        for (let y = 0; y < height; y++) {
-          for (let x = 0; x < width; x++) {
-            for (let c = 0; c < channels; c++) {
-              assert.equal(flipped.data[(y * width + width - 1 - x) * channels + c], img.data[(y * width + x) * channels + c]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.constantFrom(1 as const, 3 as const),
+        (width, height, channels) => {
+          const img = testImage(width, height, channels);
+          const flipped = flipHorizontal(img);
+          for (let y = 0; y < height; y++) {
+            for (let x = 0; x < width; x++) {
+              for (let c = 0; c < channels; c++) {
+                assert.equal(
+                  flipped.data[(y * width + width - 1 - x) * channels + c],
+                  img.data[(y * width + x) * channels + c],
+                );
+              }
             }
           }
-        }
-        assert.deepEqual(flipHorizontal(flipped).data, img.data);
-      }), { numRuns: 50 });
+          assert.deepEqual(flipHorizontal(flipped).data, img.data);
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 
   test("with the same key, the flipped view is the mirror of the unflipped one (the crop does not change)", () => {
@@ -99,7 +118,13 @@ describe("flip and the whole view", () => {
 
   test("about half of the views are flipped", () => {
     const img = testImage(4, 4, 1);
-    const opts = { height: 4, width: 4, channels: 1, scale: [1, 1] as [number, number], ratio: [1, 1] as [number, number] };
+    const opts = {
+      height: 4,
+      width: 4,
+      channels: 1,
+      scale: [1, 1] as [number, number],
+      ratio: [1, 1] as [number, number],
+    };
     const unflipped = augment(img, key(0), { ...opts, flipProbability: 0 });
     let flips = 0;
     for (let s = 0; s < 400; s++) {

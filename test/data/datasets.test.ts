@@ -36,11 +36,17 @@ describe("mnistDataset", () => {
     const counts = Array<number>(10).fill(0);
     labels.forEach((l) => counts[l]++);
     assert.deepEqual(counts, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]); // the package's files
-    assert.ok(labels.every((l, i) => i === 0 || l >= labels[i - 1]), "digit by digit");
+    assert.ok(
+      labels.every((l, i) => i === 0 || l >= labels[i - 1]),
+      "digit by digit",
+    );
     const { image } = ds.get(4321);
     assert.deepEqual([image.width, image.height, image.channels, image.data.length], [28, 28, 1, 784]);
     assert.deepEqual(ds.get(4321).image.data, image.data);
-    assert.throws(() => ds.get(10000), (e: unknown) => e instanceof DatasetError && /index 10000 is out of range \[0, 10000\)/.test(e.message));
+    assert.throws(
+      () => ds.get(10000),
+      (e: unknown) => e instanceof DatasetError && /index 10000 is out of range \[0, 10000\)/.test(e.message),
+    );
   });
 
   test("pixels are round(v * 255) of the package's floats", () => {
@@ -48,7 +54,10 @@ describe("mnistDataset", () => {
     const floats = (JSON.parse(readFileSync(join(dir, "1.json"), "utf8")) as { data: number[] }).data;
     const firstOne = mnistDataset().get(1001); // the first 1 comes after the 1001 zeros
     assert.equal(firstOne.label, 1);
-    assert.deepEqual([...firstOne.image.data], floats.slice(0, 784).map((v) => Math.round(v * 255)));
+    assert.deepEqual(
+      [...firstOne.image.data],
+      floats.slice(0, 784).map((v) => Math.round(v * 255)),
+    );
     assert.ok(firstOne.image.data.some((v) => v === 255) && firstOne.image.data.some((v) => v > 0 && v < 255));
   });
 });
@@ -74,7 +83,10 @@ describe("idxDataset", () => {
     const direct = idxDataset(join(folder, "train-images-idx3-ubyte.gz"));
     assert.deepEqual([direct.size, labelsOf(direct)], [3, [9, 0, 4]]);
     writeFileSync(join(root, "other-labels"), encodeIdx([3], Uint8Array.from([1, 2, 3])));
-    assert.deepEqual(labelsOf(idxDataset(join(folder, "train-images-idx3-ubyte.gz"), join(root, "other-labels"))), [1, 2, 3]);
+    assert.deepEqual(
+      labelsOf(idxDataset(join(folder, "train-images-idx3-ubyte.gz"), join(root, "other-labels"))),
+      [1, 2, 3],
+    );
   });
 
   test("labels that do not match the images, and a folder without IDX files", () => {
@@ -82,7 +94,10 @@ describe("idxDataset", () => {
     mkdirSync(bad);
     writeFileSync(join(bad, "train-images-idx3-ubyte"), encodeIdx([2, 1, 1], Uint8Array.from([1, 2])));
     writeFileSync(join(bad, "train-labels-idx1-ubyte"), encodeIdx([3], Uint8Array.from([1, 2, 3])));
-    assert.throws(() => idxDataset(bad), (e: unknown) => e instanceof IdxError && /3 labels for the 2 images/.test(e.message));
+    assert.throws(
+      () => idxDataset(bad),
+      (e: unknown) => e instanceof IdxError && /3 labels for the 2 images/.test(e.message),
+    );
     assert.throws(() => idxDataset(root), /has no train-images-idx3-ubyte/);
     assert.throws(() => idxDataset(join(root, "absent")), /does not exist/);
   });
@@ -103,7 +118,13 @@ describe("imageFolderDataset", () => {
     const ds = imageFolderDataset(dir);
     assert.deepEqual([ds.name, ds.size, ds.numClasses, ds.classNames], ["pets", 5, 3, ["ant", "bee", "cat"]]);
     const seen = Array.from({ length: ds.size }, (_, i) => [ds.get(i).label, ds.get(i).image.data[0]]);
-    assert.deepEqual(seen, [[0, 10], [1, 40], [1, 50], [2, 20], [2, 30]]);
+    assert.deepEqual(seen, [
+      [0, 10],
+      [1, 40],
+      [1, 50],
+      [2, 20],
+      [2, 30],
+    ]);
     assert.equal(ds.get(3).image.source, join(dir, "cat", "a.png"));
   });
 
@@ -116,23 +137,33 @@ describe("imageFolderDataset", () => {
   });
 
   test("missing, empty, image-less folders, an empty class, mixed layouts, a bad file", () => {
-    const error = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof DatasetError && re.test(e.message));
+    const error = (f: () => unknown, re: RegExp) =>
+      assert.throws(f, (e: unknown) => e instanceof DatasetError && re.test(e.message));
     error(() => imageFolderDataset(join(root, "nowhere")), /folder ".*nowhere" does not exist/);
     mkdirSync(join(root, "empty"));
     error(() => imageFolderDataset(join(root, "empty")), /folder ".*empty" is empty/);
     writeFileSync(join(root, "empty", "readme.txt"), "hi");
-    error(() => imageFolderDataset(join(root, "empty")), /no images found in ".*empty": 1 file\(s\), none \.png\/\.jpg\/\.jpeg/);
+    error(
+      () => imageFolderDataset(join(root, "empty")),
+      /no images found in ".*empty": 1 file\(s\), none \.png\/\.jpg\/\.jpeg/,
+    );
     mkdirSync(join(root, "classes", "dog"), { recursive: true });
     writePng(join(root, "classes", "cat", "1.png"), 1);
     error(() => imageFolderDataset(join(root, "classes")), /class folder ".*dog" has no \.png\/\.jpg\/\.jpeg images/);
     writePng(join(root, "classes", "dog", "1.png"), 1);
     writePng(join(root, "classes", "loose.png"), 1);
-    error(() => imageFolderDataset(join(root, "classes")), /has class subfolders and also 1 image\(s\) at its top level/);
+    error(
+      () => imageFolderDataset(join(root, "classes")),
+      /has class subfolders and also 1 image\(s\) at its top level/,
+    );
     error(() => imageFolderDataset(join(root, "flat", "1.png")), /is a file, not a folder/);
     const broken = join(root, "broken");
     mkdirSync(broken);
     writeFileSync(join(broken, "x.png"), "not a png");
-    assert.throws(() => imageFolderDataset(broken).get(0), (e: unknown) => e instanceof ImageError && e.message.includes("x.png"));
+    assert.throws(
+      () => imageFolderDataset(broken).get(0),
+      (e: unknown) => e instanceof ImageError && e.message.includes("x.png"),
+    );
   });
 });
 
@@ -170,11 +201,17 @@ describe("splitDataset", () => {
     const { train, test: held } = splitDataset(ds, 0.4, key(1));
     assert.equal(held.size, 2);
     const values = (d: Dataset) => Array.from({ length: d.size }, (_, i) => d.get(i).image.data[0]); // distinct per image
-    assert.deepEqual([...values(train), ...values(held)].sort((a, b) => a - b), [10, 20, 30, 40, 50]);
+    assert.deepEqual(
+      [...values(train), ...values(held)].sort((a, b) => a - b),
+      [10, 20, 30, 40, 50],
+    );
   });
 
   test("bad fractions and tiny datasets are refused", () => {
     assert.throws(() => splitDataset(ds, 1, key(0)), /test fraction must be in \(0, 1\), got 1/);
-    assert.throws(() => splitDataset(idxDataset(join(root, "fashion"), undefined, { split: "t10k" }), 0.5, key(0)), /too few to split/);
+    assert.throws(
+      () => splitDataset(idxDataset(join(root, "fashion"), undefined, { split: "t10k" }), 0.5, key(0)),
+      /too few to split/,
+    );
   });
 });

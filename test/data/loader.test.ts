@@ -24,7 +24,11 @@ function toyDataset(n: number, labelled = true): Dataset {
 }
 
 const base = (over: Partial<LoaderOptions> = {}): LoaderOptions => ({
-  dataset: toyDataset(10), batchSize: 4, key: key(42), preprocess: { height: 4, width: 4, channels: 3 }, ...over,
+  dataset: toyDataset(10),
+  batchSize: 4,
+  key: key(42),
+  preprocess: { height: 4, width: 4, channels: 3 },
+  ...over,
 });
 const epoch = (options: LoaderOptions, e: number): Batch[] => [...makeLoader(options).epochBatches(e)];
 
@@ -33,18 +37,31 @@ describe("makeLoader", () => {
     const a = epoch(base(), 0);
     assert.deepEqual(epoch(base(), 0), a);
     const b = epoch(base({ key: key(43) }), 0);
-    assert.notDeepEqual(b.map((x) => [...x.indices]), a.map((x) => [...x.indices]));
+    assert.notDeepEqual(
+      b.map((x) => [...x.indices]),
+      a.map((x) => [...x.indices]),
+    );
   });
 
   test("every index appears exactly once per epoch; each epoch has its own order", () => {
-    const sizes = [fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 5 })] as const;
-    fc.assert(fc.property(...sizes, (n, batchSize, e) => {
-      const options = base({ dataset: toyDataset(n), batchSize, preprocess: { height: 2, width: 2, channels: 1 } });
-      const batches = epoch(options, e);
-      assert.equal(batches.length, Math.ceil(n / batchSize));
-      const seen = batches.flatMap((b) => [...b.indices]).sort((x, y) => x - y);
-      assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
-    }), { numRuns: 60 });
+    const sizes = [
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 0, max: 5 }),
+    ] as const;
+    fc.assert(
+      fc.property(...sizes, (n, batchSize, e) => {
+        const options = base({ dataset: toyDataset(n), batchSize, preprocess: { height: 2, width: 2, channels: 1 } });
+        const batches = epoch(options, e);
+        assert.equal(batches.length, Math.ceil(n / batchSize));
+        const seen = batches.flatMap((b) => [...b.indices]).sort((x, y) => x - y);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: n }, (_, i) => i),
+        );
+      }),
+      { numRuns: 60 },
+    );
     const orders = [0, 1, 2].map((e) => [...makeLoader(base({ dataset: toyDataset(30) })).epochOrder(e)].join());
     assert.equal(new Set(orders).size, 3);
   });
@@ -64,7 +81,14 @@ describe("makeLoader", () => {
   test("a batch holds [B, C, H, W] pixels from preprocess, the labels and the indices; the last batch may be short", () => {
     const options = base();
     const batches = epoch(options, 0);
-    assert.deepEqual(batches.map((b) => b.shape), [[4, 3, 4, 4], [4, 3, 4, 4], [2, 3, 4, 4]]);
+    assert.deepEqual(
+      batches.map((b) => b.shape),
+      [
+        [4, 3, 4, 4],
+        [4, 3, 4, 4],
+        [2, 3, 4, 4],
+      ],
+    );
     const ds = options.dataset;
     for (const b of batches) {
       b.indices.forEach((index, row) => {
@@ -78,10 +102,16 @@ describe("makeLoader", () => {
 
   test("dropLast drops the short batch; shuffle false keeps dataset order", () => {
     const dropped = epoch(base({ dropLast: true }), 3);
-    assert.deepEqual(dropped.map((b) => b.shape[0]), [4, 4]);
+    assert.deepEqual(
+      dropped.map((b) => b.shape[0]),
+      [4, 4],
+    );
     assert.equal(new Set(dropped.flatMap((b) => [...b.indices])).size, 8);
     const ordered = epoch(base({ shuffle: false }), 2);
-    assert.deepEqual(ordered.flatMap((b) => [...b.indices]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      ordered.flatMap((b) => [...b.indices]),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
   });
 
   test("augmented views depend on (epoch, index), not on the batch an example lands in", () => {
@@ -96,7 +126,11 @@ describe("makeLoader", () => {
 
   test("MNIST at the model's size, augmented, batch by batch", () => {
     const loader = makeLoader({
-      dataset: mnistDataset(), batchSize: 8, key: key(0), augment: true, dropLast: true,
+      dataset: mnistDataset(),
+      batchSize: 8,
+      key: key(0),
+      augment: true,
+      dropLast: true,
       preprocess: { height: 32, width: 32, channels: 1, mean: 0.1307, std: 0.3081 },
     });
     assert.equal(loader.batchesPerEpoch, 1250);

@@ -24,7 +24,10 @@ blocks.forEach((code, i) => {
       // The printed comments (`// [4, 3] [3, 2]`, `// true`) are what the example promises.
       for (const [, expected] of code.matchAll(/console\.log\([^;]*\);\s*\/\/ (.+)/g)) {
         const flat = expected.replace(/\s+/g, "");
-        assert.ok(out.replace(/\s+/g, "").includes(flat), `example ${i + 1} printed ${out}, expected it to show ${expected}`);
+        assert.ok(
+          out.replace(/\s+/g, "").includes(flat),
+          `example ${i + 1} printed ${out}, expected it to show ${expected}`,
+        );
       }
     } finally {
       rmSync(file, { force: true });

@@ -23,7 +23,9 @@ function dataset(n: number, labelled: boolean): Dataset {
     numClasses: labelled ? 2 : undefined,
     get(i) {
       const data = new Uint8Array(32 * 32 * 3).map((_, j) => (i * 37 + j * 11) % 256);
-      return labelled || i < 2 ? { image: { width: 32, height: 32, channels: 3, data }, label: i % 2 } : { image: { width: 32, height: 32, channels: 3, data } };
+      return labelled || i < 2
+        ? { image: { width: 32, height: 32, channels: 3, data }, label: i % 2 }
+        : { image: { width: 32, height: 32, channels: 3, data } };
     },
   };
   return ds;
@@ -45,7 +47,10 @@ test("encoderFeatures equals the encoder run on all patches in order, whatever t
     const b = pieces[f].toArray();
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `${f}[${i}]`);
   }
-  const out = encoder.forward({ pixelValues: T.fromArray(preprocessImage(ds.get(3).image, preprocess), [1, 3, 32, 32]), maskRatio: 0 });
+  const out = encoder.forward({
+    pixelValues: T.fromArray(preprocessImage(ds.get(3).image, preprocess), [1, 3, 32, 32]),
+    maskRatio: 0,
+  });
   assert.equal(out.lastHiddenState.shape[1], 17); // every patch kept
   const direct = poolFeatures(out.lastHiddenState).cls.toArray();
   const row = whole.cls.toArray().subarray(3 * 64, 4 * 64);
@@ -53,5 +58,8 @@ test("encoderFeatures equals the encoder run on all patches in order, whatever t
 });
 
 test("encoderFeatures refuses a dataset without labels, naming it", () => {
-  assert.throws(() => encoderFeatures(encoder, dataset(4, false), { preprocess, batchSize: 2 }), (e: unknown) => e instanceof DatasetError && /"synthetic".*no label/.test(e.message));
+  assert.throws(
+    () => encoderFeatures(encoder, dataset(4, false), { preprocess, batchSize: 2 }),
+    (e: unknown) => e instanceof DatasetError && /"synthetic".*no label/.test(e.message),
+  );
 });

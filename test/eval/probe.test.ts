@@ -4,7 +4,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import * as T from "../../src/core/index.ts";
-import { accuracy, knn, knnPredict, linearProbe, predictLinear, standardize, trainLinearHead } from "../../src/eval/probe.ts";
+import {
+  accuracy,
+  knn,
+  knnPredict,
+  linearProbe,
+  predictLinear,
+  standardize,
+  trainLinearHead,
+} from "../../src/eval/probe.ts";
 
 /** n points in d dims, class i % k shifted by `gap` along axis (class), noise N(0, 1). */
 function clusters(n: number, d: number, k: number, gap: number, seed: number): { x: T.Tensor; y: Int32Array } {
@@ -30,7 +38,10 @@ test("standardize: the train split gets mean 0 and variance 1 per dim; other spl
     assert.ok(Math.abs(variance - 1) < 1e-5, `variance ${variance}`); // biased, as BatchNorm normalises
   }
   // dim 0: mean 3, var 8/3; 3 → 0. dim 1: mean 30, var 1400/3; 30 → 0.
-  assert.deepEqual(Array.from(b.toArray()).map((v) => Math.round(v * 1e6) / 1e6), [0, 0]);
+  assert.deepEqual(
+    Array.from(b.toArray()).map((v) => Math.round(v * 1e6) / 1e6),
+    [0, 0],
+  );
   assert.throws(() => standardize(train, T.zeros([2, 3])), /features 1 have 3 dims, expected 2/);
 });
 
@@ -46,8 +57,14 @@ test("the linear probe separates clear clusters (train loss falls, held-out accu
   assert.ok(accuracy(predictLinear(head, b), testY) >= 0.9);
   const again = linearProbe(a, trainY, b, testY, { numClasses: 3, epochs: 30, seed: 2 });
   assert.equal(again, accuracy(predictLinear(head, b), testY));
-  assert.deepEqual(trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(), trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray());
-  assert.notDeepEqual(trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(), trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 3 }).head.weight.toArray());
+  assert.deepEqual(
+    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
+    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
+  );
+  assert.notDeepEqual(
+    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
+    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 3 }).head.weight.toArray(),
+  );
 });
 
 test("the linear probe rejects labels outside the classes and mismatched lengths", () => {
@@ -60,7 +77,10 @@ test("the linear probe rejects labels outside the classes and mismatched lengths
 test("k-NN on hand-made points: cosine neighbours; weighted and majority votes can disagree", () => {
   // Train: class 0 points at angles near 0°, class 1 near 90°. Test point at 30°: closer to class 0.
   const pt = (deg: number) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
-  const train = T.fromArray([...pt(0), ...pt(5), ...pt(85), ...pt(90), ...pt(95)].map((v, i) => v * (1 + i)), [5, 2]); // lengths do not matter
+  const train = T.fromArray(
+    [...pt(0), ...pt(5), ...pt(85), ...pt(90), ...pt(95)].map((v, i) => v * (1 + i)),
+    [5, 2],
+  ); // lengths do not matter
   const trainY = [0, 0, 1, 1, 1];
   const test = T.fromArray([...pt(30), ...pt(80)], [2, 2]);
   assert.deepEqual(Array.from(knnPredict(train, trainY, test, { numClasses: 2, k: 1 })), [0, 1]);
@@ -73,11 +93,14 @@ test("k-NN on hand-made points: cosine neighbours; weighted and majority votes c
 });
 
 test("k-NN with k = 1 on the train split itself is exact (property: distinct random points)", () => {
-  fc.assert(fc.property(fc.integer({ min: 0, max: 1000 }), (seed) => {
-    const x = T.random.normal(T.key(seed), [12, 5]);
-    const y = Array.from({ length: 12 }, (_, i) => i % 4);
-    assert.equal(knn(x, y, x, y, { numClasses: 4, k: 1 }), 1);
-  }), { numRuns: 10 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), (seed) => {
+      const x = T.random.normal(T.key(seed), [12, 5]);
+      const y = Array.from({ length: 12 }, (_, i) => i % 4);
+      assert.equal(knn(x, y, x, y, { numClasses: 4, k: 1 }), 1);
+    }),
+    { numRuns: 10 },
+  );
 });
 
 test("k-NN separates clear clusters", () => {

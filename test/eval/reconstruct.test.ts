@@ -28,7 +28,10 @@ test("the pasted panel is the original on visible pixels, the masked panel 0 on 
   }
   // tiny: 16 patches of 8x8x3, 4 kept per image at mask ratio 0.75
   assert.equal(visible, 2 * 4 * 8 * 8 * 3);
-  assert.deepEqual(r.mask.toArray().reduce((a, b) => a + b, 0), 2 * 12);
+  assert.deepEqual(
+    r.mask.toArray().reduce((a, b) => a + b, 0),
+    2 * 12,
+  );
   assert.equal(r.space, "pixels");
 });
 
@@ -77,14 +80,19 @@ test("reconstruct refuses a mask ratio that masks nothing, and a call without a 
 });
 
 test("maskToPixels: every pixel of a masked patch is 1, in HF's patch order (fast-check over masks)", () => {
-  fc.assert(fc.property(fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (bits) => {
-    const mask = T.fromArray(bits.map(Number), [1, 6]);
-    const px = maskToPixels(mask, [2, 3], [2, 3], 2).toArray(); // 2x3 grid of 2x3 patches, 2 channels: [1, 2, 4, 9]
-    for (let c = 0; c < 2; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 9; x++) {
-      const patch = Math.floor(y / 2) * 3 + Math.floor(x / 3);
-      assert.equal(px[(c * 4 + y) * 9 + x], bits[patch] ? 1 : 0);
-    }
-  }), { numRuns: 30 });
+  fc.assert(
+    fc.property(fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (bits) => {
+      const mask = T.fromArray(bits.map(Number), [1, 6]);
+      const px = maskToPixels(mask, [2, 3], [2, 3], 2).toArray(); // 2x3 grid of 2x3 patches, 2 channels: [1, 2, 4, 9]
+      for (let c = 0; c < 2; c++)
+        for (let y = 0; y < 4; y++)
+          for (let x = 0; x < 9; x++) {
+            const patch = Math.floor(y / 2) * 3 + Math.floor(x / 3);
+            assert.equal(px[(c * 4 + y) * 9 + x], bits[patch] ? 1 : 0);
+          }
+    }),
+    { numRuns: 30 },
+  );
 });
 
 test("meanFillBaselineMse on hand-computed values (1 channel, 2 patches side by side)", () => {
@@ -110,12 +118,18 @@ test("meanFillBaselineMse: per channel means, masked patches of the whole batch 
   // image 0 fills (1, 2): error on its right patch: channel 0 (5−1)² ×4, channel 1 0 → 64/8 = 8
   // image 1 fills (3, 4): error on its left patch: channel 0 (7−3)² ×4, channel 1 (0−4)² ×4 → 128/8 = 16
   assert.ok(Math.abs(meanFillBaselineMse(img, mask, [2, 2]) - 12) < 1e-6);
-  assert.throws(() => meanFillBaselineMse(img, T.fromArray([1, 1, 0, 1], [2, 2]), [2, 2]), /image 0 has no visible patch/);
+  assert.throws(
+    () => meanFillBaselineMse(img, T.fromArray([1, 1, 0, 1], [2, 2]), [2, 2]),
+    /image 0 has no visible patch/,
+  );
 });
 
 test("maskedMsePerImage of the mean-fill prediction equals the baseline for one image", () => {
   const img = T.random.normal(T.key(9), [1, 3, 32, 32]);
-  const mask = T.fromArray(Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? 0 : 1)), [1, 16]);
+  const mask = T.fromArray(
+    Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+    [1, 16],
+  );
   const keep = T.sub(1, maskToPixels(mask, [8, 8], [4, 4], 3));
   const fill = T.div(T.sum(T.mul(img, keep), [2, 3], { keepdims: true }), T.sum(keep, [2, 3], { keepdims: true }));
   const pred = target(T.broadcastTo(fill, [1, 3, 32, 32]), [8, 8], false);

@@ -4,7 +4,12 @@
 import * as T from "../../src/core/index.ts";
 import { treeZip, valueAndGrad } from "../../src/autodiff/index.ts";
 
-interface Params { w1: T.Tensor; b1: T.Tensor; w2: T.Tensor; b2: T.Tensor }
+interface Params {
+  w1: T.Tensor;
+  b1: T.Tensor;
+  w2: T.Tensor;
+  b2: T.Tensor;
+}
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("mlpMemory: run with node --expose-gc");
@@ -15,8 +20,10 @@ const [kx, k1, k2] = T.random.split(T.key(0), 3);
 const x = T.random.normal(kx, [16, 8]); // a fixed batch [B, D]
 const y = T.sum(T.sin(x), -1, { keepdims: true }); // a smooth target [B, 1]
 let params: Params = {
-  w1: T.random.normal(k1, [8, 32], 0, 0.3), b1: T.zeros([32]),
-  w2: T.random.normal(k2, [32, 1], 0, 0.3), b2: T.zeros([1]),
+  w1: T.random.normal(k1, [8, 32], 0, 0.3),
+  b1: T.zeros([32]),
+  w2: T.random.normal(k2, [32, 1], 0, 0.3),
+  b2: T.zeros([1]),
 };
 
 const loss = (p: Params): T.Tensor => {

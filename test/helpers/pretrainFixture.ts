@@ -10,9 +10,17 @@ import { toHFJson, unsafeConfig } from "../../src/mae/config.ts";
 
 /** 16x16 RGB, 4px patches (16 patches, 4 kept), one 16-wide block each side: a step takes milliseconds. */
 export const smallConfig = unsafeConfig({
-  imageSize: 16, patchSize: 4, numChannels: 3,
-  hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32,
-  decoderHiddenSize: 16, decoderNumHiddenLayers: 1, decoderNumAttentionHeads: 2, decoderIntermediateSize: 32,
+  imageSize: 16,
+  patchSize: 4,
+  numChannels: 3,
+  hiddenSize: 16,
+  numHiddenLayers: 1,
+  numAttentionHeads: 2,
+  intermediateSize: 32,
+  decoderHiddenSize: 16,
+  decoderNumHiddenLayers: 1,
+  decoderNumAttentionHeads: 2,
+  decoderIntermediateSize: 32,
   maskRatio: 0.75,
 });
 
@@ -91,7 +99,10 @@ export async function runCli(argv: string[], onLine?: (line: string) => void): P
 
 /** The losses of a run's log.jsonl, in step order (asserting the steps are 1, 2, ... without gaps). */
 export function logLosses(outDir: string): number[] {
-  const entries = readFileSync(join(outDir, "log.jsonl"), "utf8").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { step: number; loss: number });
+  const entries = readFileSync(join(outDir, "log.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as { step: number; loss: number });
   entries.forEach((e, i) => {
     if (e.step !== i + 1) throw new Error(`log.jsonl of ${outDir}: line ${i + 1} is step ${e.step}`);
   });

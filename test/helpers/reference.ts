@@ -19,7 +19,10 @@ export interface CaseJson {
   frozen_parameters?: string[];
   has_grads?: boolean;
   tolerance: {
-    per_tensor_f32_vs_f64: Record<string, { suggested_atol: number; max_abs_ref?: number; near_zero_reference?: boolean }>;
+    per_tensor_f32_vs_f64: Record<
+      string,
+      { suggested_atol: number; max_abs_ref?: number; near_zero_reference?: boolean }
+    >;
     exact?: string[];
   };
   hf_save_pretrained_config_json_would_be?: Record<string, unknown>;
@@ -73,7 +76,11 @@ export const values = (t: SafeTensor, name?: string): Float64Array => toNumbers(
  * The allowed max |ours - golden| for tensor `name`: case.json's suggested_atol, or, when the case
  * has no entry for it, the README's simpler rule 3e-5 · max|golden| (reported as `fallback`).
  */
-export function toleranceOf(c: ReferenceCase, name: string, golden: ArrayLike<number>): { atol: number; fallback: boolean } {
+export function toleranceOf(
+  c: ReferenceCase,
+  name: string,
+  golden: ArrayLike<number>,
+): { atol: number; fallback: boolean } {
   const entry = c.json.tolerance.per_tensor_f32_vs_f64[name];
   if (entry && Number.isFinite(entry.suggested_atol)) return { atol: entry.suggested_atol, fallback: false };
   return { atol: 3e-5 * maxAbs(golden), fallback: true };
@@ -98,4 +105,5 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Names of io tensors with the given prefix, in file order. */
-export const ioNames = (c: ReferenceCase, prefix: string): string[] => [...c.io.keys()].filter((n) => n.startsWith(prefix));
+export const ioNames = (c: ReferenceCase, prefix: string): string[] =>
+  [...c.io.keys()].filter((n) => n.startsWith(prefix));

@@ -14,7 +14,11 @@ export const shapeArb = (minRank = 0, maxRank = 3, maxDim = 3, minDim = 1): fc.A
 /** Two shapes that broadcast to `out`: each drops some leading dims and turns some dims into 1. */
 export const broadcastPairArb = (minRank = 0, maxRank = 3): fc.Arbitrary<[number[], number[]]> =>
   shapeArb(minRank, maxRank).chain((out) => {
-    const operand = fc.tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+    const operand = fc
+      .tuple(
+        fc.integer({ min: 0, max: out.length }),
+        fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+      )
       .map(([drop, ones]) => out.map((d, i) => (ones[i] ? 1 : d)).slice(drop));
     return fc.tuple(operand, operand);
   });
@@ -25,23 +29,34 @@ export const valuesArb = (n: number, min = -2, max = 2): fc.Arbitrary<number[]> 
 
 /** Values at least `gap` away from 0 (for abs, relu, selu: no finite difference across the kink). */
 export const awayFromZeroArb = (n: number, gap = 0.05, max = 2): fc.Arbitrary<number[]> =>
-  fc.array(fc.tuple(fc.double({ min: gap, max, noNaN: true }), fc.boolean()).map(([m, neg]) => Math.fround(neg ? -m : m)), { minLength: n, maxLength: n });
+  fc.array(
+    fc.tuple(fc.double({ min: gap, max, noNaN: true }), fc.boolean()).map(([m, neg]) => Math.fround(neg ? -m : m)),
+    { minLength: n, maxLength: n },
+  );
 
 /**
  * Values on one of two interleaved lattices (phase 0 or 1): a value of phase 0 and one of phase 1
  * are never closer than 0.02, so maximum/minimum never meet a tie within a finite-difference step.
  */
 export const latticeArb = (n: number, phase: 0 | 1): fc.Arbitrary<number[]> =>
-  fc.array(fc.tuple(fc.integer({ min: -8, max: 8 }), fc.double({ min: 0, max: 0.08, noNaN: true }))
-    .map(([k, u]) => Math.fround(k * 0.2 + phase * 0.1 + u)), { minLength: n, maxLength: n });
+  fc.array(
+    fc
+      .tuple(fc.integer({ min: -8, max: 8 }), fc.double({ min: 0, max: 0.08, noNaN: true }))
+      .map(([k, u]) => Math.fround(k * 0.2 + phase * 0.1 + u)),
+    { minLength: n, maxLength: n },
+  );
 
 /** Pairwise distinct values (at least 0.1 apart): max/min reductions never tie. */
 export const distinctArb = (n: number): fc.Arbitrary<number[]> =>
-  fc.uniqueArray(fc.integer({ min: -40, max: 40 }), { minLength: n, maxLength: n }).map((v) => v.map((k) => Math.fround(k * 0.1 + 0.013)));
+  fc
+    .uniqueArray(fc.integer({ min: -40, max: 40 }), { minLength: n, maxLength: n })
+    .map((v) => v.map((k) => Math.fround(k * 0.1 + 0.013)));
 
 /** A tensor of the given shape with values from `values(n)`. */
-export const tensorArb = (shape: readonly number[], values: (n: number) => fc.Arbitrary<number[]> = valuesArb): fc.Arbitrary<T.Tensor> =>
-  values(size(shape)).map((v) => T.fromArray(v, shape));
+export const tensorArb = (
+  shape: readonly number[],
+  values: (n: number) => fc.Arbitrary<number[]> = valuesArb,
+): fc.Arbitrary<T.Tensor> => values(size(shape)).map((v) => T.fromArray(v, shape));
 
 /** An axis list for a reduction of rank r: all (undefined), one axis (maybe negative), or a subset. */
 export const axesArb = (rank: number): fc.Arbitrary<number | number[] | undefined> => {
@@ -59,7 +74,11 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < expected.length; i++) {
     const [a, e] = [actual[i], expected[i]];
-    const ok = Number.isNaN(e) ? Number.isNaN(a) : !Number.isFinite(e) ? a === e : Math.abs(a - e) <= tol * Math.max(1, Math.abs(e));
+    const ok = Number.isNaN(e)
+      ? Number.isNaN(a)
+      : !Number.isFinite(e)
+        ? a === e
+        : Math.abs(a - e) <= tol * Math.max(1, Math.abs(e));
     assert.ok(ok, `${what}[${i}]: got ${a}, expected ${e} (tol ${tol})`);
   }
 }
@@ -67,10 +86,14 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 /** Asserts that f throws `cls` whose message contains every fragment. */
 export function assertThrowsWith(f: () => unknown, cls: new (...a: never[]) => Error, ...fragments: string[]): void {
   assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    assert.ok(
+      e instanceof cls,
+      `expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
+    );
     for (const part of fragments) assert.ok(e.message.includes(part), `"${e.message}" should mention "${part}"`);
     return true;
   });
 }
 
-export const throwsShape = (f: () => unknown, ...fragments: string[]): void => assertThrowsWith(f, ShapeError, ...fragments);
+export const throwsShape = (f: () => unknown, ...fragments: string[]): void =>
+  assertThrowsWith(f, ShapeError, ...fragments);

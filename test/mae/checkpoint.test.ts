@@ -8,10 +8,23 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { isRight } from "fp-ts/lib/Either.js";
 import * as T from "../../src/core/index.ts";
-import { readSafetensorsFile, SafetensorsError, writeSafetensorsFile, type WritableTensor } from "../../src/io/safetensors.ts";
 import {
-  CheckpointError, ConfigError, ParameterError, ViTMAEForPreTraining, ViTMAEModel, loadEncoder, loadNamedTensors,
-  loadPreTraining, parameterShapes, parseConfig,
+  readSafetensorsFile,
+  SafetensorsError,
+  writeSafetensorsFile,
+  type WritableTensor,
+} from "../../src/io/safetensors.ts";
+import {
+  CheckpointError,
+  ConfigError,
+  ParameterError,
+  ViTMAEForPreTraining,
+  ViTMAEModel,
+  loadEncoder,
+  loadNamedTensors,
+  loadPreTraining,
+  parameterShapes,
+  parseConfig,
 } from "../../src/mae/index.ts";
 import { loadReferenceCase, referenceCaseNames } from "../helpers/reference.ts";
 
@@ -28,7 +41,12 @@ const pixels = () => T.fromArray(ref.io.get("pixel_values")!.data as Float32Arra
 /** Each tensor's raw bytes, by name. */
 function tensorBytes(file: string): Map<string, { dtype: string; shape: number[]; bytes: Buffer }> {
   const f = readSafetensorsFile(file);
-  return new Map([...f.tensors].map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape, bytes: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) }]));
+  return new Map(
+    [...f.tensors].map(([n, t]) => [
+      n,
+      { dtype: t.dtype, shape: t.shape, bytes: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) },
+    ]),
+  );
 }
 
 /** A copy of the reference checkpoint whose tensors went through `edit`. */
@@ -36,7 +54,9 @@ function editedCheckpoint(edit: (m: Map<string, WritableTensor>) => void): strin
   const dir = freshDir("edited");
   mkdirSync(dir);
   copyFileSync(path.join(ref.modelDir, "config.json"), path.join(dir, "config.json"));
-  const m = new Map<string, WritableTensor>([...ref.model].map(([n, t]) => [n, { dtype: "F32", shape: t.shape, data: t.data as Float32Array }]));
+  const m = new Map<string, WritableTensor>(
+    [...ref.model].map(([n, t]) => [n, { dtype: "F32", shape: t.shape, data: t.data as Float32Array }]),
+  );
   edit(m);
   writeSafetensorsFile(path.join(dir, "model.safetensors"), m);
   return dir;
@@ -64,7 +84,9 @@ test("savePretrained → fromPretrained is bitwise: every tensor's bytes equal, 
   // Saving the reloaded model again gives the same bytes (a fixed point).
   const dir2 = freshDir("saved-again");
   again.savePretrained(dir2);
-  assert.ok(readFileSync(path.join(dir2, "model.safetensors")).equals(readFileSync(path.join(dir, "model.safetensors"))));
+  assert.ok(
+    readFileSync(path.join(dir2, "model.safetensors")).equals(readFileSync(path.join(dir, "model.safetensors"))),
+  );
 });
 
 test("ViTMAEModel.fromPretrained on a pre-training checkpoint takes vit.* and gives the full model's last_hidden_state", () => {
@@ -83,8 +105,15 @@ test("a bare encoder checkpoint (ViTMAEModel.savePretrained) has HF's unprefixed
   const dir = freshDir("encoder");
   enc.savePretrained(dir);
   const names = [...readSafetensorsFile(path.join(dir, "model.safetensors")).tensors.keys()].sort();
-  assert.deepEqual(names, parameterShapes(enc.config, "").map(([n]) => n).sort());
-  assert.ok(names.includes("embeddings.cls_token") && !names.some((n) => n.startsWith("vit.") || n.startsWith("decoder.")));
+  assert.deepEqual(
+    names,
+    parameterShapes(enc.config, "")
+      .map(([n]) => n)
+      .sort(),
+  );
+  assert.ok(
+    names.includes("embeddings.cls_token") && !names.some((n) => n.startsWith("vit.") || n.startsWith("decoder.")),
+  );
   const json = JSON.parse(readFileSync(path.join(dir, "config.json"), "utf8"));
   assert.deepEqual(json.architectures, ["ViTMAEModel"]);
   const back = ViTMAEModel.fromPretrained(dir);
@@ -92,7 +121,10 @@ test("a bare encoder checkpoint (ViTMAEModel.savePretrained) has HF's unprefixed
   const x = { pixelValues: pixels(), noise: noise() };
   assert.deepEqual(back.forward(x).lastHiddenState.toNested(), enc.forward(x).lastHiddenState.toNested());
   // A pre-training model cannot be built from it: the decoder is missing, by name.
-  assert.throws(() => ViTMAEForPreTraining.fromPretrained(dir), (e: Error) => e instanceof ParameterError && e.message.includes('missing tensor "decoder.mask_token"'));
+  assert.throws(
+    () => ViTMAEForPreTraining.fromPretrained(dir),
+    (e: Error) => e instanceof ParameterError && e.message.includes('missing tensor "decoder.mask_token"'),
+  );
 });
 
 test("missing, unexpected and wrongly shaped tensors are all reported, by name, in one ParameterError", () => {
@@ -101,41 +133,67 @@ test("missing, unexpected and wrongly shaped tensors are all reported, by name, 
     m.set("vit.extra.weight", { dtype: "F32", shape: [2], data: new Float32Array(2) });
     m.set("decoder.decoder_pred.bias", { dtype: "F32", shape: [7], data: new Float32Array(7) }); // [patchDim] really
   });
-  assert.throws(() => loadPreTraining(dir), (e: Error) => {
-    assert.ok(e instanceof ParameterError, `got ${e.name}: ${e.message}`);
-    assert.match(e.message, /3 problem/);
-    assert.ok(e.message.includes(`missing tensor "vit.layernorm.bias" (expected shape [${ref.config.hiddenSize}])`), e.message);
-    assert.match(e.message, /unexpected tensor "vit\.extra\.weight"/);
-    assert.ok(e.message.includes(`"decoder.decoder_pred.bias" has shape [7], expected [${ref.config.patchDim}]`), e.message);
-    assert.ok(e.message.includes(path.join(dir, "model.safetensors")), "names the file");
-    return true;
-  });
+  assert.throws(
+    () => loadPreTraining(dir),
+    (e: Error) => {
+      assert.ok(e instanceof ParameterError, `got ${e.name}: ${e.message}`);
+      assert.match(e.message, /3 problem/);
+      assert.ok(
+        e.message.includes(`missing tensor "vit.layernorm.bias" (expected shape [${ref.config.hiddenSize}])`),
+        e.message,
+      );
+      assert.match(e.message, /unexpected tensor "vit\.extra\.weight"/);
+      assert.ok(
+        e.message.includes(`"decoder.decoder_pred.bias" has shape [7], expected [${ref.config.patchDim}]`),
+        e.message,
+      );
+      assert.ok(e.message.includes(path.join(dir, "model.safetensors")), "names the file");
+      return true;
+    },
+  );
 });
 
 test("a folder without model.safetensors, or that does not exist, is a CheckpointError naming it", () => {
   const dir = freshDir("no-weights");
   mkdirSync(dir);
   copyFileSync(path.join(ref.modelDir, "config.json"), path.join(dir, "config.json"));
-  assert.throws(() => ViTMAEForPreTraining.fromPretrained(dir), (e: Error) => e instanceof CheckpointError && e.message.includes(`no model.safetensors in ${dir}`));
+  assert.throws(
+    () => ViTMAEForPreTraining.fromPretrained(dir),
+    (e: Error) => e instanceof CheckpointError && e.message.includes(`no model.safetensors in ${dir}`),
+  );
   writeFileSync(path.join(dir, "pytorch_model.bin"), "x");
   assert.throws(() => ViTMAEModel.fromPretrained(dir), /pytorch_model\.bin.*safetensors/);
-  assert.throws(() => loadPreTraining(path.join(tmp, "nowhere")), (e: Error) => e instanceof CheckpointError && e.message.includes("nowhere") && e.message.includes("does not exist"));
+  assert.throws(
+    () => loadPreTraining(path.join(tmp, "nowhere")),
+    (e: Error) => e instanceof CheckpointError && e.message.includes("nowhere") && e.message.includes("does not exist"),
+  );
 });
 
 test("a corrupt model.safetensors is an error naming the file", () => {
-  for (const [label, bytes] of [["truncated", readFileSync(path.join(ref.modelDir, "model.safetensors")).subarray(0, 5000)], ["garbage", Buffer.from("not a safetensors file at all")]] as const) {
+  for (const [label, bytes] of [
+    ["truncated", readFileSync(path.join(ref.modelDir, "model.safetensors")).subarray(0, 5000)],
+    ["garbage", Buffer.from("not a safetensors file at all")],
+  ] as const) {
     const dir = freshDir(label);
     mkdirSync(dir);
     copyFileSync(path.join(ref.modelDir, "config.json"), path.join(dir, "config.json"));
     writeFileSync(path.join(dir, "model.safetensors"), bytes);
-    assert.throws(() => loadPreTraining(dir), (e: Error) => e instanceof SafetensorsError && e.message.includes(path.join(dir, "model.safetensors")), label);
+    assert.throws(
+      () => loadPreTraining(dir),
+      (e: Error) => e instanceof SafetensorsError && e.message.includes(path.join(dir, "model.safetensors")),
+      label,
+    );
   }
 });
 
 test("a bad or missing config.json is a ConfigError naming the file and the field", () => {
   const cases: [string, string | undefined, RegExp][] = [
     ["not-json", "{ hidden_size: 64", /not valid JSON/],
-    ["bad-field", JSON.stringify({ ...JSON.parse(readFileSync(path.join(ref.modelDir, "config.json"), "utf8")), hidden_size: -3 }), /hidden_size = -3/],
+    [
+      "bad-field",
+      JSON.stringify({ ...JSON.parse(readFileSync(path.join(ref.modelDir, "config.json"), "utf8")), hidden_size: -3 }),
+      /hidden_size = -3/,
+    ],
     ["missing", undefined, /cannot be read/],
   ];
   for (const [label, text, why] of cases) {
@@ -143,12 +201,15 @@ test("a bad or missing config.json is a ConfigError naming the file and the fiel
     mkdirSync(dir);
     copyFileSync(path.join(ref.modelDir, "model.safetensors"), path.join(dir, "model.safetensors"));
     if (text !== undefined) writeFileSync(path.join(dir, "config.json"), text);
-    assert.throws(() => ViTMAEForPreTraining.fromPretrained(dir), (e: Error) => {
-      assert.ok(e instanceof ConfigError, `${label}: got ${e.name}: ${e.message}`);
-      assert.ok(e.message.includes(path.join(dir, "config.json")), `${label}: names the file: ${e.message}`);
-      assert.match(e.message, why);
-      return true;
-    });
+    assert.throws(
+      () => ViTMAEForPreTraining.fromPretrained(dir),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError, `${label}: got ${e.name}: ${e.message}`);
+        assert.ok(e.message.includes(path.join(dir, "config.json")), `${label}: names the file: ${e.message}`);
+        assert.match(e.message, why);
+        return true;
+      },
+    );
   }
 });
 

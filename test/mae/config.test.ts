@@ -8,22 +8,46 @@ import path from "node:path";
 import fc from "fast-check";
 import { type Either, isLeft, isRight } from "fp-ts/lib/Either.js";
 import {
-  ConfigError, type ConfigOverrides, type ViTMAEConfig, SUPPORTED_ACTIVATIONS,
-  configFromFile, getOrThrow, makeConfig, parseConfig, toHFJson, unsafeConfig,
+  ConfigError,
+  type ConfigOverrides,
+  type ViTMAEConfig,
+  SUPPORTED_ACTIVATIONS,
+  configFromFile,
+  getOrThrow,
+  makeConfig,
+  parseConfig,
+  toHFJson,
+  unsafeConfig,
 } from "../../src/mae/config.ts";
 import { base, huge, large, mnist, preset, presetNames, presets, tiny } from "../../src/mae/presets.ts";
 
 const referenceDir = path.resolve(import.meta.dirname, "../fixtures/hf");
-const cases = readdirSync(referenceDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const cases = readdirSync(referenceDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 const readJson = (file: string): Record<string, unknown> => JSON.parse(readFileSync(file, "utf8"));
 
 // SPEC.md "Config defaults", written out here rather than read from the code under test.
 const SPEC_DEFAULTS = {
-  hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072, hiddenAct: "gelu",
-  hiddenDropoutProb: 0, attentionProbsDropoutProb: 0, initializerRange: 0.02, layerNormEps: 1e-12,
-  imageSize: [224, 224], patchSize: [16, 16], numChannels: 3, qkvBias: true,
-  decoderNumAttentionHeads: 16, decoderHiddenSize: 512, decoderNumHiddenLayers: 8, decoderIntermediateSize: 2048,
-  maskRatio: 0.75, normPixLoss: false,
+  hiddenSize: 768,
+  numHiddenLayers: 12,
+  numAttentionHeads: 12,
+  intermediateSize: 3072,
+  hiddenAct: "gelu",
+  hiddenDropoutProb: 0,
+  attentionProbsDropoutProb: 0,
+  initializerRange: 0.02,
+  layerNormEps: 1e-12,
+  imageSize: [224, 224],
+  patchSize: [16, 16],
+  numChannels: 3,
+  qkvBias: true,
+  decoderNumAttentionHeads: 16,
+  decoderHiddenSize: 512,
+  decoderNumHiddenLayers: 8,
+  decoderIntermediateSize: 2048,
+  maskRatio: 0.75,
+  normPixLoss: false,
 };
 const FIELDS = Object.keys(SPEC_DEFAULTS) as (keyof typeof SPEC_DEFAULTS)[];
 
@@ -57,7 +81,9 @@ test("reference config.json files parse to their case.json config_overrides over
     // to_dict()'s other keys are kept, model_type and architectures are ours to write
     assert.equal(fromFile.extra.transformers_version, "4.57.6");
     assert.deepEqual(fromFile.extra.id2label, { 0: "LABEL_0", 1: "LABEL_1" });
-    assert.ok(!("model_type" in fromFile.extra) && !("architectures" in fromFile.extra) && !("hidden_size" in fromFile.extra));
+    assert.ok(
+      !("model_type" in fromFile.extra) && !("architectures" in fromFile.extra) && !("hidden_size" in fromFile.extra),
+    );
     // and writing it back gives the file again, key for key
     assert.deepEqual(toHFJson(fromFile), readJson(path.join(dir, "config.json")), name);
   }
@@ -70,9 +96,17 @@ test("the short save_pretrained form parses to the same config, and toHFJson wri
     const config = right(parseConfig(short, `${name}/case.json`));
     assert.deepEqual(fieldsOf(config), fieldsOf(right(configFromFile(path.join(referenceDir, name)))), name);
     assert.deepEqual(toHFJson(config), short, name);
-    assert.deepEqual(Object.keys(toHFJson(config)), Object.keys(toHFJson(config)).sort(), "keys sorted as HF writes them");
+    assert.deepEqual(
+      Object.keys(toHFJson(config)),
+      Object.keys(toHFJson(config)).sort(),
+      "keys sorted as HF writes them",
+    );
   }
-  assert.deepEqual(fieldsOf(tiny), fieldsOf(right(configFromFile(path.join(referenceDir, "tiny")))), "preset tiny = reference tiny");
+  assert.deepEqual(
+    fieldsOf(tiny),
+    fieldsOf(right(configFromFile(path.join(referenceDir, "tiny")))),
+    "preset tiny = reference tiny",
+  );
 });
 
 test("{} gives exactly the SPEC.md defaults and the derived sizes of a 224/16 model", () => {
@@ -86,12 +120,20 @@ test("{} gives exactly the SPEC.md defaults and the derived sizes of a 224/16 mo
 });
 
 test("unknown keys are kept (deep copied, frozen) and written back", () => {
-  const json = { hidden_size: 64, num_attention_heads: 4, my_note: { tags: ["a", "b"], n: 1 }, torch_dtype: "float32", __proto__x: null };
+  const json = {
+    hidden_size: 64,
+    num_attention_heads: 4,
+    my_note: { tags: ["a", "b"], n: 1 },
+    torch_dtype: "float32",
+    __proto__x: null,
+  };
   const c = right(parseConfig(json));
   assert.deepEqual(c.extra, { my_note: { tags: ["a", "b"], n: 1 }, torch_dtype: "float32", __proto__x: null });
   json.my_note.tags.push("c"); // the caller's object is not shared
   assert.deepEqual(c.extra.my_note, { tags: ["a", "b"], n: 1 });
-  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.imageSize) && Object.isFrozen(c.extra) && Object.isFrozen(c.extra.my_note));
+  assert.ok(
+    Object.isFrozen(c) && Object.isFrozen(c.imageSize) && Object.isFrozen(c.extra) && Object.isFrozen(c.extra.my_note),
+  );
   const written = toHFJson(c);
   assert.deepEqual(written.my_note, { tags: ["a", "b"], n: 1 });
   assert.deepEqual(right(parseConfig(written)), c);
@@ -117,9 +159,19 @@ const RULES: [rule: string, json: Record<string, unknown>, field: string, shown:
   ["non-boolean norm_pix_loss", { norm_pix_loss: 0 }, "norm_pix_loss", "0"],
   ["unsupported activation", { hidden_act: "gelu_exact" }, "hidden_act", '"gelu_exact"'],
   ["hidden not divisible by heads", { hidden_size: 64, num_attention_heads: 6 }, "hidden_size", "64"],
-  ["decoder hidden not divisible by heads", { decoder_hidden_size: 64, decoder_num_attention_heads: 6 }, "decoder_hidden_size", "64"],
+  [
+    "decoder hidden not divisible by heads",
+    { decoder_hidden_size: 64, decoder_num_attention_heads: 6 },
+    "decoder_hidden_size",
+    "64",
+  ],
   ["sin-cos needs hidden % 4", { hidden_size: 6, num_attention_heads: 2 }, "hidden_size", "6"],
-  ["sin-cos needs decoder hidden % 4", { decoder_hidden_size: 6, decoder_num_attention_heads: 3 }, "decoder_hidden_size", "6"],
+  [
+    "sin-cos needs decoder hidden % 4",
+    { decoder_hidden_size: 6, decoder_num_attention_heads: 3 },
+    "decoder_hidden_size",
+    "6",
+  ],
   ["image height not divisible by patch", { image_size: [30, 32], patch_size: 8 }, "image_size", "[30, 32]"],
   ["image width not divisible by patch width", { image_size: 32, patch_size: [8, 6] }, "image_size", "32"],
   ["patch taller than image", { image_size: [8, 32], patch_size: 16 }, "image_size", "[8, 32]"],
@@ -143,7 +195,11 @@ const RULES: [rule: string, json: Record<string, unknown>, field: string, shown:
 test("each validation rule gives a ConfigError naming the field, the value and the file", () => {
   for (const [rule, json, field, shown] of RULES) {
     const err = errorOf(parseConfig(json, "models/x/config.json"));
-    assert.deepEqual(err.issues.map((i) => i.field), [field], `${rule}: ${err.message}`);
+    assert.deepEqual(
+      err.issues.map((i) => i.field),
+      [field],
+      `${rule}: ${err.message}`,
+    );
     assert.ok(err.message.includes(`${field} = ${shown}`), `${rule}: message names field and value: ${err.message}`);
     assert.ok(err.message.includes("models/x/config.json"), `${rule}: message names the file`);
     assert.equal(err.source, "models/x/config.json");
@@ -151,36 +207,67 @@ test("each validation rule gives a ConfigError naming the field, the value and t
   const act = errorOf(parseConfig({ hidden_act: "mish" })).message;
   for (const a of SUPPORTED_ACTIVATIONS) assert.ok(act.includes(`"${a}"`), `the activation error lists ${a}`);
   const image = errorOf(parseConfig({ image_size: 30, patch_size: 8 }));
-  assert.deepEqual(image.issues.map((i) => i.problem), [
-    "height 30 is not divisible by the patch_size height 8", "width 30 is not divisible by the patch_size width 8",
-  ]);
+  assert.deepEqual(
+    image.issues.map((i) => i.problem),
+    ["height 30 is not divisible by the patch_size height 8", "width 30 is not divisible by the patch_size width 8"],
+  );
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
   assert.match(errorOf(parseConfig({ loop: cyclic })).message, /^invalid ViTMAE config: loop = .*cyclic/);
   for (const notObject of [null, [], "config", 42, undefined]) {
-    assert.deepEqual(errorOf(parseConfig(notObject)).issues.map((i) => i.field), ["config"], String(notObject));
+    assert.deepEqual(
+      errorOf(parseConfig(notObject)).issues.map((i) => i.field),
+      ["config"],
+      String(notObject),
+    );
   }
 });
 
 test("boundary values that are valid stay valid", () => {
-  const edge = right(parseConfig({
-    mask_ratio: 0, hidden_dropout_prob: 1, attention_probs_dropout_prob: 0, initializer_range: 0, layer_norm_eps: 1e-30,
-    num_hidden_layers: 0, decoder_num_hidden_layers: 0, num_channels: 1, image_size: [16, 16], patch_size: 16, hidden_act: "quick_gelu",
-  }));
+  const edge = right(
+    parseConfig({
+      mask_ratio: 0,
+      hidden_dropout_prob: 1,
+      attention_probs_dropout_prob: 0,
+      initializer_range: 0,
+      layer_norm_eps: 1e-30,
+      num_hidden_layers: 0,
+      decoder_num_hidden_layers: 0,
+      num_channels: 1,
+      image_size: [16, 16],
+      patch_size: 16,
+      hidden_act: "quick_gelu",
+    }),
+  );
   assert.deepEqual([edge.maskRatio, edge.numHiddenLayers, edge.numPatches, edge.gridSize], [0, 0, 1, [1, 1]]);
   for (const act of SUPPORTED_ACTIVATIONS) assert.equal(right(parseConfig({ hidden_act: act })).hiddenAct, act);
 });
 
 test("all problems are reported at once; a rule needing a field that is itself bad stays silent", () => {
-  const err = errorOf(parseConfig(
-    {
-      hidden_size: "768", num_attention_heads: 5, mask_ratio: 1, image_size: 30, patch_size: 8, qkv_bias: 1,
-      decoder_hidden_size: 6, model_type: "vit",
-    },
-    "bad.json",
-  ));
+  const err = errorOf(
+    parseConfig(
+      {
+        hidden_size: "768",
+        num_attention_heads: 5,
+        mask_ratio: 1,
+        image_size: 30,
+        patch_size: 8,
+        qkv_bias: 1,
+        decoder_hidden_size: 6,
+        model_type: "vit",
+      },
+      "bad.json",
+    ),
+  );
   assert.deepEqual(err.issues.map((i) => i.field).sort(), [
-    "decoder_hidden_size", "decoder_hidden_size", "hidden_size", "image_size", "image_size", "mask_ratio", "model_type", "qkv_bias",
+    "decoder_hidden_size",
+    "decoder_hidden_size",
+    "hidden_size",
+    "image_size",
+    "image_size",
+    "mask_ratio",
+    "model_type",
+    "qkv_bias",
   ]);
   assert.match(err.message, /^invalid ViTMAE config in bad\.json \(8 problems\):\n/);
   for (const i of err.issues) assert.ok(err.message.includes(`${i.field} = `), i.field);
@@ -191,9 +278,19 @@ test("[height, width] sizes give the grid, patch count and patch length, and are
   assert.deepEqual([wide.imageSize, wide.gridSize, wide.numPatches, wide.patchDim], [[32, 48], [4, 6], 24, 192]);
   const rect = right(parseConfig({ image_size: [32, 48], patch_size: [4, 8], num_channels: 1 }));
   assert.deepEqual([rect.patchSize, rect.gridSize, rect.numPatches, rect.patchDim], [[4, 8], [8, 6], 48, 32]);
-  assert.deepEqual([toHFJson(rect).image_size, toHFJson(rect).patch_size], [[32, 48], [4, 8]]);
+  assert.deepEqual(
+    [toHFJson(rect).image_size, toHFJson(rect).patch_size],
+    [
+      [32, 48],
+      [4, 8],
+    ],
+  );
   const squarePair = right(parseConfig({ image_size: [32, 32], patch_size: 8 }));
-  assert.deepEqual([toHFJson(squarePair).image_size, toHFJson(squarePair).patch_size], [[32, 32], 8], "each written as it was given");
+  assert.deepEqual(
+    [toHFJson(squarePair).image_size, toHFJson(squarePair).patch_size],
+    [[32, 32], 8],
+    "each written as it was given",
+  );
   assert.deepEqual(right(makeConfig({ imageSize: [32, 48], patchSize: 8 })), wide);
 });
 
@@ -204,9 +301,18 @@ test("makeConfig: overrides over a base, unknown fields and clashing extras are 
   assert.deepEqual(right(makeConfig({ numHiddenLayers: 3 }, noted)).extra, { note: "x" }, "extras come from the base");
   const typo = errorOf(makeConfig({ hiddenSzie: 64 } as unknown as ConfigOverrides)); // as from untyped JS
   assert.match(typo.message, /hiddenSzie = 64: is not a ViTMAEConfig field/);
-  assert.deepEqual(errorOf(makeConfig({ extra: { hidden_size: 8 } })).issues.map((i) => i.field), ["hidden_size"]);
-  assert.deepEqual(errorOf(makeConfig({ hiddenSize: 66 })).issues.map((i) => i.field), ["hidden_size", "hidden_size"]);
-  assert.throws(() => unsafeConfig({ maskRatio: 1.5 }), (e: unknown) => e instanceof ConfigError && /mask_ratio = 1\.5/.test(e.message));
+  assert.deepEqual(
+    errorOf(makeConfig({ extra: { hidden_size: 8 } })).issues.map((i) => i.field),
+    ["hidden_size"],
+  );
+  assert.deepEqual(
+    errorOf(makeConfig({ hiddenSize: 66 })).issues.map((i) => i.field),
+    ["hidden_size", "hidden_size"],
+  );
+  assert.throws(
+    () => unsafeConfig({ maskRatio: 1.5 }),
+    (e: unknown) => e instanceof ConfigError && /mask_ratio = 1\.5/.test(e.message),
+  );
   assert.throws(() => getOrThrow(parseConfig({ num_channels: -3 })), ConfigError);
   assert.equal(getOrThrow(makeConfig({ numChannels: 1 })).numChannels, 1);
 });
@@ -215,7 +321,11 @@ test("configFromFile: a missing file, bad JSON or a huge file is a ConfigError n
   const dir = mkdtempSync(path.join(tmpdir(), "vitmae-config-"));
   const missing = path.join(dir, "nope.json");
   assert.match(errorOf(configFromFile(missing)).message, new RegExp(`file = "${missing}": cannot be read: ENOENT`));
-  assert.match(errorOf(configFromFile(dir)).message, /config\.json": cannot be read: ENOENT/, "a folder without config.json");
+  assert.match(
+    errorOf(configFromFile(dir)).message,
+    /config\.json": cannot be read: ENOENT/,
+    "a folder without config.json",
+  );
   const broken = path.join(dir, "broken.json");
   writeFileSync(broken, '{"hidden_size": 64,');
   const bad = errorOf(configFromFile(broken));
@@ -224,7 +334,11 @@ test("configFromFile: a missing file, bad JSON or a huge file is a ConfigError n
   const big = path.join(dir, "big.json");
   writeFileSync(big, `{"pad": "${"x".repeat(1 << 21)}"}`);
   assert.match(errorOf(configFromFile(big)).message, /too large for a config\.json/);
-  assert.match(errorOf(configFromFile("/dev/null")).message, /is not a regular file/, "a device is never read (it could block)");
+  assert.match(
+    errorOf(configFromFile("/dev/null")).message,
+    /is not a regular file/,
+    "a device is never read (it could block)",
+  );
   const wrong = path.join(dir, "wrong.json");
   writeFileSync(wrong, '{"hidden_size": 12.5}');
   assert.match(errorOf(configFromFile(wrong)).message, new RegExp(`in ${wrong}: hidden_size = 12\\.5`));
@@ -234,45 +348,89 @@ test("configFromFile: a missing file, bad JSON or a huge file is a ConfigError n
 const sizeArb = (patchMax: number, gridMax: number) =>
   fc.tuple(fc.integer({ min: 1, max: patchMax }), fc.integer({ min: 1, max: gridMax }));
 const validArb = fc.record({
-  heads: fc.integer({ min: 1, max: 8 }), k: fc.integer({ min: 1, max: 8 }),
-  decHeads: fc.integer({ min: 1, max: 8 }), decK: fc.integer({ min: 1, max: 8 }),
-  h: sizeArb(16, 8), w: sizeArb(16, 8), square: fc.boolean(), patchAsInt: fc.boolean(),
-  channels: fc.integer({ min: 1, max: 4 }), layers: fc.nat(4), decLayers: fc.nat(4),
-  mlp: fc.integer({ min: 1, max: 512 }), decMlp: fc.integer({ min: 1, max: 512 }),
+  heads: fc.integer({ min: 1, max: 8 }),
+  k: fc.integer({ min: 1, max: 8 }),
+  decHeads: fc.integer({ min: 1, max: 8 }),
+  decK: fc.integer({ min: 1, max: 8 }),
+  h: sizeArb(16, 8),
+  w: sizeArb(16, 8),
+  square: fc.boolean(),
+  patchAsInt: fc.boolean(),
+  channels: fc.integer({ min: 1, max: 4 }),
+  layers: fc.nat(4),
+  decLayers: fc.nat(4),
+  mlp: fc.integer({ min: 1, max: 512 }),
+  decMlp: fc.integer({ min: 1, max: 512 }),
   act: fc.constantFrom(...SUPPORTED_ACTIVATIONS),
-  dropout: fc.double({ min: 0, max: 1, noNaN: true }), attnDropout: fc.double({ min: 0, max: 1, noNaN: true }),
-  std: fc.double({ min: 0, max: 10, noNaN: true }), eps: fc.double({ min: 1e-30, max: 1, noNaN: true }),
+  dropout: fc.double({ min: 0, max: 1, noNaN: true }),
+  attnDropout: fc.double({ min: 0, max: 1, noNaN: true }),
+  std: fc.double({ min: 0, max: 10, noNaN: true }),
+  eps: fc.double({ min: 1e-30, max: 1, noNaN: true }),
   maskRatio: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-  qkvBias: fc.boolean(), normPixLoss: fc.boolean(),
-  extra: fc.dictionary(fc.string().map((s) => `x_${s}`), fc.jsonValue(), { maxKeys: 3 }),
+  qkvBias: fc.boolean(),
+  normPixLoss: fc.boolean(),
+  extra: fc.dictionary(
+    fc.string().map((s) => `x_${s}`),
+    fc.jsonValue(),
+    { maxKeys: 3 },
+  ),
 });
 
 test("property: valid configs are accepted, derived sizes are right, and parseConfig(toHFJson(c)) equals c", () => {
-  fc.assert(fc.property(validArb, (v) => {
-    const [[ph, gh], [pw, gw]] = v.square ? [v.h, v.h] : [v.h, v.w];
-    const overrides: ConfigOverrides = {
-      hiddenSize: 4 * v.heads * v.k, numAttentionHeads: v.heads, numHiddenLayers: v.layers, intermediateSize: v.mlp,
-      decoderHiddenSize: 4 * v.decHeads * v.decK, decoderNumAttentionHeads: v.decHeads, decoderNumHiddenLayers: v.decLayers,
-      decoderIntermediateSize: v.decMlp, hiddenAct: v.act, hiddenDropoutProb: v.dropout, attentionProbsDropoutProb: v.attnDropout,
-      initializerRange: v.std, layerNormEps: v.eps, maskRatio: v.maskRatio, qkvBias: v.qkvBias, normPixLoss: v.normPixLoss,
-      numChannels: v.channels, extra: v.extra,
-      imageSize: v.square ? ph * gh : [ph * gh, pw * gw],
-      patchSize: v.square && v.patchAsInt ? ph : [ph, pw],
-    };
-    const c = right(makeConfig(overrides));
-    assert.deepEqual([c.gridSize, c.numPatches, c.patchDim], [[gh, gw], gh * gw, ph * pw * v.channels]);
-    assert.deepEqual([c.headDim, c.decoderHeadDim], [4 * v.k, 4 * v.decK]);
-    assert.deepEqual(right(parseConfig(toHFJson(c))), c);
-    // through JSON text as well: writing what was read gives the same text
-    const text = JSON.stringify(toHFJson(c));
-    assert.equal(JSON.stringify(toHFJson(right(parseConfig(JSON.parse(text))))), text);
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(validArb, (v) => {
+      const [[ph, gh], [pw, gw]] = v.square ? [v.h, v.h] : [v.h, v.w];
+      const overrides: ConfigOverrides = {
+        hiddenSize: 4 * v.heads * v.k,
+        numAttentionHeads: v.heads,
+        numHiddenLayers: v.layers,
+        intermediateSize: v.mlp,
+        decoderHiddenSize: 4 * v.decHeads * v.decK,
+        decoderNumAttentionHeads: v.decHeads,
+        decoderNumHiddenLayers: v.decLayers,
+        decoderIntermediateSize: v.decMlp,
+        hiddenAct: v.act,
+        hiddenDropoutProb: v.dropout,
+        attentionProbsDropoutProb: v.attnDropout,
+        initializerRange: v.std,
+        layerNormEps: v.eps,
+        maskRatio: v.maskRatio,
+        qkvBias: v.qkvBias,
+        normPixLoss: v.normPixLoss,
+        numChannels: v.channels,
+        extra: v.extra,
+        imageSize: v.square ? ph * gh : [ph * gh, pw * gw],
+        patchSize: v.square && v.patchAsInt ? ph : [ph, pw],
+      };
+      const c = right(makeConfig(overrides));
+      assert.deepEqual([c.gridSize, c.numPatches, c.patchDim], [[gh, gw], gh * gw, ph * pw * v.channels]);
+      assert.deepEqual([c.headDim, c.decoderHeadDim], [4 * v.k, 4 * v.decK]);
+      assert.deepEqual(right(parseConfig(toHFJson(c))), c);
+      // through JSON text as well: writing what was read gives the same text
+      const text = JSON.stringify(toHFJson(c));
+      assert.equal(JSON.stringify(toHFJson(right(parseConfig(JSON.parse(text))))), text);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test("presets are valid, round-trip, and carry the Hub / brief numbers", () => {
-  const table = (c: ViTMAEConfig) => [c.imageSize[0], c.patchSize[0], c.numChannels, c.hiddenSize, c.numHiddenLayers,
-    c.numAttentionHeads, c.intermediateSize, c.decoderHiddenSize, c.decoderNumHiddenLayers, c.decoderNumAttentionHeads,
-    c.decoderIntermediateSize, c.maskRatio, c.normPixLoss, c.numPatches];
+  const table = (c: ViTMAEConfig) => [
+    c.imageSize[0],
+    c.patchSize[0],
+    c.numChannels,
+    c.hiddenSize,
+    c.numHiddenLayers,
+    c.numAttentionHeads,
+    c.intermediateSize,
+    c.decoderHiddenSize,
+    c.decoderNumHiddenLayers,
+    c.decoderNumAttentionHeads,
+    c.decoderIntermediateSize,
+    c.maskRatio,
+    c.normPixLoss,
+    c.numPatches,
+  ];
   assert.deepEqual(table(base), [224, 16, 3, 768, 12, 12, 3072, 512, 8, 16, 2048, 0.75, false, 196]);
   assert.deepEqual(table(large), [224, 16, 3, 1024, 24, 16, 4096, 512, 8, 16, 2048, 0.75, false, 196]);
   assert.deepEqual(table(huge), [224, 14, 3, 1280, 32, 16, 5120, 512, 8, 16, 2048, 0.75, false, 256]);

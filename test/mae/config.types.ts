@@ -1,26 +1,42 @@
 // Compile-time checks of ViTMAEConfig's shape typing (checked by `tsc --noEmit`, never run): literal dims flow into the type.
 
 import type { Either } from "fp-ts/lib/Either.js";
-import { type ConfigError, type ViTMAEConfig, type DefaultConfig, makeConfig, parseConfig, unsafeConfig } from "../../src/mae/config.ts";
-import { huge, mnist, preset, tiny } from "../../src/mae/presets.ts";
+import {
+  type ConfigError,
+  type ViTMAEConfig,
+  type DefaultConfig,
+  makeConfig,
+  type parseConfig,
+  unsafeConfig,
+} from "../../src/mae/config.ts";
+import { type huge, mnist, type preset, type tiny } from "../../src/mae/presets.ts";
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const expectType = <T extends true>(): T | undefined => undefined;
 
 // A stand-in for the DSL's tensor type and for a model signature written against the config.
 // NoInfer makes the config alone fix C, H, W (else TS infers C = 1 | 3 from a mismatched pair and accepts it).
-interface Tensor<S extends readonly number[]> { readonly shape: S }
+interface Tensor<S extends readonly number[]> {
+  readonly shape: S;
+}
 declare function encode<B extends number, C extends number, H extends number, W extends number, D extends number>(
-  cfg: ViTMAEConfig<C, H, W, D>, pixels: Tensor<[B, NoInfer<C>, NoInfer<H>, NoInfer<W>]>,
+  cfg: ViTMAEConfig<C, H, W, D>,
+  pixels: Tensor<[B, NoInfer<C>, NoInfer<H>, NoInfer<W>]>,
 ): Tensor<[B, number, D]>;
 declare function encodeLoose<B extends number, C extends number, H extends number, W extends number, D extends number>(
-  cfg: ViTMAEConfig<C, H, W, D>, pixels: Tensor<[B, C, H, W]>,
+  cfg: ViTMAEConfig<C, H, W, D>,
+  pixels: Tensor<[B, C, H, W]>,
 ): Tensor<[B, number, D]>;
 
 // Literal dims are inferred from the literal (no `as const` needed: the parameter is `const`).
 const rgb = unsafeConfig({
-  numChannels: 3, imageSize: 32, patchSize: 8, hiddenSize: 64, numAttentionHeads: 4,
-  decoderHiddenSize: 32, decoderNumAttentionHeads: 4,
+  numChannels: 3,
+  imageSize: 32,
+  patchSize: 8,
+  hiddenSize: 64,
+  numAttentionHeads: 4,
+  decoderHiddenSize: 32,
+  decoderNumAttentionHeads: 4,
 });
 expectType<Equals<typeof rgb, ViTMAEConfig<3, 32, 32, 64, 32>>>();
 expectType<Equals<typeof tiny, ViTMAEConfig<3, 32, 32, 64, 32>>>();
@@ -30,7 +46,7 @@ expectType<Equals<typeof huge, ViTMAEConfig<3, 224, 224, 1280, 512>>>();
 // [height, width] gives H and W; dims not given come from HF's defaults ...
 const wide = makeConfig({ imageSize: [32, 48], patchSize: 8 });
 expectType<Equals<typeof wide, Either<ConfigError, ViTMAEConfig<3, 32, 48, 768, 512>>>>();
-expectType<Equals<ReturnType<typeof makeConfig<{}>>, Either<ConfigError, DefaultConfig>>>();
+expectType<Equals<ReturnType<typeof makeConfig<Record<never, never>>>, Either<ConfigError, DefaultConfig>>>();
 // ... or from the base config.
 const gray = unsafeConfig({ maskRatio: 0.5 }, mnist);
 expectType<Equals<typeof gray, ViTMAEConfig<1, 28, 28, 64, 64>>>();
@@ -72,4 +88,12 @@ makeConfig({ hiddenSzie: 64 });
 // @ts-expect-error hidden_act must be one of the supported names
 makeConfig({ hiddenAct: "gelu_exact" });
 
-export type Unused = [typeof loose, typeof oneChannel, typeof bigger, typeof wider, typeof forged, typeof fields, typeof unchecked];
+export type Unused = [
+  typeof loose,
+  typeof oneChannel,
+  typeof bigger,
+  typeof wider,
+  typeof forged,
+  typeof fields,
+  typeof unchecked,
+];

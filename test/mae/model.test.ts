@@ -8,9 +8,17 @@ import { ShapeError } from "../../src/core/index.ts";
 import { ViTMAEForPreTraining, ViTMAEModel, forward, unsafeConfig, type ViTMAEConfig } from "../../src/mae/index.ts";
 
 const small = {
-  imageSize: 16, patchSize: 4, numChannels: 3,
-  hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 32,
-  decoderHiddenSize: 8, decoderNumHiddenLayers: 1, decoderNumAttentionHeads: 2, decoderIntermediateSize: 16,
+  imageSize: 16,
+  patchSize: 4,
+  numChannels: 3,
+  hiddenSize: 16,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  intermediateSize: 32,
+  decoderHiddenSize: 8,
+  decoderNumHiddenLayers: 1,
+  decoderNumAttentionHeads: 2,
+  decoderIntermediateSize: 16,
   initializerRange: 0.3, // sharp attention, so heads matter
 } as const;
 const cfg = unsafeConfig({ ...small, maskRatio: 0.75 });
@@ -35,8 +43,13 @@ test("headMask [heads]: a zeroed head's attentions are probs × mask, its values
   // Layer 0 sees the same input either way: its returned probabilities are the unmasked ones × mask.
   const expected = T.mul(plain.attentions![0], T.reshape(headMask, [1, 4, 1, 1]));
   assert.deepEqual(nested(masked.attentions![0]), nested(expected));
-  for (const a of masked.attentions!) assert.ok(T.sum(T.abs(T.slice(a, [null, { start: 1, stop: 2 }]))).item() === 0, "head 1 is zero in every layer");
-  assert.notDeepEqual(nested(masked.lastHiddenState), nested(plain.lastHiddenState), "masking a head changes the output");
+  for (const a of masked.attentions!)
+    assert.ok(T.sum(T.abs(T.slice(a, [null, { start: 1, stop: 2 }]))).item() === 0, "head 1 is zero in every layer");
+  assert.notDeepEqual(
+    nested(masked.lastHiddenState),
+    nested(plain.lastHiddenState),
+    "masking a head changes the output",
+  );
   // Head 1 uses value features [hd, 2·hd): scrambling those weights changes nothing when it is masked.
   const hd = cfg.headDim;
   const scrambled = structuredCloneParams(model.params);
@@ -47,19 +60,33 @@ test("headMask [heads]: a zeroed head's attentions are probs × mask, its values
     layer.attention.attention.value = { ...v, weight: T.fromNested(rows) };
   }
   const again = new ViTMAEForPreTraining(cfg, scrambled).forward({ pixelValues: pixels, noise, headMask });
-  assert.deepEqual(nested(again.lastHiddenState), nested(masked.lastHiddenState), "a masked head's values must not reach the output");
+  assert.deepEqual(
+    nested(again.lastHiddenState),
+    nested(masked.lastHiddenState),
+    "a masked head's values must not reach the output",
+  );
   const unmaskedScrambled = new ViTMAEForPreTraining(cfg, scrambled).forward({ pixelValues: pixels, noise });
-  assert.notDeepEqual(nested(unmaskedScrambled.lastHiddenState), nested(plain.lastHiddenState), "(the scramble does matter without the mask)");
+  assert.notDeepEqual(
+    nested(unmaskedScrambled.lastHiddenState),
+    nested(plain.lastHiddenState),
+    "(the scramble does matter without the mask)",
+  );
 });
 
 test("headMask [layers, heads] masks per layer; all ones is no mask", () => {
   const plain = model.forward({ pixelValues: pixels, noise, outputAttentions: true });
-  const headMask = T.fromNested([[1, 1, 1, 1], [0, 1, 1, 0.5]]);
+  const headMask = T.fromNested([
+    [1, 1, 1, 1],
+    [0, 1, 1, 0.5],
+  ]);
   const masked = model.forward({ pixelValues: pixels, noise, outputAttentions: true, headMask });
   assert.deepEqual(nested(masked.attentions![0]), nested(plain.attentions![0]), "layer 0 unmasked");
   const layer1 = masked.attentions![1].toNested() as number[][][][];
   for (const sample of layer1) {
-    assert.ok(sample[0].flat().every((v) => v === 0), "layer 1, head 0 zeroed");
+    assert.ok(
+      sample[0].flat().every((v) => v === 0),
+      "layer 1, head 0 zeroed",
+    );
     const rowSums = sample[3].map((r) => r.reduce((a, v) => a + v, 0));
     rowSums.forEach((s) => assert.ok(Math.abs(s - 0.5) < 1e-5, `layer 1, head 3 scaled by 0.5: row sum ${s}`));
   }
@@ -69,8 +96,14 @@ test("headMask [layers, heads] masks per layer; all ones is no mask", () => {
 
 test("a wrongly shaped headMask is a ShapeError naming headMask and the shapes it accepts", () => {
   for (const shape of [[3], [2, 3], [3, 4], [2, 4, 1]]) {
-    assert.throws(() => model.forward({ pixelValues: pixels, noise, headMask: T.ones(shape) }),
-      (e: Error) => e instanceof ShapeError && e.message.includes("headMask") && e.message.includes("[4]") && e.message.includes("[2, 4]"));
+    assert.throws(
+      () => model.forward({ pixelValues: pixels, noise, headMask: T.ones(shape) }),
+      (e: Error) =>
+        e instanceof ShapeError &&
+        e.message.includes("headMask") &&
+        e.message.includes("[4]") &&
+        e.message.includes("[2, 4]"),
+    );
   }
 });
 
@@ -92,7 +125,10 @@ test("training with a dropoutKey: outputs change when dropout > 0, deterministic
   assert.deepEqual(nested(m.forward({ pixelValues: pixels, noise, dropoutKey: k }).logits), nested(evalOut.logits));
   assert.deepEqual(nested(model.forward({ pixelValues: pixels, noise }).logits), nested(evalOut.logits));
   // With dropout probabilities 0 (the HF default), training changes nothing.
-  assert.deepEqual(nested(model.forward({ pixelValues: pixels, noise, training: true, dropoutKey: k }).logits), nested(evalOut.logits));
+  assert.deepEqual(
+    nested(model.forward({ pixelValues: pixels, noise, training: true, dropoutKey: k }).logits),
+    nested(evalOut.logits),
+  );
   assert.throws(() => m.forward({ pixelValues: pixels, noise, training: true }), /training.*dropoutKey/);
 });
 
@@ -121,8 +157,15 @@ test("masking needs noise or a key: the pixel tensor alone with maskRatio > 0 is
 test("maskRatio per call overrides the config's", () => {
   const out = model.forward({ pixelValues: pixels, key: T.key(1), maskRatio: 0.5 });
   assert.deepEqual(out.lastHiddenState.shape, [2, 9, 16]);
-  assert.deepEqual((out.mask.toNested() as number[][]).map((r) => r.reduce((a, v) => a + v, 0)), [8, 8]);
-  assert.deepEqual(model.forward({ pixelValues: pixels, key: T.key(1) }).lastHiddenState.shape, [2, 5, 16], "config's 0.75 otherwise");
+  assert.deepEqual(
+    (out.mask.toNested() as number[][]).map((r) => r.reduce((a, v) => a + v, 0)),
+    [8, 8],
+  );
+  assert.deepEqual(
+    model.forward({ pixelValues: pixels, key: T.key(1) }).lastHiddenState.shape,
+    [2, 5, 16],
+    "config's 0.75 otherwise",
+  );
 });
 
 test("masking from a key is deterministic per key", () => {
@@ -138,19 +181,45 @@ test("bad pixel inputs are named errors, also on the pixel-only maskRatio-0 path
   const cfg0: ViTMAEConfig = unsafeConfig({ ...small, maskRatio: 0 });
   const m0 = new ViTMAEForPreTraining(cfg0, model.params);
   const enc0 = new ViTMAEModel(cfg0, model.params.vit);
-  for (const f of [(x: T.Tensor) => m0.forward(x), (x: T.Tensor) => enc0.forward(x), (x: T.Tensor) => model.forward({ pixelValues: x, key: T.key(0) })]) {
-    assert.throws(() => f(T.zeros([2, 1, 16, 16])), (e: Error) => e instanceof ShapeError && /1 channels.*num_channels = 3/.test(e.message));
-    assert.throws(() => f(T.zeros([2, 3, 20, 20])), (e: Error) => e instanceof ShapeError && /20x20.*doesn't match.*16x16.*interpolatePosEncoding/.test(e.message));
-    assert.throws(() => f(T.zeros([2, 3, 14, 14])), (e: Error) => e instanceof ShapeError && /14x14/.test(e.message));
-    assert.throws(() => f(T.zeros([3, 16, 16])), (e: Error) => e instanceof ShapeError && /\[batch, channels, height, width\]/.test(e.message));
+  for (const f of [
+    (x: T.Tensor) => m0.forward(x),
+    (x: T.Tensor) => enc0.forward(x),
+    (x: T.Tensor) => model.forward({ pixelValues: x, key: T.key(0) }),
+  ]) {
+    assert.throws(
+      () => f(T.zeros([2, 1, 16, 16])),
+      (e: Error) => e instanceof ShapeError && /1 channels.*num_channels = 3/.test(e.message),
+    );
+    assert.throws(
+      () => f(T.zeros([2, 3, 20, 20])),
+      (e: Error) => e instanceof ShapeError && /20x20.*doesn't match.*16x16.*interpolatePosEncoding/.test(e.message),
+    );
+    assert.throws(
+      () => f(T.zeros([2, 3, 14, 14])),
+      (e: Error) => e instanceof ShapeError && /14x14/.test(e.message),
+    );
+    assert.throws(
+      () => f(T.zeros([3, 16, 16])),
+      (e: Error) => e instanceof ShapeError && /\[batch, channels, height, width\]/.test(e.message),
+    );
   }
-  assert.throws(() => m0.forward({ pixelValues: T.zeros([1, 3, 18, 18]), interpolatePosEncoding: true }), (e: Error) => e instanceof ShapeError && /not divisible by the patch size/.test(e.message));
-  assert.throws(() => model.forward({ pixelValues: pixels, noise: T.zeros([2, 15]) }), (e: Error) => e instanceof ShapeError && /noise must be \[2, 16\]/.test(e.message));
+  assert.throws(
+    () => m0.forward({ pixelValues: T.zeros([1, 3, 18, 18]), interpolatePosEncoding: true }),
+    (e: Error) => e instanceof ShapeError && /not divisible by the patch size/.test(e.message),
+  );
+  assert.throws(
+    () => model.forward({ pixelValues: pixels, noise: T.zeros([2, 15]) }),
+    (e: Error) => e instanceof ShapeError && /noise must be \[2, 16\]/.test(e.message),
+  );
   assert.throws(() => model.forward({ pixelValues: [1, 2] as unknown as T.Tensor }), /pixelValues must be a Tensor/); // a JS caller's mistake
 });
 
 test("interpolatePosEncoding runs other (non-square) sizes: 20x12 → a 5x3 grid", () => {
-  const out = model.forward({ pixelValues: T.random.normal(T.key(3), [1, 3, 20, 12]), key: T.key(4), interpolatePosEncoding: true });
+  const out = model.forward({
+    pixelValues: T.random.normal(T.key(3), [1, 3, 20, 12]),
+    key: T.key(4),
+    interpolatePosEncoding: true,
+  });
   assert.deepEqual(out.logits.shape, [1, 15, 48]);
   assert.deepEqual(out.lastHiddenState.shape, [1, 1 + Math.trunc(15 * 0.25), 16]);
   assert.ok(Number.isFinite(out.loss.item()));
@@ -160,6 +229,7 @@ test("interpolatePosEncoding runs other (non-square) sizes: 20x12 → a 5x3 grid
 function structuredCloneParams<P>(p: P): P {
   if (p instanceof T.Tensor) return p;
   if (Array.isArray(p)) return p.map(structuredCloneParams) as P;
-  if (p && typeof p === "object") return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, structuredCloneParams(v)])) as P;
+  if (p && typeof p === "object")
+    return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, structuredCloneParams(v)])) as P;
   return p;
 }

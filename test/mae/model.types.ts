@@ -1,6 +1,6 @@
 // Compile-time checks (tsc, never run): a config with literal dims fixes the pixel tensor's type.
 
-import * as T from "../../src/core/index.ts";
+import type * as T from "../../src/core/index.ts";
 import { forward } from "../../src/mae/forward.ts";
 import { tiny, mnist } from "../../src/mae/presets.ts";
 import type { PreTrainingParams } from "../../src/mae/params.ts";

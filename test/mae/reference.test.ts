@@ -13,18 +13,35 @@ import { treeMap, valueAndGrad, type Tree } from "../../src/autodiff/index.ts";
 import { readSafetensorsFile } from "../../src/io/safetensors.ts";
 import { main } from "../../src/cli/main.ts";
 import {
-  FROZEN_PARAMETERS, decode, encode, forward, interpolateDecoderTable, loadPreTraining, namedParameters, patchify,
-  type PreTrainingOutput, type PreTrainingParams,
+  FROZEN_PARAMETERS,
+  decode,
+  encode,
+  forward,
+  interpolateDecoderTable,
+  loadPreTraining,
+  namedParameters,
+  patchify,
+  type PreTrainingOutput,
+  type PreTrainingParams,
 } from "../../src/mae/index.ts";
 import {
-  ioNames, loadReferenceCase, maxAbs, maxAbsDiff, referenceCaseNames, repoRoot, toleranceOf, values, type ReferenceCase,
+  ioNames,
+  loadReferenceCase,
+  maxAbs,
+  maxAbsDiff,
+  referenceCaseNames,
+  repoRoot,
+  toleranceOf,
+  values,
+  type ReferenceCase,
 } from "../helpers/reference.ts";
 
 const cases = referenceCaseNames();
 const EXACT = new Set(["mask", "ids_restore"]);
 const FROZEN = new Set<string>(FROZEN_PARAMETERS.map((n) => `grad.${n}`));
 /** Golden names that are inputs or checked separately (debug.*, f64.*), not outputs of `forward`. */
-const isOutputOrGrad = (n: string) => !(n === "pixel_values" || n === "noise" || n.startsWith("debug.") || n.startsWith("f64."));
+const isOutputOrGrad = (n: string) =>
+  !(n === "pixel_values" || n === "noise" || n.startsWith("debug.") || n.startsWith("f64."));
 
 const tensorOf = (c: ReferenceCase, name: string): Tensor => {
   const t = c.io.get(name);
@@ -36,7 +53,13 @@ const tensorOf = (c: ReferenceCase, name: string): Tensor => {
  * Compares our tensors with the golden ones by the README's rule and reports every failure at once
  * (exact for mask/ids_restore; else max|diff| <= suggested_atol, or 3e-5·max|golden| without an entry).
  */
-function compareAll(t: TestContext, c: ReferenceCase, ours: Map<string, { shape: readonly number[]; data: ArrayLike<number> }>, names: string[], where: string): void {
+function compareAll(
+  t: TestContext,
+  c: ReferenceCase,
+  ours: Map<string, { shape: readonly number[]; data: ArrayLike<number> }>,
+  names: string[],
+  where: string,
+): void {
   const failures: string[] = [];
   const fallbacks: string[] = [];
   for (const name of names) {
@@ -60,12 +83,21 @@ function compareAll(t: TestContext, c: ReferenceCase, ours: Map<string, { shape:
     const { atol, fallback } = toleranceOf(c, name, g);
     if (fallback) fallbacks.push(name);
     if (!(diff <= atol)) {
-      const why = FROZEN.has(name) ? " (frozen table in HF: this gradient is informational, optimisers never use it)" : "";
-      failures.push(`${name}: max |diff| ${diff.toExponential(3)} > atol ${atol.toExponential(3)} (max |golden| ${maxAbs(g).toExponential(3)})${why}`);
+      const why = FROZEN.has(name)
+        ? " (frozen table in HF: this gradient is informational, optimisers never use it)"
+        : "";
+      failures.push(
+        `${name}: max |diff| ${diff.toExponential(3)} > atol ${atol.toExponential(3)} (max |golden| ${maxAbs(g).toExponential(3)})${why}`,
+      );
     }
   }
-  if (fallbacks.length) t.diagnostic(`${where}: no suggested_atol in case.json for ${fallbacks.join(", ")}: used 3e-5 * max|golden|`);
-  assert.deepEqual(failures, [], `case ${c.name} (${where}): ${failures.length} tensor(s) off:\n  ${failures.join("\n  ")}`);
+  if (fallbacks.length)
+    t.diagnostic(`${where}: no suggested_atol in case.json for ${fallbacks.join(", ")}: used 3e-5 * max|golden|`);
+  assert.deepEqual(
+    failures,
+    [],
+    `case ${c.name} (${where}): ${failures.length} tensor(s) off:\n  ${failures.join("\n  ")}`,
+  );
 }
 
 const asEntry = (x: Tensor) => ({ shape: x.shape, data: x.toFloat64Array() });
@@ -73,8 +105,11 @@ const asEntry = (x: Tensor) => ({ shape: x.shape, data: x.toFloat64Array() });
 /** The forward outputs by their reference-file names. */
 function outputsByName(r: PreTrainingOutput): Map<string, { shape: readonly number[]; data: Float64Array }> {
   const m = new Map([
-    ["last_hidden_state", asEntry(r.lastHiddenState)], ["logits", asEntry(r.logits)], ["loss", asEntry(r.loss)],
-    ["mask", asEntry(r.mask)], ["ids_restore", asEntry(r.idsRestore)],
+    ["last_hidden_state", asEntry(r.lastHiddenState)],
+    ["logits", asEntry(r.logits)],
+    ["loss", asEntry(r.loss)],
+    ["mask", asEntry(r.mask)],
+    ["ids_restore", asEntry(r.idsRestore)],
   ]);
   r.hiddenStates?.forEach((h, i) => m.set(`hidden_states.${i}`, asEntry(h)));
   r.attentions?.forEach((a, i) => m.set(`attentions.${i}`, asEntry(a)));
@@ -82,7 +117,10 @@ function outputsByName(r: PreTrainingOutput): Map<string, { shape: readonly numb
 }
 
 test("there are reference cases to check", () => {
-  assert.ok(cases.length > 0, "no case folders found under test/fixtures/hf: every parity test below would pass vacuously");
+  assert.ok(
+    cases.length > 0,
+    "no case folders found under test/fixtures/hf: every parity test below would pass vacuously",
+  );
 });
 
 for (const name of cases) {
@@ -103,7 +141,10 @@ for (const name of cases) {
         const r = forward(p, config, x, o);
         return [r.loss, r] as [Tensor, PreTrainingOutput];
       };
-      const [loss, [gParams, gPixels], aux] = valueAndGrad(run, { argnums: [0, 1], hasAux: true })(params, tensorOf(c, "pixel_values"));
+      const [loss, [gParams, gPixels], aux] = valueAndGrad(run, { argnums: [0, 1], hasAux: true })(
+        params,
+        tensorOf(c, "pixel_values"),
+      );
       const r = aux as PreTrainingOutput;
       assert.deepEqual(loss.shape, [], "the loss is a 0-dim tensor, as HF's");
       const ours = outputsByName(r);
@@ -121,7 +162,9 @@ for (const name of cases) {
       const o = opts();
       const pixels = tensorOf(c, "pixel_values");
       const e = encode(params.vit, config, pixels, o);
-      const d = decode(params.decoder, config, e.lastHiddenState, e.idsRestore, { interpolatePosEncoding: o.interpolatePosEncoding });
+      const d = decode(params.decoder, config, e.lastHiddenState, e.idsRestore, {
+        interpolatePosEncoding: o.interpolatePosEncoding,
+      });
       const decTable = T.reshape(params.decoder.decoder_pos_embed, params.decoder.decoder_pos_embed.shape.slice(1));
       const withBatch1 = (x: Tensor) => ({ shape: [1, ...x.shape], data: x.toFloat64Array() }); // HF keeps the leading 1
       const ours = new Map([
@@ -131,22 +174,42 @@ for (const name of cases) {
         ["debug.decoder_norm_out", asEntry(d.normed)],
         ["debug.patchified_pixel_values", asEntry(patchify(pixels, config.patchSize))],
         ["debug.encoder_pos_embed_used", withBatch1(e.positions)],
-        ["debug.decoder_pos_embed_used", withBatch1(o.interpolatePosEncoding ? interpolateDecoderTable(decTable, e.idsRestore.shape[1]) : decTable)],
+        [
+          "debug.decoder_pos_embed_used",
+          withBatch1(o.interpolatePosEncoding ? interpolateDecoderTable(decTable, e.idsRestore.shape[1]) : decTable),
+        ],
       ]);
       const present = ioNames(c, "debug.");
       const unknown = present.filter((n) => !ours.has(n));
       if (unknown.length) t.diagnostic(`debug tensors the API does not expose (not compared): ${unknown.join(", ")}`);
-      compareAll(t, c, ours, present.filter((n) => ours.has(n)), "debug");
+      compareAll(
+        t,
+        c,
+        ours,
+        present.filter((n) => ours.has(n)),
+        "debug",
+      );
     });
 
     test("float64 forward matches HF's pure-float64 run to 1e-9 relative", () => {
       const { config, params } = loadPreTraining(c.modelDir);
       const got = T.withFloat64(() => {
-        const p64 = treeMap((x: Tensor) => T.fromArray(x.toFloat64Array(), x.shape), params as unknown as Tree) as unknown as PreTrainingParams;
+        const p64 = treeMap(
+          (x: Tensor) => T.fromArray(x.toFloat64Array(), x.shape),
+          params as unknown as Tree,
+        ) as unknown as PreTrainingParams;
         const o = opts();
-        const r = forward(p64, config, tensorOf(c, "pixel_values"), { ...o, outputHiddenStates: false, outputAttentions: false });
+        const r = forward(p64, config, tensorOf(c, "pixel_values"), {
+          ...o,
+          outputHiddenStates: false,
+          outputAttentions: false,
+        });
         assert.equal(r.logits.dtype, "float64", "withFloat64 must compute in float64");
-        return { loss: r.loss.toFloat64Array(), logits: r.logits.toFloat64Array(), last_hidden_state: r.lastHiddenState.toFloat64Array() };
+        return {
+          loss: r.loss.toFloat64Array(),
+          logits: r.logits.toFloat64Array(),
+          last_hidden_state: r.lastHiddenState.toFloat64Array(),
+        };
       });
       for (const key of ["loss", "logits", "last_hidden_state"] as const) {
         const golden = values(c.io.get(`f64.${key}`)!);
@@ -159,14 +222,29 @@ for (const name of cases) {
       const dir = mkdtempSync(path.join(tmpdir(), "vitmae-ref-"));
       try {
         const out = path.join(dir, "out.safetensors");
-        const argv = ["forward", "--model", c.modelDir, "--inputs", path.join(c.dir, "io.safetensors"), "--out", out, "--grads", "--hidden-states", "--attentions"];
+        const argv = [
+          "forward",
+          "--model",
+          c.modelDir,
+          "--inputs",
+          path.join(c.dir, "io.safetensors"),
+          "--out",
+          out,
+          "--grads",
+          "--hidden-states",
+          "--attentions",
+        ];
         if (flags.interpolate_pos_encoding) argv.push("--interpolate-pos-encoding");
         const log = t.mock.method(console, "log", () => {});
         const err = t.mock.method(console, "error", () => {});
         const code = await main(argv);
         log.mock.restore();
         err.mock.restore();
-        assert.equal(code, 0, `vitmae ${argv.join(" ")} failed: ${err.mock.calls.map((k) => k.arguments.join(" ")).join("; ")}`);
+        assert.equal(
+          code,
+          0,
+          `vitmae ${argv.join(" ")} failed: ${err.mock.calls.map((k) => k.arguments.join(" ")).join("; ")}`,
+        );
         const written = readSafetensorsFile(out).tensors;
         assert.equal(written.get("ids_restore")?.dtype, "I64", "ids_restore is written as I64, as HF's");
         assert.equal(written.get("mask")?.dtype, "F32");
@@ -185,7 +263,18 @@ test("the bin shim: a real `node bin/vitmae.mjs forward` matches the first case"
   const dir = mkdtempSync(path.join(tmpdir(), "vitmae-bin-"));
   try {
     const out = path.join(dir, "out.safetensors");
-    const args = ["bin/vitmae.mjs", "forward", "--model", c.modelDir, "--inputs", path.join(c.dir, "io.safetensors"), "--out", out, "--hidden-states", "--attentions"];
+    const args = [
+      "bin/vitmae.mjs",
+      "forward",
+      "--model",
+      c.modelDir,
+      "--inputs",
+      path.join(c.dir, "io.safetensors"),
+      "--out",
+      out,
+      "--hidden-states",
+      "--attentions",
+    ];
     if (c.json.flags.interpolate_pos_encoding) args.push("--interpolate-pos-encoding");
     const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 0, `bin/vitmae.mjs exited ${r.status}: ${r.stderr}`);

@@ -19,9 +19,13 @@ test("gelu is the exact erf form; gelu_new is the tanh approximation (hand value
 });
 
 test("every activation a config accepts exists here", () => {
-  for (const name of SUPPORTED_ACTIVATIONS) assert.ok(name in ACTIVATIONS, `config accepts "${name}" but nn has no such activation`);
+  for (const name of SUPPORTED_ACTIVATIONS)
+    assert.ok(name in ACTIVATIONS, `config accepts "${name}" but nn has no such activation`);
 });
 
 test("an unknown activation is an error naming it and the supported ones", () => {
-  assert.throws(() => activation("gelu_9000"), (e: Error) => e.message.includes('"gelu_9000"') && e.message.includes("gelu_new"));
+  assert.throws(
+    () => activation("gelu_9000"),
+    (e: Error) => e.message.includes('"gelu_9000"') && e.message.includes("gelu_new"),
+  );
 });

@@ -10,7 +10,10 @@ import { assertClose, weights } from "../helpers/tensors.ts";
 
 function randomParams(k: T.Key, d: number, bias = true): AttentionParams {
   const ks = T.random.split(k, 8);
-  const lin = (i: number) => ({ weight: T.random.normal(ks[i], [d, d], 0, 0.5), ...(bias || i === 3 ? { bias: T.random.normal(ks[4 + i], [d], 0, 0.1) } : {}) });
+  const lin = (i: number) => ({
+    weight: T.random.normal(ks[i], [d, d], 0, 0.5),
+    ...(bias || i === 3 ? { bias: T.random.normal(ks[4 + i], [d], 0, 0.1) } : {}),
+  });
   return { attention: { query: lin(0), key: lin(1), value: lin(2) }, output: { dense: lin(3) } };
 }
 
@@ -20,12 +23,18 @@ function naive(p: AttentionParams, x: number[][][], heads: number): { out: numbe
   const vec = (t: T.Tensor | undefined, n: number) => (t ? [...t.toArray()] : new Array(n).fill(0));
   const d = x[0][0].length;
   const hd = d / heads;
-  const lin = (w: number[][], b: number[], row: number[]) => w.map((wr, o) => wr.reduce((a, v, i) => a + v * row[i], b[o]));
-  const apply = (l: { weight: T.Tensor; bias?: T.Tensor }, rows: number[][]) => rows.map((r) => lin(mat(l.weight), vec(l.bias, d), r));
+  const lin = (w: number[][], b: number[], row: number[]) =>
+    w.map((wr, o) => wr.reduce((a, v, i) => a + v * row[i], b[o]));
+  const apply = (l: { weight: T.Tensor; bias?: T.Tensor }, rows: number[][]) =>
+    rows.map((r) => lin(mat(l.weight), vec(l.bias, d), r));
   const out: number[][][] = [];
   const probs: number[][][][] = [];
   for (const sample of x) {
-    const [q, k, v] = [apply(p.attention.query, sample), apply(p.attention.key, sample), apply(p.attention.value, sample)];
+    const [q, k, v] = [
+      apply(p.attention.query, sample),
+      apply(p.attention.key, sample),
+      apply(p.attention.value, sample),
+    ];
     const context = sample.map(() => new Array(d).fill(0));
     const ph: number[][][] = [];
     for (let h = 0; h < heads; h++) {
@@ -69,13 +78,34 @@ test("a head mask multiplies each head's probabilities; a zero head drops out of
   const x = T.random.normal(T.key(6), [1, 3, 8]);
   const plain = selfAttention(p, x, { heads: 2 });
   const masked = selfAttention(p, x, { heads: 2, headMask: T.fromArray([0, 1], [2]) });
-  assert.deepEqual(masked.probs.toNested(), T.mul(plain.probs, T.reshape(T.fromArray([0, 1], [2]), [1, 2, 1, 1])).toNested());
+  assert.deepEqual(
+    masked.probs.toNested(),
+    T.mul(plain.probs, T.reshape(T.fromArray([0, 1], [2]), [1, 2, 1, 1])).toNested(),
+  );
   // Head 0 masked is head 0 with zero values: its part of the context is 0 either way.
   const hd = 4;
-  const zeroRows = (t: T.Tensor) => T.mul(t, T.reshape(T.fromArray([...Array(8)].map((_, i) => (i < hd ? 0 : 1)), [8]), t.shape.length === 2 ? [8, 1] : [8]));
+  const zeroRows = (t: T.Tensor) =>
+    T.mul(
+      t,
+      T.reshape(
+        T.fromArray(
+          [...Array(8)].map((_, i) => (i < hd ? 0 : 1)),
+          [8],
+        ),
+        t.shape.length === 2 ? [8, 1] : [8],
+      ),
+    );
   const v = p.attention.value;
-  const silenced = { ...p, attention: { ...p.attention, value: { weight: zeroRows(v.weight), bias: zeroRows(v.bias!) } } };
-  assertClose(selfAttention(silenced, x, { heads: 2 }).out.toArray(), masked.out.toArray(), 1e-6, "masked head = silent head");
+  const silenced = {
+    ...p,
+    attention: { ...p.attention, value: { weight: zeroRows(v.weight), bias: zeroRows(v.bias!) } },
+  };
+  assertClose(
+    selfAttention(silenced, x, { heads: 2 }).out.toArray(),
+    masked.out.toArray(),
+    1e-6,
+    "masked head = silent head",
+  );
   assert.notDeepEqual(masked.out.toNested(), plain.out.toNested());
 });
 
@@ -84,9 +114,24 @@ test("selfAttention: gradients w.r.t. input and every weight match central diffe
   const x = T.random.normal(T.key(8), [1, 3, 4]);
   const cot = T.fromArray(weights(12), [1, 3, 4]);
   const f = (xx: T.Tensor, wq: T.Tensor, wk: T.Tensor, wv: T.Tensor, wo: T.Tensor, bq: T.Tensor) => {
-    const q = { ...p, attention: { query: { weight: wq, bias: bq }, key: { ...p.attention.key, weight: wk }, value: { ...p.attention.value, weight: wv } }, output: { dense: { ...p.output.dense, weight: wo } } };
+    const q = {
+      ...p,
+      attention: {
+        query: { weight: wq, bias: bq },
+        key: { ...p.attention.key, weight: wk },
+        value: { ...p.attention.value, weight: wv },
+      },
+      output: { dense: { ...p.output.dense, weight: wo } },
+    };
     return T.sum(T.mul(selfAttention(q, xx, { heads: 2 }).out, cot));
   };
-  const r = checkGrads(f, [x, p.attention.query.weight, p.attention.key.weight, p.attention.value.weight, p.output.dense.weight, p.attention.query.bias!]);
+  const r = checkGrads(f, [
+    x,
+    p.attention.query.weight,
+    p.attention.key.weight,
+    p.attention.value.weight,
+    p.output.dense.weight,
+    p.attention.query.bias!,
+  ]);
   assert.ok(r.ok, `worst: ${JSON.stringify(r.worst)}`);
 });

@@ -16,13 +16,20 @@ test("dropout zeroes about p of the elements, scales the rest by 1/(1-p), determ
   const y = dropout(x, 0.3, T.key(3)).toArray();
   const zeros = y.filter((v) => v === 0).length / y.length;
   assert.ok(Math.abs(zeros - 0.3) < 0.02, `fraction dropped ${zeros}`);
-  assert.ok(y.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6), "kept values are scaled by 1/(1-p)");
+  assert.ok(
+    y.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6),
+    "kept values are scaled by 1/(1-p)",
+  );
   assert.deepEqual([...dropout(x, 0.3, T.key(3)).toArray()], [...y], "same key, same mask");
   assert.notDeepEqual([...dropout(x, 0.3, T.key(4)).toArray()], [...y], "another key, another mask");
 });
 
 test("dropout refuses p outside [0, 1)", () => {
-  for (const p of [1, 1.5, -0.1, NaN]) assert.throws(() => dropout(T.ones([2]), p, T.key(0)), (e: Error) => e instanceof RangeError && e.message.includes("dropout"));
+  for (const p of [1, 1.5, -0.1, NaN])
+    assert.throws(
+      () => dropout(T.ones([2]), p, T.key(0)),
+      (e: Error) => e instanceof RangeError && e.message.includes("dropout"),
+    );
 });
 
 test("KeyStream: distinct keys per site, reproducible from the base key, none in eval", () => {

@@ -5,11 +5,28 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as T from "../../src/core/index.ts";
 import { initLayerNorm, initLinear, normalInit, xavierUniform } from "../../src/nn/init.ts";
-import { initEncoder, initPreTraining, namedParameters, parameterShapes, sinCosTable, unsafeConfig } from "../../src/mae/index.ts";
+import {
+  initEncoder,
+  initPreTraining,
+  namedParameters,
+  parameterShapes,
+  sinCosTable,
+  unsafeConfig,
+} from "../../src/mae/index.ts";
 
 const cfg = unsafeConfig({
-  imageSize: 32, patchSize: 8, numChannels: 3, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 256,
-  decoderHiddenSize: 32, decoderNumHiddenLayers: 1, decoderNumAttentionHeads: 4, decoderIntermediateSize: 128, initializerRange: 0.05,
+  imageSize: 32,
+  patchSize: 8,
+  numChannels: 3,
+  hiddenSize: 64,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  intermediateSize: 256,
+  decoderHiddenSize: 32,
+  decoderNumHiddenLayers: 1,
+  decoderNumAttentionHeads: 4,
+  decoderIntermediateSize: 128,
+  initializerRange: 0.05,
 });
 const named = namedParameters(initPreTraining(T.key(1), cfg));
 
@@ -32,13 +49,21 @@ test("Linear weights ~ N(0, initializer_range), every bias 0, LayerNorm weight 1
   let linears = 0;
   for (const [name, t] of named) {
     const v = t.toArray();
-    if (name.endsWith(".bias")) assert.ok(v.every((x) => x === 0), `${name} is zero`);
-    else if (/(layernorm|layernorm_before|layernorm_after|decoder_norm)\.weight$/.test(name)) assert.ok(v.every((x) => x === 1), `${name} is one`);
+    if (name.endsWith(".bias"))
+      assert.ok(
+        v.every((x) => x === 0),
+        `${name} is zero`,
+      );
+    else if (/(layernorm|layernorm_before|layernorm_after|decoder_norm)\.weight$/.test(name))
+      assert.ok(
+        v.every((x) => x === 1),
+        `${name} is one`,
+      );
     else if (name.endsWith(".weight") && !name.includes("patch_embeddings")) {
       linears++;
       const s = stats(t);
       assert.ok(Math.abs(s.std - sigma) < 0.15 * sigma, `${name}: std ${s.std}, want ≈ ${sigma}`);
-      assert.ok(Math.abs(s.mean) < 5 * sigma / Math.sqrt(v.length), `${name}: mean ${s.mean}`);
+      assert.ok(Math.abs(s.mean) < (5 * sigma) / Math.sqrt(v.length), `${name}: mean ${s.mean}`);
     }
   }
   assert.equal(linears, 6 * 3 + 1 + 1, "q, k, v, output, intermediate, output per layer; decoder_embed; decoder_pred");
@@ -50,7 +75,10 @@ test("the patch projection is xavier-uniform on its [D, C·p·p] view", () => {
   const s = stats(w);
   assert.ok(s.maxAbs <= bound, `max |w| ${s.maxAbs} within the bound ${bound}`);
   assert.ok(s.maxAbs > 0.95 * bound, "fills the interval");
-  assert.ok(Math.abs(s.std - bound / Math.sqrt(3)) < 0.05 * bound, `uniform std ${s.std}, want ≈ ${bound / Math.sqrt(3)}`);
+  assert.ok(
+    Math.abs(s.std - bound / Math.sqrt(3)) < 0.05 * bound,
+    `uniform std ${s.std}, want ≈ ${bound / Math.sqrt(3)}`,
+  );
 });
 
 test("cls_token and mask_token ~ N(0, σ); both position parameters hold the sin-cos table", () => {
@@ -66,9 +94,15 @@ test("init is deterministic per key, and another key gives other weights", () =>
   const again = namedParameters(initPreTraining(T.key(1), cfg));
   const other = namedParameters(initPreTraining(T.key(2), cfg));
   for (const [name, t] of named) assert.deepEqual([...again.get(name)!.toArray()], [...t.toArray()], name);
-  assert.notDeepEqual([...other.get("vit.encoder.layer.0.attention.attention.query.weight")!.toArray()], [...named.get("vit.encoder.layer.0.attention.attention.query.weight")!.toArray()]);
+  assert.notDeepEqual(
+    [...other.get("vit.encoder.layer.0.attention.attention.query.weight")!.toArray()],
+    [...named.get("vit.encoder.layer.0.attention.attention.query.weight")!.toArray()],
+  );
   // Different layers get different weights from one key.
-  assert.notDeepEqual([...named.get("vit.encoder.layer.0.intermediate.dense.weight")!.toArray()], [...named.get("vit.encoder.layer.1.intermediate.dense.weight")!.toArray()]);
+  assert.notDeepEqual(
+    [...named.get("vit.encoder.layer.0.intermediate.dense.weight")!.toArray()],
+    [...named.get("vit.encoder.layer.1.intermediate.dense.weight")!.toArray()],
+  );
 });
 
 test("qkv_bias false: no q/k/v biases (other Linears keep theirs)", () => {
@@ -93,7 +127,17 @@ test("nn init helpers: shapes, N(0, std), xavier bound, initLinear without bias,
 
 function cfgFields() {
   return {
-    imageSize: 32, patchSize: 8, numChannels: 3, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 256,
-    decoderHiddenSize: 32, decoderNumHiddenLayers: 1, decoderNumAttentionHeads: 4, decoderIntermediateSize: 128, initializerRange: 0.05,
+    imageSize: 32,
+    patchSize: 8,
+    numChannels: 3,
+    hiddenSize: 64,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    intermediateSize: 256,
+    decoderHiddenSize: 32,
+    decoderNumHiddenLayers: 1,
+    decoderNumAttentionHeads: 4,
+    decoderIntermediateSize: 128,
+    initializerRange: 0.05,
   } as const;
 }

@@ -13,7 +13,11 @@ test("layerNorm by hand: biased variance ([1, 2, 3] → ±√1.5), then scale an
   const y = layerNorm(unit(3), T.fromNested([[1, 2, 3]]), 1e-12).toArray();
   assertClose(y, [-Math.sqrt(1.5), 0, Math.sqrt(1.5)], 1e-6); // var = 2/3 (biased), not 1
   const p = { weight: T.fromArray([2, 2, 2], [3]), bias: T.fromArray([1, 0, -1], [3]) };
-  assertClose(layerNorm(p, T.fromNested([[1, 2, 3]]), 1e-12).toArray(), [1 - 2 * Math.sqrt(1.5), 0, -1 + 2 * Math.sqrt(1.5)], 1e-6);
+  assertClose(
+    layerNorm(p, T.fromNested([[1, 2, 3]]), 1e-12).toArray(),
+    [1 - 2 * Math.sqrt(1.5), 0, -1 + 2 * Math.sqrt(1.5)],
+    1e-6,
+  );
 });
 
 test("layerNorm: eps is inside the square root", () => {

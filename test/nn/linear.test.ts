@@ -8,7 +8,11 @@ import { linear } from "../../src/nn/linear.ts";
 import { throwsShape, weights } from "../helpers/tensors.ts";
 
 test("linear: y = x·Wᵀ + b by hand, with and without bias", () => {
-  const weight = T.fromNested([[1, 0], [0, 1], [1, 1]]); // [out 3, in 2]
+  const weight = T.fromNested([
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ]); // [out 3, in 2]
   const bias = T.fromArray([0.5, 0, -1], [3]);
   assert.deepEqual(linear({ weight, bias }, T.fromNested([[1, 2]])).toNested(), [[1.5, 2, 2]]);
   assert.deepEqual(linear({ weight }, T.fromNested([[1, 2]])).toNested(), [[1, 2, 3]]);

@@ -6,7 +6,10 @@ import fc from "fast-check";
 import { lrAt, scaledLr, type CosineSchedule } from "../../src/nn/schedule.ts";
 
 const close = (actual: number, expected: number, label: string) =>
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1e-6, Math.abs(expected)), `${label}: got ${actual}, expected ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= 1e-12 * Math.max(1e-6, Math.abs(expected)),
+    `${label}: got ${actual}, expected ${expected}`,
+  );
 
 test("lrAt: linear warmup from 0, then half-cycle cosine to minLr (hand-computed table)", () => {
   const s: CosineSchedule = { lr: 1e-3, minLr: 1e-5, warmupSteps: 4, totalSteps: 20 };
@@ -39,18 +42,23 @@ test("lrAt: no warmup starts at the peak; past the end it stays at minLr; warmup
 });
 
 test("lrAt (property): rises during warmup, then never increases and stays within [minLr, lr]", () => {
-  fc.assert(fc.property(
-    fc.double({ min: 1e-6, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }),
-    fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 200 }),
-    (lr, minFrac, warmupSteps, extra) => {
-      const s = { lr, minLr: lr * minFrac, warmupSteps, totalSteps: warmupSteps + extra };
-      for (let step = 1; step <= warmupSteps; step++) assert.ok(lrAt(s, step) > lrAt(s, step - 1));
-      for (let step = warmupSteps; step < s.totalSteps; step++) {
-        const [a, b] = [lrAt(s, step), lrAt(s, step + 1)];
-        assert.ok(b <= a + 1e-15 && b >= s.minLr - 1e-15 && a <= lr + 1e-15, `step ${step}: ${a} -> ${b}`);
-      }
-    },
-  ), { numRuns: 100 });
+  fc.assert(
+    fc.property(
+      fc.double({ min: 1e-6, max: 1, noNaN: true }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.integer({ min: 0, max: 50 }),
+      fc.integer({ min: 1, max: 200 }),
+      (lr, minFrac, warmupSteps, extra) => {
+        const s = { lr, minLr: lr * minFrac, warmupSteps, totalSteps: warmupSteps + extra };
+        for (let step = 1; step <= warmupSteps; step++) assert.ok(lrAt(s, step) > lrAt(s, step - 1));
+        for (let step = warmupSteps; step < s.totalSteps; step++) {
+          const [a, b] = [lrAt(s, step), lrAt(s, step + 1)];
+          assert.ok(b <= a + 1e-15 && b >= s.minLr - 1e-15 && a <= lr + 1e-15, `step ${step}: ${a} -> ${b}`);
+        }
+      },
+    ),
+    { numRuns: 100 },
+  );
 });
 
 test("scaledLr: blr × effective batch / 256 (MAE's linear scaling rule)", () => {

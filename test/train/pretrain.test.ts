@@ -14,7 +14,14 @@ import { unsafeConfig, type ViTMAEConfig } from "../../src/mae/config.ts";
 import { forward } from "../../src/mae/forward.ts";
 import { initPreTraining } from "../../src/mae/init.ts";
 import { FROZEN_PARAMETERS, namedParameters, type PreTrainingParams } from "../../src/mae/params.ts";
-import { NonFiniteLossError, pretrain, runKeys, type PretrainHyper, type PretrainRun, type StepInfo } from "../../src/train/pretrain.ts";
+import {
+  NonFiniteLossError,
+  pretrain,
+  runKeys,
+  type PretrainHyper,
+  type PretrainRun,
+  type StepInfo,
+} from "../../src/train/pretrain.ts";
 import { loadTrainingCheckpoint } from "../../src/train/trainCheckpoint.ts";
 import { memoryDataset, smallConfig } from "../helpers/pretrainFixture.ts";
 
@@ -24,21 +31,44 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const dataset = memoryDataset(20); // batch 8, last batch dropped: 2 steps per epoch, so 6 steps span 3 shuffled epochs
 const preprocess = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: 16, width: 16, channels: 3 });
 const hyper: PretrainHyper = {
-  batchSize: 8, accumIter: 1, totalSteps: 6, lr: 1e-3, minLr: 1e-5, warmupSteps: 2, weightDecay: 0.05,
-  betas: [0.9, 0.95], clipGrad: null, maskRatio: 0.75, augment: true,
+  batchSize: 8,
+  accumIter: 1,
+  totalSteps: 6,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupSteps: 2,
+  weightDecay: 0.05,
+  betas: [0.9, 0.95],
+  clipGrad: null,
+  maskRatio: 0.75,
+  augment: true,
 };
 
 function runOf(outDir: string, over: Partial<PretrainRun> = {}, h: Partial<PretrainHyper> = {}): PretrainRun {
   return {
-    config: smallConfig, dataset, dataSpec: "memory", preprocess, preprocessorJson: { image_processor_type: "ViTImageProcessor" },
-    hyper: { ...hyper, ...h }, seed: 5, outDir, checkpointEvery: 100, ...over,
+    config: smallConfig,
+    dataset,
+    dataSpec: "memory",
+    preprocess,
+    preprocessorJson: { image_processor_type: "ViTImageProcessor" },
+    hyper: { ...hyper, ...h },
+    seed: 5,
+    outDir,
+    checkpointEvery: 100,
+    ...over,
   };
 }
 
 /** Runs pretrain and records every step's info. */
 async function recorded(run: PretrainRun) {
   const steps: StepInfo[] = [];
-  const result = await pretrain({ ...run, onStep: (i) => { steps.push(i); run.onStep?.(i); } });
+  const result = await pretrain({
+    ...run,
+    onStep: (i) => {
+      steps.push(i);
+      run.onStep?.(i);
+    },
+  });
   return { result, steps };
 }
 
@@ -46,13 +76,33 @@ const paramValues = (p: PreTrainingParams) => new Map([...namedParameters(p)].ma
 const bytes = (dir: string, file: string) => readFileSync(join(dir, "checkpoint", file));
 
 /** The uninterrupted run and the stopped-and-resumed one must agree exactly: losses, lrs, params, saved bytes. */
-function assertSameRun(full: Awaited<ReturnType<typeof recorded>>, resumedSteps: StepInfo[], resumedParams: PreTrainingParams, fullDir: string, resumedDir: string) {
-  assert.deepEqual(resumedSteps.map((s) => s.step), [1, 2, 3, 4, 5, 6]);
-  assert.deepEqual(resumedSteps.map((s) => s.loss), full.steps.map((s) => s.loss), "losses, bit for bit");
-  assert.deepEqual(resumedSteps.map((s) => s.lr), full.steps.map((s) => s.lr));
-  assert.deepEqual(resumedSteps.map((s) => s.gradNorm), full.steps.map((s) => s.gradNorm));
+function assertSameRun(
+  full: Awaited<ReturnType<typeof recorded>>,
+  resumedSteps: StepInfo[],
+  resumedParams: PreTrainingParams,
+  fullDir: string,
+  resumedDir: string,
+) {
+  assert.deepEqual(
+    resumedSteps.map((s) => s.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.deepEqual(
+    resumedSteps.map((s) => s.loss),
+    full.steps.map((s) => s.loss),
+    "losses, bit for bit",
+  );
+  assert.deepEqual(
+    resumedSteps.map((s) => s.lr),
+    full.steps.map((s) => s.lr),
+  );
+  assert.deepEqual(
+    resumedSteps.map((s) => s.gradNorm),
+    full.steps.map((s) => s.gradNorm),
+  );
   assert.deepEqual(paramValues(resumedParams), paramValues(full.result.params), "final parameters, bit for bit");
-  for (const file of ["model.safetensors", "optimizer.safetensors"]) assert.ok(bytes(resumedDir, file).equals(bytes(fullDir, file)), file);
+  for (const file of ["model.safetensors", "optimizer.safetensors"])
+    assert.ok(bytes(resumedDir, file).equals(bytes(fullDir, file)), file);
 }
 
 test("stopped after 3 steps (shouldStop), loaded from disk and resumed: the same 6 losses and final parameters as an unbroken run", async () => {
@@ -84,38 +134,67 @@ test("with accumulation, clipping and dropout: resuming from the step-3 periodic
   const h = { accumIter: 2, clipGrad: 0.5 };
   const fullDir = join(root, "full-accum");
   const crashed = join(root, "crashed");
-  const full = await recorded(runOf(fullDir, {
-    config, checkpointEvery: 3,
-    onCheckpoint: (path, step) => { if (step === 3) cpSync(path, join(crashed, "checkpoint"), { recursive: true }); }, // what a crash at step 4 leaves
-  }, h));
+  const full = await recorded(
+    runOf(
+      fullDir,
+      {
+        config,
+        checkpointEvery: 3,
+        onCheckpoint: (path, step) => {
+          if (step === 3) cpSync(path, join(crashed, "checkpoint"), { recursive: true });
+        }, // what a crash at step 4 leaves
+      },
+      h,
+    ),
+  );
   assert.ok(full.steps.every((s) => s.gradNorm !== null && s.gradNorm > 0));
   const saved = loadTrainingCheckpoint(crashed);
   assert.equal(saved.state.step, 3);
   assert.deepEqual(saved.config, config);
-  const rest = await recorded(runOf(crashed, { config: saved.config, resume: { params: saved.params, opt: saved.opt, step: saved.state.step } }, h));
+  const rest = await recorded(
+    runOf(
+      crashed,
+      { config: saved.config, resume: { params: saved.params, opt: saved.opt, step: saved.state.step } },
+      h,
+    ),
+  );
   assertSameRun(full, [...full.steps.slice(0, 3), ...rest.steps], rest.result.params, fullDir, crashed);
 });
 
 test("frozen sin-cos tables never change, and their gradients are left out of the clipping norm (torch: requires_grad=False)", async () => {
-  const { result, steps } = await recorded(runOf(join(root, "frozen"), {}, { totalSteps: 1, warmupSteps: 0, clipGrad: 1e9 }));
+  const { result, steps } = await recorded(
+    runOf(join(root, "frozen"), {}, { totalSteps: 1, warmupSteps: 0, clipGrad: 1e9 }),
+  );
   // Step 1 by hand: the same keys, batch and mask as the loop uses.
   const keys = runKeys(5);
   const init = initPreTraining(keys.init, smallConfig);
   const loader = makeLoader({ dataset, batchSize: 8, key: keys.data, preprocess, augment: true, dropLast: true });
   const batch = loader.batchAt(0);
-  const lossOf = (p: PreTrainingParams, pixels: Tensor) => forward(p, smallConfig, pixels, { key: T.random.foldIn(keys.mask, 0), maskRatio: 0.75 }).loss;
+  const lossOf = (p: PreTrainingParams, pixels: Tensor) =>
+    forward(p, smallConfig, pixels, { key: T.random.foldIn(keys.mask, 0), maskRatio: 0.75 }).loss;
   const [loss, grads] = valueAndGrad(lossOf)(init, T.fromArray(batch.pixels, batch.shape));
   assert.equal(steps[0].loss, loss.item(), "the hand-made step sees the loop's batch and mask");
   const frozen = new Set<string>(FROZEN_PARAMETERS);
   let trainableSq = 0;
   let frozenSq = 0;
-  for (const [name, g] of namedParameters(grads)) for (const x of g.toArray()) frozen.has(name) ? (frozenSq += x * x) : (trainableSq += x * x);
-  assert.ok(frozenSq > 1e-6 * trainableSq, `the tables do get a gradient (${frozenSq} vs ${trainableSq}), so leaving them out matters`);
-  assert.ok(Math.abs(steps[0].gradNorm! - Math.sqrt(trainableSq)) <= 1e-9 * Math.sqrt(trainableSq), `norm ${steps[0].gradNorm} vs ${Math.sqrt(trainableSq)} (with the tables: ${Math.sqrt(trainableSq + frozenSq)})`);
+  for (const [name, g] of namedParameters(grads))
+    for (const x of g.toArray()) frozen.has(name) ? (frozenSq += x * x) : (trainableSq += x * x);
+  assert.ok(
+    frozenSq > 1e-6 * trainableSq,
+    `the tables do get a gradient (${frozenSq} vs ${trainableSq}), so leaving them out matters`,
+  );
+  assert.ok(
+    Math.abs(steps[0].gradNorm! - Math.sqrt(trainableSq)) <= 1e-9 * Math.sqrt(trainableSq),
+    `norm ${steps[0].gradNorm} vs ${Math.sqrt(trainableSq)} (with the tables: ${Math.sqrt(trainableSq + frozenSq)})`,
+  );
   const before = namedParameters(init);
   const afterStep = namedParameters(result.params);
-  for (const name of FROZEN_PARAMETERS) assert.deepEqual([...afterStep.get(name)!.toArray()], [...before.get(name)!.toArray()], name);
-  assert.notDeepEqual([...afterStep.get("decoder.decoder_pred.weight")!.toArray()], [...before.get("decoder.decoder_pred.weight")!.toArray()]);
+  for (const name of FROZEN_PARAMETERS)
+    assert.deepEqual([...afterStep.get(name)!.toArray()], [...before.get(name)!.toArray()], name);
+  assert.notDeepEqual(
+    [...afterStep.get("decoder.decoder_pred.weight")!.toArray()],
+    [...before.get("decoder.decoder_pred.weight")!.toArray()],
+  );
 });
 
 test("a loss that turns non-finite stops the run with a NonFiniteLossError; the last checkpoint stays, byte for byte, and loads", async () => {
@@ -123,13 +202,33 @@ test("a loss that turns non-finite stops the run with a NonFiniteLossError; the 
   const snapshots = new Map<number, Map<string, Buffer>>();
   const losses: number[] = [];
   // Warmup makes step 1's lr 0 (a sane step) and step 2's 2.5e29: the parameters explode and LayerNorm's variance overflows.
-  const run = runOf(dir, {
-    checkpointEvery: 1, onStep: (i) => void losses.push(i.loss),
-    onCheckpoint: (path, step) => snapshots.set(step, new Map(["model.safetensors", "optimizer.safetensors", "trainer_state.json"].map((f) => [f, readFileSync(join(path, f))]))),
-  }, { lr: 1e30, warmupSteps: 4, totalSteps: 10, weightDecay: 0 });
-  const error = await pretrain(run).then(() => assert.fail("the run must not finish"), (e: unknown) => e);
+  const run = runOf(
+    dir,
+    {
+      checkpointEvery: 1,
+      onStep: (i) => void losses.push(i.loss),
+      onCheckpoint: (path, step) =>
+        snapshots.set(
+          step,
+          new Map(
+            ["model.safetensors", "optimizer.safetensors", "trainer_state.json"].map((f) => [
+              f,
+              readFileSync(join(path, f)),
+            ]),
+          ),
+        ),
+    },
+    { lr: 1e30, warmupSteps: 4, totalSteps: 10, weightDecay: 0 },
+  );
+  const error = await pretrain(run).then(
+    () => assert.fail("the run must not finish"),
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof NonFiniteLossError, String(error));
-  const m = /(?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in (.*)\. Try/.exec(error.message);
+  const m =
+    /(?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in (.*)\. Try/.exec(
+      error.message,
+    );
   assert.ok(m, error.message);
   const [failedAt, savedAt] = [Number(m[1]), Number(m[2])];
   assert.equal(m[3], dir);
@@ -137,15 +236,22 @@ test("a loss that turns non-finite stops the run with a NonFiniteLossError; the 
   assert.equal(losses.length, savedAt, "every finished step was reported, the bad one was not");
   assert.ok(losses.every(Number.isFinite));
   assert.equal(Math.max(...snapshots.keys()), savedAt);
-  for (const [file, saved] of snapshots.get(savedAt)!) assert.ok(readFileSync(join(dir, "checkpoint", file)).equals(saved), `${file} unchanged since step ${savedAt}`);
+  for (const [file, saved] of snapshots.get(savedAt)!)
+    assert.ok(readFileSync(join(dir, "checkpoint", file)).equals(saved), `${file} unchanged since step ${savedAt}`);
   const loaded = loadTrainingCheckpoint(dir);
   assert.equal(loaded.state.step, savedAt);
   assert.equal(loaded.state.lastLoss, losses.at(-1));
-  assert.ok([...namedParameters(loaded.params).values()].every((t) => t.toArray().every(Number.isFinite)), "the kept parameters are finite");
+  assert.ok(
+    [...namedParameters(loaded.params).values()].every((t) => t.toArray().every(Number.isFinite)),
+    "the kept parameters are finite",
+  );
 
   // Diverging before any save: the message says so instead of pointing at a checkpoint that is not there.
   const early = join(root, "diverge-early");
-  const e2 = await pretrain(runOf(early, {}, { lr: 1e30, warmupSteps: 0, totalSteps: 10, weightDecay: 0 })).then(() => undefined, (e: unknown) => e);
+  const e2 = await pretrain(runOf(early, {}, { lr: 1e30, warmupSteps: 0, totalSteps: 10, weightDecay: 0 })).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(e2 instanceof NonFiniteLossError, String(e2));
   assert.match(e2.message, /at step \d+; stopping\. No checkpoint was saved before it\./);
   assert.ok(!existsSync(join(early, "checkpoint")));

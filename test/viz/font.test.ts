@@ -16,7 +16,11 @@ test("every printable ASCII character has a 5×7 glyph, and no two glyphs look a
     const key = g.map((r) => r.map((b) => (b ? "#" : ".")).join("")).join("|");
     assert.ok(!seen.has(key), `${JSON.stringify(ch)} looks like ${JSON.stringify(seen.get(key))}`);
     seen.set(key, ch);
-    if (ch !== " ") assert.ok(g.some((r) => r.some(Boolean)), `glyph ${JSON.stringify(ch)} is empty`);
+    if (ch !== " ")
+      assert.ok(
+        g.some((r) => r.some(Boolean)),
+        `glyph ${JSON.stringify(ch)} is empty`,
+      );
   }
   assert.equal(glyph("é"), glyph("?")); // unknown → "?"
   assert.equal(glyph("×"), glyph("x"));
@@ -30,11 +34,13 @@ test("textWidth: n glyphs advance 6 pixels each, less the last gap, times the sc
 
 test("wrapText keeps every line within the width and loses no word (property)", () => {
   const word = fc.stringMatching(/^[a-z0-9]{1,12}$/);
-  fc.assert(fc.property(fc.array(word, { minLength: 1, maxLength: 20 }), fc.integer({ min: 30, max: 200 }), (words, width) => {
-    const lines = wrapText(words.join(" "), width);
-    for (const line of lines) assert.ok(textWidth(line) <= width, `${JSON.stringify(line)} wider than ${width}`);
-    assert.equal(lines.join("").replace(/ /g, ""), words.join(""));
-  }));
+  fc.assert(
+    fc.property(fc.array(word, { minLength: 1, maxLength: 20 }), fc.integer({ min: 30, max: 200 }), (words, width) => {
+      const lines = wrapText(words.join(" "), width);
+      for (const line of lines) assert.ok(textWidth(line) <= width, `${JSON.stringify(line)} wider than ${width}`);
+      assert.equal(lines.join("").replace(/ /g, ""), words.join(""));
+    }),
+  );
   assert.deepEqual(wrapText("reconstruction + visible", 100), ["reconstruction +", "visible"]);
   assert.deepEqual(wrapText("a\nb", 100), ["a", "b"]);
 });

@@ -14,7 +14,8 @@ const CURVE = [31, 119, 180];
 
 function count(img: Image, rgb: readonly number[]): number {
   let n = 0;
-  for (let p = 0; p < img.width * img.height; p++) if (img.data[3 * p] === rgb[0] && img.data[3 * p + 1] === rgb[1] && img.data[3 * p + 2] === rgb[2]) n++;
+  for (let p = 0; p < img.width * img.height; p++)
+    if (img.data[3 * p] === rgb[0] && img.data[3 * p + 1] === rgb[1] && img.data[3 * p + 2] === rgb[2]) n++;
   return n;
 }
 
@@ -57,25 +58,54 @@ test("log scale: an exponential decay becomes a straight line (equal row drops f
 });
 
 test("degenerate series draw without throwing: empty, one point, constant, NaN gaps, non-positive losses on a log axis", () => {
-  for (const series of [[], [{ step: 3, loss: 0.5 }], [{ step: 0, loss: 1 }, { step: 1, loss: 1 }], [{ step: 0, loss: 1 }, { step: 1, loss: NaN }, { step: 2, loss: 0.5 }]]) {
+  for (const series of [
+    [],
+    [{ step: 3, loss: 0.5 }],
+    [
+      { step: 0, loss: 1 },
+      { step: 1, loss: 1 },
+    ],
+    [
+      { step: 0, loss: 1 },
+      { step: 1, loss: NaN },
+      { step: 2, loss: 0.5 },
+    ],
+  ]) {
     const img = renderLossCurve(series, { width: 200, height: 150 });
     assert.equal(img.data.length, 200 * 150 * 3);
     assert.ok(count(img, [0, 0, 0]) > 100);
   }
-  const img = renderLossCurve([{ step: 0, loss: 0 }, { step: 1, loss: -1 }, { step: 2, loss: 1 }, { step: 3, loss: 0.1 }], { logScale: true });
+  const img = renderLossCurve(
+    [
+      { step: 0, loss: 0 },
+      { step: 1, loss: -1 },
+      { step: 2, loss: 1 },
+      { step: 3, loss: 0.1 },
+    ],
+    { logScale: true },
+  );
   assert.ok(count(img, CURVE) > 10);
   assert.throws(() => renderLossCurve(points, { width: 50 }), /at least 160x120/);
 });
 
 test("niceTicks: inside the range, evenly spaced by 1, 2 or 5 × 10^k, about the asked count (property)", () => {
-  fc.assert(fc.property(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: 1e-3, max: 1e6, noNaN: true }), (lo, span) => {
-    const ticks = niceTicks(lo, lo + span, 5);
-    assert.ok(ticks.length >= 2 && ticks.length <= 11, `${ticks.length} ticks`);
-    const step = ticks[1] - ticks[0];
-    const mantissa = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
-    assert.ok([1, 2, 5, 10].some((m) => Math.abs(mantissa - m) < 1e-6), `step ${step}`);
-    for (const t of ticks) assert.ok(t >= lo - 1e-9 * span && t <= lo + span + 1e-9 * span);
-  }));
+  fc.assert(
+    fc.property(
+      fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+      fc.double({ min: 1e-3, max: 1e6, noNaN: true }),
+      (lo, span) => {
+        const ticks = niceTicks(lo, lo + span, 5);
+        assert.ok(ticks.length >= 2 && ticks.length <= 11, `${ticks.length} ticks`);
+        const step = ticks[1] - ticks[0];
+        const mantissa = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
+        assert.ok(
+          [1, 2, 5, 10].some((m) => Math.abs(mantissa - m) < 1e-6),
+          `step ${step}`,
+        );
+        for (const t of ticks) assert.ok(t >= lo - 1e-9 * span && t <= lo + span + 1e-9 * span);
+      },
+    ),
+  );
 });
 
 test("logTicks and formatTick on known values", () => {

@@ -2,7 +2,16 @@
 // JS loops for the rest, generated per op from one-line expressions. Falls back to the reference
 // backend for what it does not specialise; property tests hold it to the reference.
 
-import { allocStorage, registerBackend, setDefaultBackend, type Backend, type BinaryOp, type Storage, type UnaryOp, type View } from "../backend.ts";
+import {
+  allocStorage,
+  registerBackend,
+  setDefaultBackend,
+  type Backend,
+  type BinaryOp,
+  type Storage,
+  type UnaryOp,
+  type View,
+} from "../backend.ts";
 import { erf } from "../prng.ts";
 import { gemm, gemmBatched, wasmAvailable } from "../wasm/gemm.ts";
 import { isContiguous, referenceBackend } from "./reference.ts";
@@ -12,16 +21,36 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 // ---- Elementwise kernels: one compiled loop per op, over strided operands ----
 
 const UNARY_EXPR: { [P in UnaryOp]: string } = {
-  neg: "-x", exp: "Math.exp(x)", log: "Math.log(x)", sqrt: "Math.sqrt(x)", rsqrt: "1 / Math.sqrt(x)",
-  abs: "Math.abs(x)", tanh: "Math.tanh(x)", erf: "erf(x)", sigmoid: "1 / (1 + Math.exp(-x))",
-  relu: "(x > 0 ? x : x === x ? 0 : x)", sin: "Math.sin(x)", cos: "Math.cos(x)",
-  sign: "(x > 0 ? 1 : x < 0 ? -1 : x)", floor: "Math.floor(x)",
+  neg: "-x",
+  exp: "Math.exp(x)",
+  log: "Math.log(x)",
+  sqrt: "Math.sqrt(x)",
+  rsqrt: "1 / Math.sqrt(x)",
+  abs: "Math.abs(x)",
+  tanh: "Math.tanh(x)",
+  erf: "erf(x)",
+  sigmoid: "1 / (1 + Math.exp(-x))",
+  relu: "(x > 0 ? x : x === x ? 0 : x)",
+  sin: "Math.sin(x)",
+  cos: "Math.cos(x)",
+  sign: "(x > 0 ? 1 : x < 0 ? -1 : x)",
+  floor: "Math.floor(x)",
 };
 
 const BINARY_EXPR: { [P in BinaryOp]: string } = {
-  add: "x + y", sub: "x - y", mul: "x * y", div: "x / y", pow: "Math.pow(x, y)",
-  maximum: "(x !== x || y !== y ? NaN : x > y ? x : y)", minimum: "(x !== x || y !== y ? NaN : x < y ? x : y)",
-  eq: "+(x === y)", ne: "+(x !== y)", lt: "+(x < y)", le: "+(x <= y)", gt: "+(x > y)", ge: "+(x >= y)",
+  add: "x + y",
+  sub: "x - y",
+  mul: "x * y",
+  div: "x / y",
+  pow: "Math.pow(x, y)",
+  maximum: "(x !== x || y !== y ? NaN : x > y ? x : y)",
+  minimum: "(x !== x || y !== y ? NaN : x < y ? x : y)",
+  eq: "+(x === y)",
+  ne: "+(x !== y)",
+  lt: "+(x < y)",
+  le: "+(x <= y)",
+  gt: "+(x > y)",
+  ge: "+(x >= y)",
 };
 
 type Zip = (out: Storage, a: View, b: View) => void;
@@ -29,8 +58,12 @@ type Map1 = (out: Storage, x: Storage, from: number) => void;
 
 /** out[i] = f(a[i], b[i]) with an odometer over the outer dims and a strided inner loop. */
 function compileZip(expr: string): Zip {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a kernel generated from a fixed table above
-  return new Function("out", "a", "b", `
+  // A kernel generated from a fixed table above (no user input reaches the source).
+  return new Function(
+    "out",
+    "a",
+    "b",
+    `
     const shape = a.shape, rank = shape.length, n = out.length;
     if (n === 0) return;
     if (rank === 0) { const x = a.buffer[a.offset], y = b.buffer[b.offset]; out[0] = ${expr}; return; }
@@ -47,16 +80,26 @@ function compileZip(expr: string): Zip {
         if (++idx[d] < shape[d]) break;
         ia -= a.strides[d] * shape[d]; ib -= b.strides[d] * shape[d]; idx[d] = 0;
       }
-    }`) as Zip;
+    }`,
+  ) as Zip;
 }
 
 function compileMap(expr: string): Map1 {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a kernel generated from a fixed table above
-  return new Function("erf", `return (out, src, from) => { for (let i = 0; i < out.length; i++) { const x = src[from + i]; out[i] = ${expr}; } };`)(erf) as Map1;
+  // A kernel generated from a fixed table above (no user input reaches the source).
+  return new Function(
+    "erf",
+    `return (out, src, from) => { for (let i = 0; i < out.length; i++) { const x = src[from + i]; out[i] = ${expr}; } };`,
+  )(erf) as Map1;
 }
 
-const zips = Object.fromEntries(Object.entries(BINARY_EXPR).map(([op, e]) => [op, compileZip(e)])) as Record<BinaryOp, Zip>;
-const maps = Object.fromEntries(Object.entries(UNARY_EXPR).map(([op, e]) => [op, compileMap(e)])) as Record<UnaryOp, Map1>;
+const zips = Object.fromEntries(Object.entries(BINARY_EXPR).map(([op, e]) => [op, compileZip(e)])) as Record<
+  BinaryOp,
+  Zip
+>;
+const maps = Object.fromEntries(Object.entries(UNARY_EXPR).map(([op, e]) => [op, compileMap(e)])) as Record<
+  UnaryOp,
+  Map1
+>;
 
 // ---- Matmul on the wasm GEMM, reading strided views in place (transposes cost nothing) ----
 
@@ -70,7 +113,18 @@ function matmul(a: View, b: View): Storage {
   if (k === 0) return out;
   const A = a.buffer as Float32Array;
   const B = b.buffer as Float32Array;
-  const base = { m, n, k, a: A, aRowStride: a.strides[rank - 2], aColStride: a.strides[rank - 1], b: B, bRowStride: b.strides[rank - 2], bColStride: b.strides[rank - 1], c: out as Float32Array };
+  const base = {
+    m,
+    n,
+    k,
+    a: A,
+    aRowStride: a.strides[rank - 2],
+    aColStride: a.strides[rank - 1],
+    b: B,
+    bRowStride: b.strides[rank - 2],
+    bColStride: b.strides[rank - 1],
+    c: out as Float32Array,
+  };
   if (batchShape.length === 0) {
     gemm({ ...base, aOffset: a.offset, bOffset: b.offset, cOffset: 0 });
     return out;
@@ -81,7 +135,15 @@ function matmul(a: View, b: View): Storage {
   const outerShape = batchShape.slice(0, last);
   if (inner === 0) return out;
   for (const [t, ao, bo] of batchOffsets(outerShape, a, b)) {
-    gemmBatched(inner, { ...base, aOffset: ao, bOffset: bo, cOffset: t * inner * m * n, aBatchStride: a.strides[last], bBatchStride: b.strides[last], cBatchStride: m * n });
+    gemmBatched(inner, {
+      ...base,
+      aOffset: ao,
+      bOffset: bo,
+      cOffset: t * inner * m * n,
+      aBatchStride: a.strides[last],
+      bBatchStride: b.strides[last],
+      cBatchStride: m * n,
+    });
   }
   return out;
 }
@@ -199,7 +261,8 @@ export const cpuBackend: Backend = {
   },
 
   matmul(a, b) {
-    if (!wasm || a.buffer instanceof Float64Array || b.buffer instanceof Float64Array) return referenceBackend.matmul(a, b);
+    if (!wasm || a.buffer instanceof Float64Array || b.buffer instanceof Float64Array)
+      return referenceBackend.matmul(a, b);
     const rank = a.shape.length;
     const macs = size(a.shape) * b.shape[rank - 1];
     if (macs < SMALL_MATMUL_MACS) return smallMatmul(a, b); // staging into wasm memory costs more than it saves

@@ -12,11 +12,29 @@
 // up to 2^24 elements).
 
 import { GPU, type IKernelRunShortcut } from "gpu.js";
-import { backend, referenceBackend, registerBackend, type Backend, type BinaryOp, type ReduceOp, type Storage, type UnaryOp, type View } from "../backend.ts";
+import {
+  backend,
+  referenceBackend,
+  registerBackend,
+  type Backend,
+  type BinaryOp,
+  type ReduceOp,
+  type Storage,
+  type UnaryOp,
+  type View,
+} from "../backend.ts";
 import { isContiguous } from "./reference.ts";
 import {
-  BINARY_BODIES, gatherKernel, mapKernel, matmulKernel, reduceKernel, softmaxKernels, UNARY_BODIES, WHERE_BODY,
-  type KernelSpec, type Operand,
+  BINARY_BODIES,
+  gatherKernel,
+  mapKernel,
+  matmulKernel,
+  reduceKernel,
+  softmaxKernels,
+  UNARY_BODIES,
+  WHERE_BODY,
+  type KernelSpec,
+  type Operand,
 } from "./gpujsKernels.ts";
 
 export const GPUJS_MODES = ["cpu", "webasm", "gpu", "webgl", "webgl2", "headlessgl", "webgpu"] as const;
@@ -28,15 +46,22 @@ const BEST_FIRST: readonly GpujsMode[] = ["headlessgl", "webgl2", "webgl", "weba
 /** Whether a gpu.js mode can run this backend here. */
 export function isGpujsModeAvailable(mode: GpujsMode): boolean {
   switch (mode) {
-    case "cpu": return true;
-    case "webasm": return GPU.isWebAssemblySupported;
-    case "webgl": return GPU.isWebGLSupported;
-    case "webgl2": return GPU.isWebGL2Supported;
-    case "headlessgl": return GPU.isHeadlessGLSupported;
+    case "cpu":
+      return true;
+    case "webasm":
+      return GPU.isWebAssemblySupported;
+    case "webgl":
+      return GPU.isWebGLSupported;
+    case "webgl2":
+      return GPU.isWebGL2Supported;
+    case "headlessgl":
+      return GPU.isHeadlessGLSupported;
     // gpu.js's own "gpu" mode would quietly settle for webasm; here it means a real GL context.
-    case "gpu": return GPU.isHeadlessGLSupported || GPU.isWebGL2Supported || GPU.isWebGLSupported;
+    case "gpu":
+      return GPU.isHeadlessGLSupported || GPU.isWebGL2Supported || GPU.isWebGLSupported;
     // webgpu kernels return Promises, and Backend ops are synchronous.
-    case "webgpu": return false;
+    case "webgpu":
+      return false;
   }
 }
 
@@ -81,7 +106,10 @@ function reach(name: string, v: View): { arg: Float32Array; operand: Operand } {
     if (span < 0) lo += span;
     else hi += span;
   });
-  return { arg: (v.buffer as Float32Array).subarray(lo, hi + 1), operand: { name, strides: v.strides, base: v.offset - lo } };
+  return {
+    arg: (v.buffer as Float32Array).subarray(lo, hi + 1),
+    operand: { name, strides: v.strides, base: v.offset - lo },
+  };
 }
 
 const allFloat32 = (...views: View[]) => views.every((v) => v.buffer instanceof Float32Array);
@@ -102,7 +130,10 @@ function flatten(result: unknown, n: number): Float32Array {
   if (at === n * 4 && buffer.byteLength === at) return new Float32Array(buffer);
   const out = new Float32Array(n);
   let o = 0;
-  for (const row of rows) out.set(row, o), (o += row.length);
+  for (const row of rows) {
+    out.set(row, o);
+    o += row.length;
+  }
   if (o !== n) throw new Error(`gpu.js backend: a kernel returned ${o} values where ${n} were expected`);
   return out;
 }
@@ -125,7 +156,12 @@ export class GpujsBackend implements Backend {
     let k = this.kernels.get(key);
     if (k) this.kernels.delete(key);
     else {
-      k = this.gpu.createKernel(spec.source, { output: [...spec.output], pipeline: false, precision: "single", tactic: "precision" });
+      k = this.gpu.createKernel(spec.source, {
+        output: [...spec.output],
+        pipeline: false,
+        precision: "single",
+        tactic: "precision",
+      });
       if (this.kernels.size >= MAX_KERNELS) {
         const [oldest, evicted] = this.kernels.entries().next().value!;
         this.kernels.delete(oldest);
@@ -141,8 +177,19 @@ export class GpujsBackend implements Backend {
     const n = size(views[0].shape);
     if (n === 0) return new Float32Array(0);
     const ws = views.map((v, i) => reach(`x${i}`, v));
-    const spec = mapKernel(views[0].shape, ws.map((w, i) => ({ ...w.operand, as: names[i] })), body);
-    return spec && this.run(spec, ws.map((w) => w.arg), n);
+    const spec = mapKernel(
+      views[0].shape,
+      ws.map((w, i) => ({ ...w.operand, as: names[i] })),
+      body,
+    );
+    return (
+      spec &&
+      this.run(
+        spec,
+        ws.map((w) => w.arg),
+        n,
+      )
+    );
   }
 
   unary(op: UnaryOp, x: View): Storage {
@@ -154,7 +201,10 @@ export class GpujsBackend implements Backend {
   }
 
   where(cond: View, a: View, b: View): Storage {
-    return (allFloat32(cond, a, b) && this.map([cond, a, b], WHERE_BODY, ["c", "a", "b"])) || this.reference.where(cond, a, b);
+    return (
+      (allFloat32(cond, a, b) && this.map([cond, a, b], WHERE_BODY, ["c", "a", "b"])) ||
+      this.reference.where(cond, a, b)
+    );
   }
 
   reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage {
@@ -221,11 +271,17 @@ export function softmaxByPrimitives(b: Backend, x: View, axis: number): Storage 
   };
   // max and sum along the axis, broadcast back over it as stride 0
   const along = (buffer: Storage): View => {
-    const kept = contiguous(x.shape.filter((_, d) => d !== axis), buffer);
+    const kept = contiguous(
+      x.shape.filter((_, d) => d !== axis),
+      buffer,
+    );
     const strides = x.shape.map((_, d) => (d === axis ? 0 : kept.strides[d < axis ? d : d - 1]));
     return { buffer, shape: x.shape, strides, offset: 0 };
   };
-  const e = contiguous(x.shape, b.unary("exp", contiguous(x.shape, b.binary("sub", x, along(b.reduce("max", x, [axis]))))));
+  const e = contiguous(
+    x.shape,
+    b.unary("exp", contiguous(x.shape, b.binary("sub", x, along(b.reduce("max", x, [axis]))))),
+  );
   return b.binary("div", e, along(b.reduce("sum", e, [axis])));
 }
 

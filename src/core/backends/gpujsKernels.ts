@@ -186,7 +186,12 @@ export interface Read extends Operand {
 
 /** out[i] = body(reads at i) over `shape` (all reads strided over the same shape; broadcast = stride 0). */
 export function mapKernel(shape: readonly number[], reads: readonly Read[], body: string): KernelSpec | undefined {
-  const l = splitLongDims(coalesce(shape, reads.map((r) => r.strides)));
+  const l = splitLongDims(
+    coalesce(
+      shape,
+      reads.map((r) => r.strides),
+    ),
+  );
   const t = l && threads(l.shape);
   if (!l || !t) return undefined;
   const loads = reads.map((r, k) => `const ${r.as} = ${at({ ...r, strides: l.strides[k] }, t.index)};`);
@@ -201,23 +206,48 @@ function loops(shape: readonly number[], inner: string): string {
 }
 
 /** Reduces x (strided over `shape`) over `axes`; one thread per kept cell loops over the reduced ones. */
-export function reduceKernel(op: ReduceOp, shape: readonly number[], x: Operand, axes: readonly number[]): KernelSpec | undefined {
+export function reduceKernel(
+  op: ReduceOp,
+  shape: readonly number[],
+  x: Operand,
+  axes: readonly number[],
+): KernelSpec | undefined {
   const keptDims = shape.map((_, d) => d).filter((d) => !axes.includes(d));
-  const kept = splitLongDims(coalesce(keptDims.map((d) => shape[d]), [keptDims.map((d) => x.strides[d])]));
+  const kept = splitLongDims(
+    coalesce(
+      keptDims.map((d) => shape[d]),
+      [keptDims.map((d) => x.strides[d])],
+    ),
+  );
   const t = kept && threads(kept.shape);
   if (!kept || !t) return undefined;
-  const red = coalesce(axes.map((d) => shape[d]), [axes.map((d) => x.strides[d])]);
+  const red = coalesce(
+    axes.map((d) => shape[d]),
+    [axes.map((d) => x.strides[d])],
+  );
   const cell = { ...x, strides: kept.strides[0] };
-  const v = at({ ...x, strides: [...kept.strides[0], ...red.strides[0]] }, [...t.index, ...red.shape.map((_, k) => `j${k}`)]);
+  const v = at({ ...x, strides: [...kept.strides[0], ...red.strides[0]] }, [
+    ...t.index,
+    ...red.shape.map((_, k) => `j${k}`),
+  ]);
   // max/min start from the cell's first element and keep a NaN once seen (v !== v), as the reference does.
-  const body = op === "sum"
-    ? ["let acc = 0;", loops(red.shape, `acc += ${v};`)]
-    : [`let acc = ${at(cell, t.index)};`, loops(red.shape, `const v = ${v};\n    if (v ${op === "max" ? ">" : "<"} acc || v !== v) { acc = v; }`)];
+  const body =
+    op === "sum"
+      ? ["let acc = 0;", loops(red.shape, `acc += ${v};`)]
+      : [
+          `let acc = ${at(cell, t.index)};`,
+          loops(red.shape, `const v = ${v};\n    if (v ${op === "max" ? ">" : "<"} acc || v !== v) { acc = v; }`),
+        ];
   return { source: kernel([x.name], [...t.prelude, ...body, "return acc;"]), output: t.output };
 }
 
 /** [...batch, m, k] @ [...batch, k, n]: one thread per output cell, a dot product over k. */
-export function matmulKernel(batch: readonly number[], [m, k, n]: readonly [number, number, number], a: Operand, b: Operand): KernelSpec | undefined {
+export function matmulKernel(
+  batch: readonly number[],
+  [m, k, n]: readonly [number, number, number],
+  a: Operand,
+  b: Operand,
+): KernelSpec | undefined {
   const r = batch.length;
   const bl = coalesce(batch, [a.strides.slice(0, r), b.strides.slice(0, r)]);
   const t = m <= MAX_THREAD_AXIS && n <= MAX_THREAD_AXIS ? threads([...bl.shape, m, n]) : undefined;
@@ -231,14 +261,22 @@ export function matmulKernel(batch: readonly number[], [m, k, n]: readonly [numb
 }
 
 /** out = x[..., index[...], ...] along `axis` over index's shape; `x.strides[axis]` is applied to the index value. */
-export function gatherKernel(shape: readonly number[], x: Operand, index: Operand, axis: number): KernelSpec | undefined {
+export function gatherKernel(
+  shape: readonly number[],
+  x: Operand,
+  index: Operand,
+  axis: number,
+): KernelSpec | undefined {
   const walk = x.strides.map((s, d) => (d === axis ? 0 : s));
   const l = splitLongDims(coalesce(shape, [walk, index.strides]));
   const t = l && threads(l.shape);
   if (!l || !t) return undefined;
   const s = x.strides[axis];
   const pick = s === 0 ? "" : ` ${s > 0 ? "+" : "-"} (k | 0) * ${Math.abs(s)}`;
-  const lines = [`const k = ${at({ ...index, strides: l.strides[1] }, t.index)};`, `return ${at({ ...x, strides: l.strides[0] }, t.index, pick)};`];
+  const lines = [
+    `const k = ${at({ ...index, strides: l.strides[1] }, t.index)};`,
+    `return ${at({ ...x, strides: l.strides[0] }, t.index, pick)};`,
+  ];
   return { source: kernel(unique([x.name, index.name]), [...t.prelude, ...lines]), output: t.output };
 }
 
@@ -246,9 +284,19 @@ export function gatherKernel(shape: readonly number[], x: Operand, index: Operan
  * Softmax along `axis` in two kernels: per row the max and Σ exp(x - max) (output [...rows, 2]), then
  * exp(x - max) / Σ per element: the same operations as the composed softmax in ops/activations.ts.
  */
-export function softmaxKernels(shape: readonly number[], x: Operand, axis: number, stats: string): { stats: KernelSpec; normalize: KernelSpec } | undefined {
+export function softmaxKernels(
+  shape: readonly number[],
+  x: Operand,
+  axis: number,
+  stats: string,
+): { stats: KernelSpec; normalize: KernelSpec } | undefined {
   const rowDims = shape.map((_, d) => d).filter((d) => d !== axis);
-  const rows = splitLongDims(coalesce(rowDims.map((d) => shape[d]), [rowDims.map((d) => x.strides[d])]));
+  const rows = splitLongDims(
+    coalesce(
+      rowDims.map((d) => shape[d]),
+      [rowDims.map((d) => x.strides[d])],
+    ),
+  );
   const t = rows && threads([...rows.shape, 2]);
   if (!rows || !t) return undefined;
   const row = { ...x, strides: rows.strides[0] };
@@ -266,12 +314,20 @@ export function softmaxKernels(shape: readonly number[], x: Operand, axis: numbe
   // Stats are contiguous [...rows, 2]: walk them at stride 0 along the axis.
   let acc = 2;
   const statStrides = new Array<number>(shape.length).fill(0);
-  for (let d = shape.length - 1; d >= 0; d--) if (d !== axis) (statStrides[d] = acc), (acc *= shape[d]);
-  const normalize = mapKernel(shape, [
-    { ...x, as: "a" },
-    { name: stats, strides: statStrides, base: 0, as: "m" },
-    { name: stats, strides: statStrides, base: 1, as: "s" },
-  ], "return Math.exp(a - m) / s;");
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (d === axis) continue;
+    statStrides[d] = acc;
+    acc *= shape[d];
+  }
+  const normalize = mapKernel(
+    shape,
+    [
+      { ...x, as: "a" },
+      { name: stats, strides: statStrides, base: 0, as: "m" },
+      { name: stats, strides: statStrides, base: 1, as: "s" },
+    ],
+    "return Math.exp(a - m) / s;",
+  );
   if (!normalize) return undefined;
   return { stats: { source: kernel([x.name], [...t.prelude, ...lines]), output: t.output }, normalize };
 }

@@ -2,7 +2,16 @@
 // to these results by property tests. Strided inputs are first copied to contiguous order, so each
 // kernel below is a flat loop.
 
-import { allocStorage, registerBackend, type Backend, type BinaryOp, type ReduceOp, type Storage, type UnaryOp, type View } from "../backend.ts";
+import {
+  allocStorage,
+  registerBackend,
+  type Backend,
+  type BinaryOp,
+  type ReduceOp,
+  type Storage,
+  type UnaryOp,
+  type View,
+} from "../backend.ts";
 import { erf } from "../prng.ts";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -89,7 +98,12 @@ export const binaryFns: { [P in BinaryOp]: (a: number, b: number) => number } = 
 export function axesLast(v: View, axes: readonly number[]): View {
   const keep = v.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const order = [...keep, ...axes];
-  return { buffer: v.buffer, offset: v.offset, shape: order.map((i) => v.shape[i]), strides: order.map((i) => v.strides[i]) };
+  return {
+    buffer: v.buffer,
+    offset: v.offset,
+    shape: order.map((i) => v.shape[i]),
+    strides: order.map((i) => v.strides[i]),
+  };
 }
 
 export const referenceBackend: Backend = {

@@ -54,7 +54,13 @@ export const floor = unary("floor");
 // ---- Binary primitives with numpy broadcasting ----
 // Every gradient goes back through `unbroadcast`, which sums dy over the broadcast dims.
 
-type BinaryRule = (a: Tensor, b: Tensor, y: Tensor, dy: Tensor, needs: readonly boolean[]) => [Tensor | null, Tensor | null];
+type BinaryRule = (
+  a: Tensor,
+  b: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  needs: readonly boolean[],
+) => [Tensor | null, Tensor | null];
 
 const binaryVjp: { [P in BinaryOp]: BinaryRule | null } = {
   add: (_a, _b, _y, dy) => [dy, dy],
@@ -67,11 +73,18 @@ const binaryVjp: { [P in BinaryOp]: BinaryRule | null } = {
   // Ties split the gradient evenly, as torch does.
   maximum: (a, b, _y, dy) => [mul(dy, add(gt(a, b), mul(eq(a, b), 0.5))), mul(dy, add(lt(a, b), mul(eq(a, b), 0.5)))],
   minimum: (a, b, _y, dy) => [mul(dy, add(lt(a, b), mul(eq(a, b), 0.5))), mul(dy, add(gt(a, b), mul(eq(a, b), 0.5)))],
-  eq: null, ne: null, lt: null, le: null, gt: null, ge: null,
+  eq: null,
+  ne: null,
+  lt: null,
+  le: null,
+  gt: null,
+  ge: null,
 };
 
 type BinaryFn = <A extends Operand, B extends Operand>(
-  a: A, b: B, ...shapesMustBroadcast: CheckBroadcast<ShapeOf<A>, ShapeOf<B>>
+  a: A,
+  b: B,
+  ...shapesMustBroadcast: CheckBroadcast<ShapeOf<A>, ShapeOf<B>>
 ) => Tensor<Broadcast<ShapeOf<A>, ShapeOf<B>>>;
 
 function binary(op: BinaryOp): BinaryFn {
@@ -80,11 +93,17 @@ function binary(op: BinaryOp): BinaryFn {
     const b = asTensor(bIn, op);
     const shape = broadcastShapes(op, a.shape, b.shape);
     const rule = binaryVjp[op];
-    const y: Tensor = emit(op, backend().binary(op, broadcastTo(a, shape), broadcastTo(b, shape)), shape, [a, b], (dy, needs) => {
-      if (!rule) return [null, null];
-      const [da, db] = rule(a, b, y, dy, needs);
-      return [da && needs[0] ? unbroadcast(da, a.shape) : null, db && needs[1] ? unbroadcast(db, b.shape) : null];
-    });
+    const y: Tensor = emit(
+      op,
+      backend().binary(op, broadcastTo(a, shape), broadcastTo(b, shape)),
+      shape,
+      [a, b],
+      (dy, needs) => {
+        if (!rule) return [null, null];
+        const [da, db] = rule(a, b, y, dy, needs);
+        return [da && needs[0] ? unbroadcast(da, a.shape) : null, db && needs[1] ? unbroadcast(db, b.shape) : null];
+      },
+    );
     return y;
   }) as BinaryFn;
 }

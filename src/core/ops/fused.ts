@@ -57,7 +57,9 @@ export function layerNorm<S extends Shape>(x: Tensor<S>, weight: Tensor, bias: T
   const d = x.shape[x.shape.length - 1];
   if (weight.shape.length !== 1 || weight.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
     if (weight.size === d && bias.size === d) return layerNormComposite(x, weight, bias, eps);
-    throw new ShapeError(`layerNorm: weight ${fmt(weight.shape)} and bias ${fmt(bias.shape)} must be [${d}] for input ${fmt(x.shape)}`);
+    throw new ShapeError(
+      `layerNorm: weight ${fmt(weight.shape)} and bias ${fmt(bias.shape)} must be [${d}] for input ${fmt(x.shape)}`,
+    );
   }
   const { n, data } = rows(x);
   const w = rows(weight).data;
@@ -104,7 +106,11 @@ export function layerNorm<S extends Shape>(x: Tensor<S>, weight: Tensor, bias: T
       s.set(a);
       return s;
     };
-    return [dx ? plain(dx, x.shape) : null, needs[1] ? plain(asStorage(dw), [d]) : null, needs[2] ? plain(asStorage(db), [d]) : null];
+    return [
+      dx ? plain(dx, x.shape) : null,
+      needs[1] ? plain(asStorage(dw), [d]) : null,
+      needs[2] ? plain(asStorage(db), [d]) : null,
+    ];
   });
 }
 

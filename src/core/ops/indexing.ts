@@ -25,7 +25,9 @@ function checkIndex(op: string, x: Tensor, index: Tensor, axis: number): number 
 export function takeAlongAxis<S extends Shape>(x: Tensor, index: Tensor<S>, axis: number): Tensor<S> {
   const ax = checkIndex("takeAlongAxis", x, index, axis);
   // d(take) = scatterAdd of dy into zeros at the same indices
-  return emit("takeAlongAxis", backend().gather(x, index, ax), index.shape, [x], (dy) => [scatterAdd(zeros(x.shape), index, dy, ax)]);
+  return emit("takeAlongAxis", backend().gather(x, index, ax), index.shape, [x], (dy) => [
+    scatterAdd(zeros(x.shape), index, dy, ax),
+  ]);
 }
 
 /** base with src added at `index` along `axis` (repeated indices accumulate). */
@@ -45,7 +47,10 @@ export function take(x: Tensor, indices: Tensor<[number]> | readonly number[], a
   const ax = normalizeAxis("take", axis, x.shape.length);
   const idx = indices instanceof Tensor ? indices : fromArray(indices, [indices.length]);
   const shape = x.shape.map((d, i) => (i === ax ? idx.size : d));
-  const along = reshape(idx, x.shape.map((_, i) => (i === ax ? idx.size : 1)));
+  const along = reshape(
+    idx,
+    x.shape.map((_, i) => (i === ax ? idx.size : 1)),
+  );
   return takeAlongAxis(x, broadcastTo(along, shape), ax);
 }
 
@@ -54,7 +59,12 @@ export function argsort(x: Tensor, axis = -1, opts: { descending?: boolean } = {
   return alongAxis("argsort", x, axis, (values) => {
     const order = Array.from(values, (_, i) => i);
     const key = (v: number) => (Number.isNaN(v) ? Infinity : opts.descending ? -v : v);
-    order.sort((i, j) => key(values[i]) - key(values[j]) || (Number.isNaN(values[i]) ? 1 : 0) - (Number.isNaN(values[j]) ? 1 : 0) || i - j);
+    order.sort(
+      (i, j) =>
+        key(values[i]) - key(values[j]) ||
+        (Number.isNaN(values[i]) ? 1 : 0) - (Number.isNaN(values[j]) ? 1 : 0) ||
+        i - j,
+    );
     return order;
   });
 }
@@ -65,10 +75,14 @@ export function argmax(x: Tensor, axis = -1): Tensor {
   if (x.shape[ax] === 0) throw new ShapeError(`argmax: cannot reduce over an empty axis of ${fmt(x.shape)}`);
   const full = alongAxis("argmax", x, ax, (values) => {
     let best = 0;
-    for (let i = 1; i < values.length; i++) if (values[i] > values[best] || (Number.isNaN(values[i]) && !Number.isNaN(values[best]))) best = i;
+    for (let i = 1; i < values.length; i++)
+      if (values[i] > values[best] || (Number.isNaN(values[i]) && !Number.isNaN(values[best]))) best = i;
     return new Array(values.length).fill(best);
   });
-  return reshape(takeFirst(full, ax), x.shape.filter((_, i) => i !== ax));
+  return reshape(
+    takeFirst(full, ax),
+    x.shape.filter((_, i) => i !== ax),
+  );
 }
 
 function takeFirst(x: Tensor, ax: number): Tensor {

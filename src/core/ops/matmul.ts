@@ -8,7 +8,11 @@ import { checkTensor } from "../tensor.ts";
 import { emit } from "./primitive.ts";
 
 /** [..., m, k] @ [..., k, n] → [..., m, n]; leading dims broadcast (numpy matmul, rank ≥ 2). */
-export function matmul<A extends Shape, B extends Shape>(a: Tensor<A>, b: Tensor<B>, ..._inner: CheckMatmul<A, B>): Tensor<MatmulShape<A, B>> {
+export function matmul<A extends Shape, B extends Shape>(
+  a: Tensor<A>,
+  b: Tensor<B>,
+  ..._inner: CheckMatmul<A, B>
+): Tensor<MatmulShape<A, B>> {
   checkTensor(a, "matmul");
   checkTensor(b, "matmul");
   const [ra, rb] = [a.shape.length, b.shape.length];

@@ -4,7 +4,7 @@
 import { allocStorage, backend, type Storage, type View } from "../backend.ts";
 import { contiguous, isContiguous } from "../backends/reference.ts";
 import { contiguousStrides, fmt, normalizeAxis, shapeSize, ShapeError, type Shape } from "../shape.ts";
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { emit, emitView } from "./primitive.ts";
 import { sum } from "./reduce.ts";
 
@@ -36,11 +36,20 @@ export function permute<S extends Shape>(x: Tensor<S>, axes: readonly number[]):
   const rank = x.shape.length;
   const perm = axes.map((a) => normalizeAxis("permute", a, rank));
   if (perm.length !== rank || new Set(perm).size !== rank) {
-    throw new ShapeError(`permute: axes [${axes.join(", ")}] are not a permutation of the ${rank} axes of ${fmt(x.shape)}`);
+    throw new ShapeError(
+      `permute: axes [${axes.join(", ")}] are not a permutation of the ${rank} axes of ${fmt(x.shape)}`,
+    );
   }
   const inverse = new Array<number>(rank);
   perm.forEach((p, i) => (inverse[p] = i));
-  return emitView("permute", x, perm.map((p) => x.shape[p]), perm.map((p) => x.strides[p]), x.offset, (dy) => [permute(dy, inverse)]);
+  return emitView(
+    "permute",
+    x,
+    perm.map((p) => x.shape[p]),
+    perm.map((p) => x.strides[p]),
+    x.offset,
+    (dy) => [permute(dy, inverse)],
+  );
 }
 
 /** Swaps two axes (the last two by default). */
@@ -83,9 +92,16 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 /** Removes size-1 axes (the given ones, or all). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const rank = x.shape.length;
-  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === "number" ? [axes] : axes).map((a) => normalizeAxis("squeeze", a, rank));
-  for (const a of list) if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => !list.includes(i)));
+  const list =
+    axes === undefined
+      ? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+      : (typeof axes === "number" ? [axes] : axes).map((a) => normalizeAxis("squeeze", a, rank));
+  for (const a of list)
+    if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !list.includes(i)),
+  );
 }
 
 /** Collapses all dims into one. */
@@ -101,7 +117,8 @@ export interface SliceSpec {
 /** Slices each axis (missing axes are taken whole); a view. `null` takes an axis whole. */
 export function slice(x: Tensor, specs: readonly (SliceSpec | null | undefined)[]): Tensor {
   const rank = x.shape.length;
-  if (specs.length > rank) throw new ShapeError(`slice: ${specs.length} slice specs for a tensor of rank ${rank} ${fmt(x.shape)}`);
+  if (specs.length > rank)
+    throw new ShapeError(`slice: ${specs.length} slice specs for a tensor of rank ${rank} ${fmt(x.shape)}`);
   let offset = x.offset;
   const shape: number[] = [];
   const strides: number[] = [];
@@ -118,11 +135,14 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | null | undefined)[
 
 function sliceRange(n: number, spec: SliceSpec, axis: number): [number, number, number] {
   const step = spec.step ?? 1;
-  if (!Number.isInteger(step) || step === 0) throw new ShapeError(`slice: step must be a non-zero integer on axis ${axis}, got ${step}`);
+  if (!Number.isInteger(step) || step === 0)
+    throw new ShapeError(`slice: step must be a non-zero integer on axis ${axis}, got ${step}`);
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   const norm = (v: number, lo: number, hi: number) => clamp(v < 0 ? v + n : v, lo, hi);
-  const start = spec.start === undefined ? (step > 0 ? 0 : n - 1) : step > 0 ? norm(spec.start, 0, n) : norm(spec.start, -1, n - 1);
-  const stop = spec.stop === undefined ? (step > 0 ? n : -1) : step > 0 ? norm(spec.stop, 0, n) : norm(spec.stop, -1, n - 1);
+  const start =
+    spec.start === undefined ? (step > 0 ? 0 : n - 1) : step > 0 ? norm(spec.start, 0, n) : norm(spec.start, -1, n - 1);
+  const stop =
+    spec.stop === undefined ? (step > 0 ? n : -1) : step > 0 ? norm(spec.stop, 0, n) : norm(spec.stop, -1, n - 1);
   const count = Math.max(0, Math.ceil((stop - start) / step));
   return [start, count, step];
 }
@@ -133,7 +153,16 @@ function unslice(dy: Tensor, shape: Shape, ranges: readonly [number, number, num
   const strides = contiguousStrides(shape);
   const offset = ranges.reduce((o, [start, count], d) => o + (count > 0 ? start * strides[d] : 0), 0);
   writeStrided({ buffer: out, shape: dy.shape, strides: ranges.map(([, , step], d) => strides[d] * step), offset }, dy);
-  return emit("unslice", out, shape, [dy], (g) => [slice(g, ranges.map(([start, count, step]) => ({ start, stop: start + count * step < 0 ? undefined : start + count * step, step })))]);
+  return emit("unslice", out, shape, [dy], (g) => [
+    slice(
+      g,
+      ranges.map(([start, count, step]) => ({
+        start,
+        stop: start + count * step < 0 ? undefined : start + count * step,
+        step,
+      })),
+    ),
+  ]);
 }
 
 /** Writes the elements of `src` (row-major) into the strided view `dst`. */
@@ -180,7 +209,12 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return emit("concat", out, shape, xs, (dy, needs) => {
     let start = 0;
     return xs.map((x, i) => {
-      const part = needs[i] ? slice(dy, shape.map((_, d) => (d === ax ? { start, stop: start + x.shape[ax] } : null))) : null;
+      const part = needs[i]
+        ? slice(
+            dy,
+            shape.map((_, d) => (d === ax ? { start, stop: start + x.shape[ax] } : null)),
+          )
+        : null;
       start += x.shape[ax];
       return part;
     });
@@ -191,8 +225,12 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ShapeError("stack: needs at least one tensor");
   const ax = normalizeAxis("stack", axis, xs[0].shape.length + 1);
-  if (xs.some((x) => fmt(x.shape) !== fmt(xs[0].shape))) throw new ShapeError(`stack: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ`);
-  return concat(xs.map((x) => expandDims(x, ax)), ax);
+  if (xs.some((x) => fmt(x.shape) !== fmt(xs[0].shape)))
+    throw new ShapeError(`stack: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ`);
+  return concat(
+    xs.map((x) => expandDims(x, ax)),
+    ax,
+  );
 }
 
 /** Splits along an axis into `sections` equal parts, or at the given sizes. */
@@ -202,7 +240,9 @@ export function split(x: Tensor, sections: number | readonly number[], axis = 0)
   let sizes: number[];
   if (typeof sections === "number") {
     if (!Number.isInteger(sections) || sections <= 0 || n % sections !== 0) {
-      throw new ShapeError(`split: axis ${ax} of ${fmt(x.shape)} (size ${n}) does not split into ${sections} equal parts`);
+      throw new ShapeError(
+        `split: axis ${ax} of ${fmt(x.shape)} (size ${n}) does not split into ${sections} equal parts`,
+      );
     }
     sizes = new Array(sections).fill(n / sections);
   } else {
@@ -213,7 +253,10 @@ export function split(x: Tensor, sections: number | readonly number[], axis = 0)
   }
   let start = 0;
   return sizes.map((s) => {
-    const part = slice(x, x.shape.map((_, d) => (d === ax ? { start, stop: start + s } : null)));
+    const part = slice(
+      x,
+      x.shape.map((_, d) => (d === ax ? { start, stop: start + s } : null)),
+    );
     start += s;
     return part;
   });

@@ -13,19 +13,35 @@ import { fromStorage, Tensor, checkTensor, scalar } from "../tensor.ts";
 export type Vjp = (dy: Tensor, needs: readonly boolean[]) => readonly (Tensor | null)[];
 
 /** An op's output in new contiguous storage. */
-export function emit<S extends Shape>(op: string, storage: Storage, shape: S, inputs: readonly Tensor[], vjp: Vjp): Tensor<S> {
+export function emit<S extends Shape>(
+  op: string,
+  storage: Storage,
+  shape: S,
+  inputs: readonly Tensor[],
+  vjp: Vjp,
+): Tensor<S> {
   return fromStorage(storage, shape, node(op, inputs, vjp));
 }
 
 /** An op's output as a view of `src`'s storage (reshape, permute, slice, broadcast): no copy. */
 export function emitView<S extends Shape>(
-  op: string, src: Tensor, shape: S, strides: readonly number[], offset: number, vjp: Vjp,
+  op: string,
+  src: Tensor,
+  shape: S,
+  strides: readonly number[],
+  offset: number,
+  vjp: Vjp,
 ): Tensor<S> {
   return new Tensor(src.buffer, shape, strides, offset, node(op, [src], vjp));
 }
 
 function node(op: string, inputs: readonly Tensor[], vjp: Vjp) {
-  return recordNode(op, inputs, (dy) => vjp(dy, inputs.map((x) => x.node !== undefined)));
+  return recordNode(op, inputs, (dy) =>
+    vjp(
+      dy,
+      inputs.map((x) => x.node !== undefined),
+    ),
+  );
 }
 
 /** A tensor or a plain number (a 0-d tensor) as an op operand. */
@@ -36,4 +52,3 @@ export function asTensor(x: Operand, op: string): Tensor {
   if (typeof x === "number") return scalar(x);
   return checkTensor(x, op);
 }
-

@@ -83,52 +83,126 @@ export class FunctionBuilder {
   }
 
   // Variables and constants.
-  get(l: Local): this { return this.op(0x20, ...uleb(l.index)); }
-  set(l: Local): this { return this.op(0x21, ...uleb(l.index)); }
-  tee(l: Local): this { return this.op(0x22, ...uleb(l.index)); }
-  i32Const(v: number): this { return this.op(0x41, ...sleb(v)); }
-  drop(): this { return this.op(0x1a); }
+  get(l: Local): this {
+    return this.op(0x20, ...uleb(l.index));
+  }
+  set(l: Local): this {
+    return this.op(0x21, ...uleb(l.index));
+  }
+  tee(l: Local): this {
+    return this.op(0x22, ...uleb(l.index));
+  }
+  i32Const(v: number): this {
+    return this.op(0x41, ...sleb(v));
+  }
+  drop(): this {
+    return this.op(0x1a);
+  }
 
   // Structured control flow. `block`/`loop`/`if` take no values and return none (blocktype 0x40).
-  block(): this { return this.op(0x02, 0x40); }
-  loop(): this { return this.op(0x03, 0x40); }
-  if(): this { return this.op(0x04, 0x40); }
-  else(): this { return this.op(0x05); }
-  end(): this { return this.op(0x0b); }
-  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
-  brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
-  select(): this { return this.op(0x1b); }
+  block(): this {
+    return this.op(0x02, 0x40);
+  }
+  loop(): this {
+    return this.op(0x03, 0x40);
+  }
+  if(): this {
+    return this.op(0x04, 0x40);
+  }
+  else(): this {
+    return this.op(0x05);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    return this.op(0x0c, ...uleb(depth));
+  }
+  brIf(depth: number): this {
+    return this.op(0x0d, ...uleb(depth));
+  }
+  select(): this {
+    return this.op(0x1b);
+  }
 
   // i32 arithmetic and comparisons.
-  i32Eqz(): this { return this.op(0x45); }
-  i32Eq(): this { return this.op(0x46); }
-  i32Ne(): this { return this.op(0x47); }
-  i32LtS(): this { return this.op(0x48); }
-  i32GtS(): this { return this.op(0x4a); }
-  i32LeS(): this { return this.op(0x4c); }
-  i32GeS(): this { return this.op(0x4e); }
-  i32Add(): this { return this.op(0x6a); }
-  i32Sub(): this { return this.op(0x6b); }
-  i32Mul(): this { return this.op(0x6c); }
-  i32And(): this { return this.op(0x71); }
-  i32Or(): this { return this.op(0x72); }
-  i32Shl(): this { return this.op(0x74); }
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
+  i32GeS(): this {
+    return this.op(0x4e);
+  }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
+  i32Sub(): this {
+    return this.op(0x6b);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  i32Or(): this {
+    return this.op(0x72);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
 
   // Scalar f32 memory access and arithmetic; memarg = (log2 alignment, byte offset).
-  f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
-  f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
-  f32Const0(): this { return this.op(0x43, 0, 0, 0, 0); }
-  f32Add(): this { return this.op(0x92); }
+  f32Load(offset = 0): this {
+    return this.op(0x2a, 2, ...uleb(offset));
+  }
+  f32Store(offset = 0): this {
+    return this.op(0x38, 2, ...uleb(offset));
+  }
+  f32Const0(): this {
+    return this.op(0x43, 0, 0, 0, 0);
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
 
   // SIMD (v128 = 4 x f32 here).
-  v128Load(offset = 0): this { return this.simd(0x00, 4, ...uleb(offset)); }
-  v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
-  v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
-  v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
-  f32x4Add(): this { return this.simd(0xe4); }
-  f32x4Mul(): this { return this.simd(0xe6); }
+  v128Load(offset = 0): this {
+    return this.simd(0x00, 4, ...uleb(offset));
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(0x09, 2, ...uleb(offset));
+  }
+  v128Store(offset = 0): this {
+    return this.simd(0x0b, 4, ...uleb(offset));
+  }
+  v128Zero(): this {
+    return this.simd(0x0c, ...new Array<number>(16).fill(0));
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
   /** Relaxed SIMD: a*b + c, fused or not at the engine's choice (stack: a b c). */
-  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
 
   /** The encoded body: local declarations (one entry per local) followed by the code. */
   encode(): number[] {

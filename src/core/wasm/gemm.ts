@@ -73,12 +73,11 @@ function detectRelaxedSimd(wasm: WebAssemblyApi): boolean {
 function createRuntime(wantRelaxed: boolean): Runtime {
   const wasm = webAssembly;
   if (!wasm) throw new Error("gemm: this JavaScript engine has no WebAssembly");
-  if (DEFAULT_SHAPE.mr * DEFAULT_SHAPE.nr > SCRATCH_FLOATS) throw new Error("gemm: kernel tile larger than task scratch");
+  if (DEFAULT_SHAPE.mr * DEFAULT_SHAPE.nr > SCRATCH_FLOATS)
+    throw new Error("gemm: kernel tile larger than task scratch");
   const relaxedSimd = wantRelaxed && detectRelaxedSimd(wasm);
   const memory = new wasm.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
-  const module = new wasm.Module(
-    emitGemmModule({ ...DEFAULT_SHAPE, relaxedSimd, maximumPages: MAXIMUM_PAGES }),
-  );
+  const module = new wasm.Module(emitGemmModule({ ...DEFAULT_SHAPE, relaxedSimd, maximumPages: MAXIMUM_PAGES }));
   const { exports } = new wasm.Instance(module, { env: { memory } });
   // Exports of our own module, all (i32...) => void.
   const fns = KERNEL_EXPORTS.map((name) => exports[name] as (...args: number[]) => void);
@@ -142,17 +141,36 @@ export function gemmBatched(batch: number, args: GemmArgs & GemmBatchStrides): v
   multiply(batch, args, args.aBatchStride, args.bBatchStride, args.cBatchStride);
 }
 
-function multiply(batch: number, args: GemmArgs, aBatchStride: number, bBatchStride: number, cBatchStride: number): void {
+function multiply(
+  batch: number,
+  args: GemmArgs,
+  aBatchStride: number,
+  bBatchStride: number,
+  cBatchStride: number,
+): void {
   validate(batch, args, aBatchStride, bBatchStride, cBatchStride);
   const { m, n, k, c, cOffset } = args;
   const accumulate = args.accumulate === true;
   if (batch === 0 || m === 0 || n === 0) return;
   if (k === 0) {
-    if (!accumulate) for (let t = 0; t < batch; t++) c.fill(0, cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n);
+    if (!accumulate)
+      for (let t = 0; t < batch; t++) c.fill(0, cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n);
     return;
   }
-  const a: MatrixView = { array: args.a, offset: args.aOffset, rowStride: args.aRowStride, colStride: args.aColStride, batchStride: aBatchStride };
-  const b: MatrixView = { array: args.b, offset: args.bOffset, rowStride: args.bRowStride, colStride: args.bColStride, batchStride: bBatchStride };
+  const a: MatrixView = {
+    array: args.a,
+    offset: args.aOffset,
+    rowStride: args.aRowStride,
+    colStride: args.aColStride,
+    batchStride: aBatchStride,
+  };
+  const b: MatrixView = {
+    array: args.b,
+    offset: args.bOffset,
+    rowStride: args.bRowStride,
+    colStride: args.bColStride,
+    batchStride: bBatchStride,
+  };
   try {
     run(batch, m, n, k, a, b, c, cOffset, cBatchStride, accumulate);
   } catch (error) {
@@ -163,8 +181,18 @@ function multiply(batch: number, args: GemmArgs, aBatchStride: number, bBatchStr
   }
 }
 
-function run(batch: number, m: number, n: number, k: number, a: MatrixView, b: MatrixView,
-  c: Float32Array, cOffset: number, cBatchStride: number, accumulate: boolean): void {
+function run(
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  a: MatrixView,
+  b: MatrixView,
+  c: Float32Array,
+  cOffset: number,
+  cBatchStride: number,
+  accumulate: boolean,
+): void {
   const rt = getRuntime();
   const { mr, nr } = DEFAULT_SHAPE;
   const aBatches = a.batchStride === 0 ? 1 : batch;
@@ -187,22 +215,35 @@ function run(batch: number, m: number, n: number, k: number, a: MatrixView, b: M
   const cDense = batch === 1 || cBatchStride === m * n;
   if (accumulate) {
     if (cDense) f32.set(c.subarray(cOffset, cOffset + batch * m * n), cAt);
-    else for (let t = 0; t < batch; t++) f32.set(c.subarray(cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n), cAt + t * m * n);
+    else
+      for (let t = 0; t < batch; t++)
+        f32.set(c.subarray(cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n), cAt + t * m * n);
   }
 
   const threads = batch * m * n * k < parallelMinMacs || rt.pool.workerFailed ? 1 : threadCount;
   if (threads > 1) rt.pool.ensureWorkers(threads - 1);
   const taskCount = planTasks(rt.pool.table, {
-    m, n, k, batch, threads, accumulate, shape: DEFAULT_SHAPE,
-    a: placed(aStage, aAt), b: placed(bStage, bAt),
-    aPack: aPackAt * 4, bPack: bPackAt * 4, c: cAt * 4,
+    m,
+    n,
+    k,
+    batch,
+    threads,
+    accumulate,
+    shape: DEFAULT_SHAPE,
+    a: placed(aStage, aAt),
+    b: placed(bStage, bAt),
+    aPack: aPackAt * 4,
+    bPack: bPackAt * 4,
+    c: cAt * 4,
     aPackBatchBytes: aBatches === 1 ? 0 : aPackFloats * 4,
     bPackBatchBytes: bBatches === 1 ? 0 : bPackFloats * 4,
   });
   rt.pool.run(taskCount, Math.min(threads - 1, rt.pool.workerCount));
 
   if (cDense) c.set(f32.subarray(cAt, cAt + batch * m * n), cOffset);
-  else for (let t = 0; t < batch; t++) c.set(f32.subarray(cAt + t * m * n, cAt + (t + 1) * m * n), cOffset + t * cBatchStride);
+  else
+    for (let t = 0; t < batch; t++)
+      c.set(f32.subarray(cAt + t * m * n, cAt + (t + 1) * m * n), cOffset + t * cBatchStride);
 }
 
 function align16(floats: number): number {
@@ -225,7 +266,8 @@ function ensureMemory(rt: Runtime, bytes: number, batch: number, m: number, n: n
   const have = rt.memory.buffer.byteLength;
   if (bytes > have) {
     const need = `gemm: batch=${batch} m=${m} n=${n} k=${k} needs ${Math.ceil(bytes / 2 ** 20)} MiB of wasm memory`;
-    if (bytes > MAXIMUM_PAGES * PAGE) throw new RangeError(`${need}, more than the ${(MAXIMUM_PAGES * PAGE) / 2 ** 20} MiB limit`);
+    if (bytes > MAXIMUM_PAGES * PAGE)
+      throw new RangeError(`${need}, more than the ${(MAXIMUM_PAGES * PAGE) / 2 ** 20} MiB limit`);
     try {
       rt.memory.grow(Math.ceil((bytes - have) / PAGE));
     } catch (error) {
@@ -244,7 +286,13 @@ function checkInteger(name: string, v: number): void {
   if (!Number.isSafeInteger(v)) throw new RangeError(`gemm: ${name}=${v} must be an integer`);
 }
 
-function validate(batch: number, args: GemmArgs, aBatchStride: number, bBatchStride: number, cBatchStride: number): void {
+function validate(
+  batch: number,
+  args: GemmArgs,
+  aBatchStride: number,
+  bBatchStride: number,
+  cBatchStride: number,
+): void {
   const { m, n, k, c, cOffset } = args;
   checkCount("batch", batch);
   checkCount("m", m);
@@ -269,7 +317,9 @@ function validate(batch: number, args: GemmArgs, aBatchStride: number, bBatchStr
   }
   const cEnd = cOffset + (batch - 1) * cBatchStride + m * n;
   if (cOffset < 0 || cEnd > c.length) {
-    throw new RangeError(`gemm: C (batch=${batch}, ${m}x${n} from offset ${cOffset}, batch stride ${cBatchStride}) needs c.length >= ${cEnd}, got ${c.length}`);
+    throw new RangeError(
+      `gemm: C (batch=${batch}, ${m}x${n} from offset ${cOffset}, batch stride ${cBatchStride}) needs c.length >= ${cEnd}, got ${c.length}`,
+    );
   }
   if (k === 0) return;
   checkView("A", args.a, args.aOffset, args.aRowStride, args.aColStride, aBatchStride, m, k, batch);
@@ -277,8 +327,17 @@ function validate(batch: number, args: GemmArgs, aBatchStride: number, bBatchStr
 }
 
 /** Every element of a strided (rows x cols, `batches` times) view must lie inside its array. */
-function checkView(name: string, arr: Float32Array, offset: number, rs: number, cs: number, bs: number,
-  rows: number, cols: number, batches: number): void {
+function checkView(
+  name: string,
+  arr: Float32Array,
+  offset: number,
+  rs: number,
+  cs: number,
+  bs: number,
+  rows: number,
+  cols: number,
+  batches: number,
+): void {
   const lo = offset + Math.min(0, (rows - 1) * rs) + Math.min(0, (cols - 1) * cs) + Math.min(0, (batches - 1) * bs);
   const hi = offset + Math.max(0, (rows - 1) * rs) + Math.max(0, (cols - 1) * cs) + Math.max(0, (batches - 1) * bs);
   if (lo < 0 || hi >= arr.length) {

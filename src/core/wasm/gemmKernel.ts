@@ -1,6 +1,6 @@
 // Emits the WebAssembly SIMD GEMM kernel (packing + register-blocked micro-kernel), following the
 // GotoBLAS / BLIS scheme (Goto & van de Geijn 2008; Van Zee & van de Geijn 2015).
-import { F32, FunctionBuilder, I32, type Local, ModuleBuilder, V128 } from "./assembler.ts";
+import { FunctionBuilder, I32, type Local, ModuleBuilder, V128 } from "./assembler.ts";
 
 /**
  * Shape of the generated kernel. The micro-kernel keeps an mr x nr tile of C in mr * nr/4 f32x4
@@ -101,48 +101,79 @@ function emitPack(width: number): FunctionBuilder {
   /** Loops over the k steps of one panel, `step` copying one k step from sp to d. */
   const overK = (step: () => void) => {
     f.get(s).set(sp).get(k).set(kk);
-    whileNot(f, () => f.get(kk).i32Eqz(), () => {
-      step();
-      addTo(f, sp, kStride);
-      addTo(f, d, width * 4);
-      addTo(f, kk, -1);
-    });
+    whileNot(
+      f,
+      () => f.get(kk).i32Eqz(),
+      () => {
+        step();
+        addTo(f, sp, kStride);
+        addTo(f, d, width * 4);
+        addTo(f, kk, -1);
+      },
+    );
   };
-  const copyLine = (w: number) => f.get(d).get(sp).get(lineOffset[w]).i32Add().f32Load().f32Store(4 * w);
+  const copyLine = (w: number) =>
+    f
+      .get(d)
+      .get(sp)
+      .get(lineOffset[w])
+      .i32Add()
+      .f32Load()
+      .f32Store(4 * w);
 
-  whileNot(f, () => f.get(nb).i32Eqz(), () => {
-    f.get(src).set(s).get(dst).set(d).get(lines).set(left);
-    whileNot(f, () => f.get(left).i32Const(0).i32LeS(), () => {
-      f.get(left).i32Const(width).i32GeS().if();
-      if (width % 4 === 0) {
-        // Lines contiguous in memory (row-major B): one k step is width/4 vector copies.
-        f.get(lineStride).i32Const(4).i32Eq().if();
-        overK(() => {
-          for (let v = 0; v < width / 4; v++) f.get(d).get(sp).v128Load(16 * v).v128Store(16 * v);
-        });
-        f.else();
-        overK(() => { for (let w = 0; w < width; w++) copyLine(w); });
-        f.end();
-      } else {
-        overK(() => { for (let w = 0; w < width; w++) copyLine(w); });
-      }
-      f.else();
-      // Last, partial panel: lines past `left` are zeros.
-      overK(() => {
-        for (let w = 0; w < width; w++) {
-          f.get(left).i32Const(w).i32GtS().if();
-          copyLine(w);
-          f.else().get(d).f32Const0().f32Store(4 * w).end();
-        }
-      });
-      f.end();
-      f.get(s).get(lineStride).i32Const(width).i32Mul().i32Add().set(s);
-      addTo(f, left, -width);
-    });
-    addTo(f, src, srcBatch);
-    addTo(f, dst, dstBatch);
-    addTo(f, nb, -1);
-  });
+  whileNot(
+    f,
+    () => f.get(nb).i32Eqz(),
+    () => {
+      f.get(src).set(s).get(dst).set(d).get(lines).set(left);
+      whileNot(
+        f,
+        () => f.get(left).i32Const(0).i32LeS(),
+        () => {
+          f.get(left).i32Const(width).i32GeS().if();
+          if (width % 4 === 0) {
+            // Lines contiguous in memory (row-major B): one k step is width/4 vector copies.
+            f.get(lineStride).i32Const(4).i32Eq().if();
+            overK(() => {
+              for (let v = 0; v < width / 4; v++)
+                f.get(d)
+                  .get(sp)
+                  .v128Load(16 * v)
+                  .v128Store(16 * v);
+            });
+            f.else();
+            overK(() => {
+              for (let w = 0; w < width; w++) copyLine(w);
+            });
+            f.end();
+          } else {
+            overK(() => {
+              for (let w = 0; w < width; w++) copyLine(w);
+            });
+          }
+          f.else();
+          // Last, partial panel: lines past `left` are zeros.
+          overK(() => {
+            for (let w = 0; w < width; w++) {
+              f.get(left).i32Const(w).i32GtS().if();
+              copyLine(w);
+              f.else()
+                .get(d)
+                .f32Const0()
+                .f32Store(4 * w)
+                .end();
+            }
+          });
+          f.end();
+          f.get(s).get(lineStride).i32Const(width).i32Mul().i32Add().set(s);
+          addTo(f, left, -width);
+        },
+      );
+      addTo(f, src, srcBatch);
+      addTo(f, dst, dstBatch);
+      addTo(f, nb, -1);
+    },
+  );
   return f;
 }
 
@@ -159,54 +190,86 @@ function emitGemmBlocks(opts: KernelOptions): FunctionBuilder {
   const { mr, nr, kc: KC } = opts;
   const f = new FunctionBuilder(new Array(16).fill(I32), []);
   const [aPack, bPack, c, m, n, k, i0, i1, j0, j1, beta, nb, aBatch, bBatch, cBatch, scratch] = f.params;
-  const [pc, kc, jp, ip, bPanel, aPtr, bPtr, cPtr, bEnd, mRows, nCols, betaNow, ldc] =
-    Array.from({ length: 13 }, () => f.local(I32));
+  const [pc, kc, jp, ip, bPanel, aPtr, bPtr, cPtr, bEnd, mRows, nCols, betaNow, ldc] = Array.from({ length: 13 }, () =>
+    f.local(I32),
+  );
   const vectors = nr / 4;
   const acc = Array.from({ length: mr }, () => Array.from({ length: vectors }, () => f.local(V128)));
   const bv = Array.from({ length: vectors }, () => f.local(V128));
   const av = f.local(V128);
 
   f.get(n).i32Const(4).i32Mul().set(ldc);
-  whileNot(f, () => f.get(nb).i32Eqz(), () => {
-    f.i32Const(0).set(pc);
-    whileNot(f, () => f.get(pc).get(k).i32GeS(), () => {
-      pushMinRemaining(f, KC, k, pc);
-      f.set(kc);
-      f.get(beta).get(pc).i32Or().set(betaNow);
-      f.get(j0).set(jp);
-      whileNot(f, () => f.get(jp).get(j1).i32GeS(), () => {
-        pushMinRemaining(f, nr, n, jp);
-        f.set(nCols);
-        // B̃ panel of column jp, k offset pc: (jp*k + pc*nr) floats.
-        f.get(bPack).get(jp).get(k).i32Mul().get(pc).i32Const(nr).i32Mul().i32Add().i32Const(2).i32Shl().i32Add();
-        f.set(bPanel);
-        f.get(i0).set(ip);
-        whileNot(f, () => f.get(ip).get(i1).i32GeS(), () => {
-          pushMinRemaining(f, mr, m, ip);
-          f.set(mRows);
-          f.get(aPack).get(ip).get(k).i32Mul().get(pc).i32Const(mr).i32Mul().i32Add().i32Const(2).i32Shl().i32Add();
-          f.set(aPtr);
-          f.get(bPanel).set(bPtr);
-          f.get(c).get(ip).get(n).i32Mul().get(jp).i32Add().i32Const(2).i32Shl().i32Add().set(cPtr);
-          emitMicroKernel(f, opts, { aPtr, bPtr, kc, bEnd, acc, bv, av });
-          emitStoreTile(f, opts, { cPtr, ldc, mRows, nCols, betaNow, scratch, acc });
-          addTo(f, ip, mr);
-        });
-        addTo(f, jp, nr);
-      });
-      addTo(f, pc, KC);
-    });
-    addTo(f, aPack, aBatch);
-    addTo(f, bPack, bBatch);
-    addTo(f, c, cBatch);
-    addTo(f, nb, -1);
-  });
+  whileNot(
+    f,
+    () => f.get(nb).i32Eqz(),
+    () => {
+      f.i32Const(0).set(pc);
+      whileNot(
+        f,
+        () => f.get(pc).get(k).i32GeS(),
+        () => {
+          pushMinRemaining(f, KC, k, pc);
+          f.set(kc);
+          f.get(beta).get(pc).i32Or().set(betaNow);
+          f.get(j0).set(jp);
+          whileNot(
+            f,
+            () => f.get(jp).get(j1).i32GeS(),
+            () => {
+              pushMinRemaining(f, nr, n, jp);
+              f.set(nCols);
+              // B̃ panel of column jp, k offset pc: (jp*k + pc*nr) floats.
+              f.get(bPack).get(jp).get(k).i32Mul().get(pc).i32Const(nr).i32Mul().i32Add().i32Const(2).i32Shl().i32Add();
+              f.set(bPanel);
+              f.get(i0).set(ip);
+              whileNot(
+                f,
+                () => f.get(ip).get(i1).i32GeS(),
+                () => {
+                  pushMinRemaining(f, mr, m, ip);
+                  f.set(mRows);
+                  f.get(aPack)
+                    .get(ip)
+                    .get(k)
+                    .i32Mul()
+                    .get(pc)
+                    .i32Const(mr)
+                    .i32Mul()
+                    .i32Add()
+                    .i32Const(2)
+                    .i32Shl()
+                    .i32Add();
+                  f.set(aPtr);
+                  f.get(bPanel).set(bPtr);
+                  f.get(c).get(ip).get(n).i32Mul().get(jp).i32Add().i32Const(2).i32Shl().i32Add().set(cPtr);
+                  emitMicroKernel(f, opts, { aPtr, bPtr, kc, bEnd, acc, bv, av });
+                  emitStoreTile(f, opts, { cPtr, ldc, mRows, nCols, betaNow, scratch, acc });
+                  addTo(f, ip, mr);
+                },
+              );
+              addTo(f, jp, nr);
+            },
+          );
+          addTo(f, pc, KC);
+        },
+      );
+      addTo(f, aPack, aBatch);
+      addTo(f, bPack, bBatch);
+      addTo(f, c, cBatch);
+      addTo(f, nb, -1);
+    },
+  );
   return f;
 }
 
 interface MicroKernelLocals {
-  aPtr: Local; bPtr: Local; kc: Local; bEnd: Local;
-  acc: Local[][]; bv: Local[]; av: Local;
+  aPtr: Local;
+  bPtr: Local;
+  kc: Local;
+  bEnd: Local;
+  acc: Local[][];
+  bv: Local[];
+  av: Local;
 }
 
 /** acc = Ã micro-panel (mr x kc, at aPtr) · B̃ micro-panel (kc x nr, at bPtr): rank-1 updates. */
@@ -216,9 +279,16 @@ function emitMicroKernel(f: FunctionBuilder, opts: KernelOptions, l: MicroKernel
 
   /** The u-th k step of a loop iteration: a rank-1 update by one A column and one B row. */
   const rank1 = (u: number) => {
-    l.bv.forEach((b, v) => f.get(l.bPtr).v128Load(4 * (u * nr + 4 * v)).set(b));
+    l.bv.forEach((b, v) =>
+      f
+        .get(l.bPtr)
+        .v128Load(4 * (u * nr + 4 * v))
+        .set(b),
+    );
     for (let r = 0; r < mr; r++) {
-      f.get(l.aPtr).v128Load32Splat(4 * (u * mr + r)).set(l.av);
+      f.get(l.aPtr)
+        .v128Load32Splat(4 * (u * mr + r))
+        .set(l.av);
       l.bv.forEach((b, v) => {
         const a = l.acc[r][v];
         if (relaxedSimd) f.get(l.av).get(b).get(a).f32x4RelaxedMadd().set(a);
@@ -233,15 +303,39 @@ function emitMicroKernel(f: FunctionBuilder, opts: KernelOptions, l: MicroKernel
   };
   // The loops test the B pointer against its end: no separate counter to update.
   const { bEnd } = l;
-  f.get(l.bPtr).get(l.kc).i32Const(4 * nr).i32Mul().i32Add().set(bEnd);
+  f.get(l.bPtr)
+    .get(l.kc)
+    .i32Const(4 * nr)
+    .i32Mul()
+    .i32Add()
+    .set(bEnd);
   if (unroll > 1) {
-    whileNot(f, () => f.get(bEnd).get(l.bPtr).i32Sub().i32Const(4 * nr * unroll).i32LtS(), () => steps(unroll));
+    whileNot(
+      f,
+      () =>
+        f
+          .get(bEnd)
+          .get(l.bPtr)
+          .i32Sub()
+          .i32Const(4 * nr * unroll)
+          .i32LtS(),
+      () => steps(unroll),
+    );
   }
-  whileNot(f, () => f.get(l.bPtr).get(bEnd).i32Eq(), () => steps(1));
+  whileNot(
+    f,
+    () => f.get(l.bPtr).get(bEnd).i32Eq(),
+    () => steps(1),
+  );
 }
 
 interface StoreLocals {
-  cPtr: Local; ldc: Local; mRows: Local; nCols: Local; betaNow: Local; scratch: Local;
+  cPtr: Local;
+  ldc: Local;
+  mRows: Local;
+  nCols: Local;
+  betaNow: Local;
+  scratch: Local;
   acc: Local[][];
 }
 
@@ -253,7 +347,11 @@ function emitStoreTile(f: FunctionBuilder, opts: KernelOptions, l: StoreLocals):
     for (let r = 0; r < mr; r++) {
       l.acc[r].forEach((a, v) => {
         f.get(cRow);
-        if (withBeta) f.get(cRow).v128Load(16 * v).get(a).f32x4Add();
+        if (withBeta)
+          f.get(cRow)
+            .v128Load(16 * v)
+            .get(a)
+            .f32x4Add();
         else f.get(a);
         f.v128Store(16 * v);
       });
@@ -268,7 +366,14 @@ function emitStoreTile(f: FunctionBuilder, opts: KernelOptions, l: StoreLocals):
   f.end();
   f.else();
   // Edge tile: spill the accumulators to scratch (mr x nr floats), then copy the valid part.
-  l.acc.forEach((row, r) => row.forEach((a, v) => f.get(l.scratch).get(a).v128Store(4 * (r * nr + 4 * v))));
+  l.acc.forEach((row, r) =>
+    row.forEach((a, v) =>
+      f
+        .get(l.scratch)
+        .get(a)
+        .v128Store(4 * (r * nr + 4 * v)),
+    ),
+  );
   emitEdgeCopy(f, opts, l);
   f.end();
 }
@@ -281,17 +386,25 @@ function emitEdgeCopy(f: FunctionBuilder, opts: KernelOptions, l: StoreLocals): 
   const [sRow, j, addrC] = [f.local(I32), f.local(I32), f.local(I32)];
   const rowsLeft = l.mRows; // consumed here: mRows is recomputed for the next tile
   f.get(l.scratch).set(sRow);
-  whileNot(f, () => f.get(rowsLeft).i32Eqz(), () => {
-    f.i32Const(0).set(j);
-    whileNot(f, () => f.get(j).get(l.nCols).i32GeS(), () => {
-      f.get(l.cPtr).get(j).i32Const(2).i32Shl().i32Add().tee(addrC);
-      f.get(sRow).get(j).i32Const(2).i32Shl().i32Add().f32Load();
-      f.get(addrC).f32Load().f32Const0().get(l.betaNow).select();
-      f.f32Add().f32Store();
-      addTo(f, j, 1);
-    });
-    addTo(f, l.cPtr, l.ldc);
-    addTo(f, sRow, 4 * opts.nr);
-    addTo(f, rowsLeft, -1);
-  });
+  whileNot(
+    f,
+    () => f.get(rowsLeft).i32Eqz(),
+    () => {
+      f.i32Const(0).set(j);
+      whileNot(
+        f,
+        () => f.get(j).get(l.nCols).i32GeS(),
+        () => {
+          f.get(l.cPtr).get(j).i32Const(2).i32Shl().i32Add().tee(addrC);
+          f.get(sRow).get(j).i32Const(2).i32Shl().i32Add().f32Load();
+          f.get(addrC).f32Load().f32Const0().get(l.betaNow).select();
+          f.f32Add().f32Store();
+          addTo(f, j, 1);
+        },
+      );
+      addTo(f, l.cPtr, l.ldc);
+      addTo(f, sRow, 4 * opts.nr);
+      addTo(f, rowsLeft, -1);
+    },
+  );
 }

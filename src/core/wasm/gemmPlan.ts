@@ -13,14 +13,20 @@ export interface PlacedMatrix {
 }
 
 export interface GemmPlan {
-  m: number; n: number; k: number; batch: number;
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
   threads: number;
   accumulate: boolean;
   shape: KernelShape;
   a: PlacedMatrix;
   b: PlacedMatrix;
-  aPack: number; bPack: number; c: number; // byte addresses of the packed panels and of C
-  aPackBatchBytes: number; bPackBatchBytes: number; // 0 when broadcast
+  aPack: number;
+  bPack: number;
+  c: number; // byte addresses of the packed panels and of C
+  aPackBatchBytes: number;
+  bPackBatchBytes: number; // 0 when broadcast
 }
 
 const PACK_A = KERNEL_EXPORTS.indexOf("packA");
@@ -53,8 +59,32 @@ class TaskWriter {
 export function planTasks(table: Int32Array, plan: GemmPlan): number {
   const tasks = new TaskWriter(table);
   const { m, n, k, threads, shape } = plan;
-  addPackTasks(tasks, PACK_A, plan.a, plan.a.rowStride, plan.a.colStride, plan.aPack, plan.aPackBatchBytes, m, shape.mr, k, threads);
-  addPackTasks(tasks, PACK_B, plan.b, plan.b.colStride, plan.b.rowStride, plan.bPack, plan.bPackBatchBytes, n, shape.nr, k, threads);
+  addPackTasks(
+    tasks,
+    PACK_A,
+    plan.a,
+    plan.a.rowStride,
+    plan.a.colStride,
+    plan.aPack,
+    plan.aPackBatchBytes,
+    m,
+    shape.mr,
+    k,
+    threads,
+  );
+  addPackTasks(
+    tasks,
+    PACK_B,
+    plan.b,
+    plan.b.colStride,
+    plan.b.rowStride,
+    plan.bPack,
+    plan.bPackBatchBytes,
+    n,
+    shape.nr,
+    k,
+    threads,
+  );
   addComputeTasks(tasks, plan, tasks.count);
   return tasks.count;
 }
@@ -64,14 +94,34 @@ export function planTasks(table: Int32Array, plan: GemmPlan): number {
  * (panels of mr), B's its columns (panels of nr). Split over batches if there are enough, else
  * over panels.
  */
-function addPackTasks(tasks: TaskWriter, fn: number, mat: PlacedMatrix, lineStride: number, kStride: number,
-  dst: number, dstBatch: number, lines: number, width: number, k: number, threads: number): void {
+function addPackTasks(
+  tasks: TaskWriter,
+  fn: number,
+  mat: PlacedMatrix,
+  lineStride: number,
+  kStride: number,
+  dst: number,
+  dstBatch: number,
+  lines: number,
+  width: number,
+  k: number,
+  threads: number,
+): void {
   if (mat.batches >= threads && mat.batches > 1) {
     for (let i = 0; i < threads; i++) {
       const t0 = partStart(i, threads, mat.batches);
       const t1 = partStart(i + 1, threads, mat.batches);
-      tasks.add(fn, 0, [mat.origin + t0 * mat.batchStride, lineStride, kStride, dst + t0 * dstBatch, lines, k,
-        t1 - t0, mat.batchStride, dstBatch]);
+      tasks.add(fn, 0, [
+        mat.origin + t0 * mat.batchStride,
+        lineStride,
+        kStride,
+        dst + t0 * dstBatch,
+        lines,
+        k,
+        t1 - t0,
+        mat.batchStride,
+        dstBatch,
+      ]);
     }
     return;
   }
@@ -81,8 +131,17 @@ function addPackTasks(tasks: TaskWriter, fn: number, mat: PlacedMatrix, lineStri
     for (let i = 0; i < parts; i++) {
       const q0 = partStart(i, parts, panels);
       const q1 = partStart(i + 1, parts, panels);
-      tasks.add(fn, 0, [mat.origin + t * mat.batchStride + q0 * width * lineStride, lineStride, kStride,
-        dst + t * dstBatch + q0 * width * k * 4, Math.min(lines, q1 * width) - q0 * width, k, 1, 0, 0]);
+      tasks.add(fn, 0, [
+        mat.origin + t * mat.batchStride + q0 * width * lineStride,
+        lineStride,
+        kStride,
+        dst + t * dstBatch + q0 * width * k * 4,
+        Math.min(lines, q1 * width) - q0 * width,
+        k,
+        1,
+        0,
+        0,
+      ]);
     }
   }
 }
@@ -94,12 +153,34 @@ function addPackTasks(tasks: TaskWriter, fn: number, mat: PlacedMatrix, lineStri
  * column blocks (and more row blocks if needed) to reach the target task count.
  */
 function addComputeTasks(tasks: TaskWriter, plan: GemmPlan, waitFor: number): void {
-  const { m, n, k, batch, threads, shape: { mr, nr, kc } } = plan;
+  const {
+    m,
+    n,
+    k,
+    batch,
+    threads,
+    shape: { mr, nr, kc },
+  } = plan;
   const beta = plan.accumulate ? 1 : 0;
   const cBatchBytes = m * n * 4;
   const block = (t0: number, nb: number, i0: number, i1: number, j0: number, j1: number) =>
-    tasks.add(GEMM_BLOCKS, waitFor, [plan.aPack + t0 * plan.aPackBatchBytes, plan.bPack + t0 * plan.bPackBatchBytes,
-      plan.c + t0 * cBatchBytes, m, n, k, i0, i1, j0, j1, beta, nb, plan.aPackBatchBytes, plan.bPackBatchBytes, cBatchBytes]);
+    tasks.add(GEMM_BLOCKS, waitFor, [
+      plan.aPack + t0 * plan.aPackBatchBytes,
+      plan.bPack + t0 * plan.bPackBatchBytes,
+      plan.c + t0 * cBatchBytes,
+      m,
+      n,
+      k,
+      i0,
+      i1,
+      j0,
+      j1,
+      beta,
+      nb,
+      plan.aPackBatchBytes,
+      plan.bPackBatchBytes,
+      cBatchBytes,
+    ]);
 
   const target = threads === 1 ? 1 : threads * TASKS_PER_THREAD;
   if (batch >= target) {
@@ -123,7 +204,14 @@ function addComputeTasks(tasks: TaskWriter, plan: GemmPlan, waitFor: number): vo
       const i0 = partStart(r, rowParts, mPanels) * mr;
       const i1 = Math.min(m, partStart(r + 1, rowParts, mPanels) * mr);
       for (let s = 0; s < colParts; s++) {
-        block(t, 1, i0, i1, partStart(s, colParts, nPanels) * nr, Math.min(n, partStart(s + 1, colParts, nPanels) * nr));
+        block(
+          t,
+          1,
+          i0,
+          i1,
+          partStart(s, colParts, nPanels) * nr,
+          Math.min(n, partStart(s + 1, colParts, nPanels) * nr),
+        );
       }
     }
   }

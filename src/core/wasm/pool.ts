@@ -35,7 +35,17 @@ const STALL_MS = 60_000;
 type KernelFn = (...args: number[]) => void;
 
 /** What runTasks needs of the layout, passed in as data: it also runs from its source text. */
-const LAYOUT = { CTL_DONE, CTL_ERROR, CTL_TASKS, CLAIM_NEXT, CLAIM_END, CLAIM_BASE, ROW_INTS, ROW_SCRATCH_INTS, STALL_MS };
+const LAYOUT = {
+  CTL_DONE,
+  CTL_ERROR,
+  CTL_TASKS,
+  CLAIM_NEXT,
+  CLAIM_END,
+  CLAIM_BASE,
+  ROW_INTS,
+  ROW_SCRATCH_INTS,
+  STALL_MS,
+};
 type Layout = typeof LAYOUT;
 
 /**
@@ -43,7 +53,14 @@ type Layout = typeof LAYOUT;
  * its source text, in every worker, so it uses nothing but its arguments and globals (a bundler
  * may rename module-level names, not property names).
  */
-function runTasks(ctl: Int32Array, claim: BigInt64Array, table: Int32Array, fns: KernelFn[], thread: number, L: Layout): void {
+function runTasks(
+  ctl: Int32Array,
+  claim: BigInt64Array,
+  table: Int32Array,
+  fns: KernelFn[],
+  thread: number,
+  L: Layout,
+): void {
   for (;;) {
     const end = Atomics.load(claim, L.CLAIM_END);
     const g = Atomics.load(claim, L.CLAIM_NEXT);
@@ -53,13 +70,30 @@ function runTasks(ctl: Int32Array, claim: BigInt64Array, table: Int32Array, fns:
     const row = Number(g - Atomics.load(claim, L.CLAIM_BASE)) * L.ROW_INTS;
     const waitFor = table[row + 1];
     for (let d = Atomics.load(ctl, L.CTL_DONE); d < waitFor; d = Atomics.load(ctl, L.CTL_DONE)) {
-      if (Atomics.wait(ctl, L.CTL_DONE, d, L.STALL_MS) === "timed-out") throw new Error("gemm: packing tasks stalled (lost worker?)");
+      if (Atomics.wait(ctl, L.CTL_DONE, d, L.STALL_MS) === "timed-out")
+        throw new Error("gemm: packing tasks stalled (lost worker?)");
     }
     try {
       const a = row + 2;
       const scratch = table.byteOffset + 4 * (row + L.ROW_SCRATCH_INTS);
-      fns[table[row]](table[a], table[a + 1], table[a + 2], table[a + 3], table[a + 4], table[a + 5], table[a + 6],
-        table[a + 7], table[a + 8], table[a + 9], table[a + 10], table[a + 11], table[a + 12], table[a + 13], table[a + 14], scratch);
+      fns[table[row]](
+        table[a],
+        table[a + 1],
+        table[a + 2],
+        table[a + 3],
+        table[a + 4],
+        table[a + 5],
+        table[a + 6],
+        table[a + 7],
+        table[a + 8],
+        table[a + 9],
+        table[a + 10],
+        table[a + 11],
+        table[a + 12],
+        table[a + 13],
+        table[a + 14],
+        scratch,
+      );
     } catch {
       Atomics.store(ctl, L.CTL_ERROR, 1);
     }

@@ -41,7 +41,10 @@ export function planStaging(view: MatrixView, rows: number, cols: number, batche
   // Sparse view (e.g. a column slice of a wide matrix): gather it, keeping the smaller stride inner.
   const rowsInner = Math.abs(rowStride) < Math.abs(colStride);
   return {
-    floats: count, origin: 0, batches, spanStart: -1,
+    floats: count,
+    origin: 0,
+    batches,
+    spanStart: -1,
     rowStride: rowsInner ? 1 : cols,
     colStride: rowsInner ? rows : 1,
     batchStride: batches === 1 ? 0 : rows * cols,
@@ -49,7 +52,14 @@ export function planStaging(view: MatrixView, rows: number, cols: number, batche
 }
 
 /** Copies the view into f32 at float index `at`, as planned by planStaging. */
-export function copyStaged(view: MatrixView, rows: number, cols: number, s: StagedMatrix, f32: Float32Array, at: number): void {
+export function copyStaged(
+  view: MatrixView,
+  rows: number,
+  cols: number,
+  s: StagedMatrix,
+  f32: Float32Array,
+  at: number,
+): void {
   if (s.spanStart >= 0) {
     f32.set(view.array.subarray(s.spanStart, s.spanStart + s.floats), at);
     return;
@@ -58,7 +68,8 @@ export function copyStaged(view: MatrixView, rows: number, cols: number, s: Stag
   for (let t = 0; t < s.batches; t++) {
     for (let i = 0; i < rows; i++) {
       for (let p = 0; p < cols; p++) {
-        f32[at + t * s.batchStride + i * s.rowStride + p * s.colStride] = array[offset + t * batchStride + i * rowStride + p * colStride];
+        f32[at + t * s.batchStride + i * s.rowStride + p * s.colStride] =
+          array[offset + t * batchStride + i * rowStride + p * colStride];
       }
     }
   }

@@ -19,5 +19,5 @@ export interface WebAssemblyApi {
 }
 
 /** The global WebAssembly object, or undefined where the engine has none. */
-export const webAssembly: WebAssemblyApi | undefined =
-  (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+export const webAssembly: WebAssemblyApi | undefined = (globalThis as unknown as { WebAssembly?: WebAssemblyApi })
+  .WebAssembly;
