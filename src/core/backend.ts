@@ -1,86 +1,161 @@
-// The kernel seam: the few primitives a backend implements, and which backend runs them.
+// The kernel seam: where tensors live and the kernels that compute on them.
 //
-// Tensor ops never loop over data themselves: they call the active Backend with strided views.
-// Broadcasting is expressed as stride 0, transposes and slices as strides and offsets, so most
-// kernels see their inputs without copies. The plain-TS reference backend is the readable spec;
-// fast backends are held to it by property tests.
+// A backend owns storage — host arrays (reference), the shared WebAssembly memory (cpu), GPU
+// buffers (gpu.js WebGPU) — and tensors refer to it through an opaque `Storage` handle. Ops never
+// loop over data: they allocate an output on the inputs' backend and launch a kernel that writes
+// into it. Kernels are dispatched synchronously and never read anything back, so a device whose
+// reads are asynchronous fits the same seam: reading is `read()` everywhere, `readSync()` where the
+// backend can. Broadcasting is stride 0, transposes and slices are strides and offsets, so kernels
+// see their inputs in place. The plain-TS reference backend is the readable spec; every fast
+// backend is held to it by property tests.
 
-/** Element storage. float32 always, except inside `withFloat64` (gradient checks, references). */
-export type Storage = Float32Array | Float64Array;
+/** Element types. float64 is for gradient checks and reference values; not every backend has it. */
+export type DType = "float32" | "float64";
 
-/** A strided view of storage: element (i0, i1, …) is buffer[offset + Σ ik·strides[k]]. */
+/** Backend-owned storage of `size` elements; what is behind it is the backend's business. */
+export interface Storage {
+  readonly backend: Backend;
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** A strided view: element (i0, i1, …) is storage[offset + Σ ik·strides[k]]. */
 export interface View {
-  readonly buffer: Storage;
+  readonly storage: Storage;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   readonly offset: number;
 }
 
+/** Where a kernel writes a contiguous row-major result: storage[offset …]. */
+export interface Target {
+  readonly storage: Storage;
+  readonly offset: number;
+}
+
+// ---- Elementwise programs: the one kernel behind every map, zip, select and fused chain ----
+
 export const UNARY_OPS = [
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "rsqrt",
-  "abs",
-  "tanh",
-  "erf",
-  "sigmoid",
-  "relu",
-  "sin",
-  "cos",
-  "sign",
-  "floor",
-] as const;
+  "identity", "neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "erf", "sigmoid", "relu",
+  "sin", "cos", "sign", "floor",
+  "gelu", //           x·Φ(x), exact (Φ the standard normal CDF)
+  "geluDerivative", // Φ(x) + x·φ(x), the slope of gelu
+] as const; // prettier-ignore
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
 export const BINARY_OPS = [
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "pow",
-  "maximum",
-  "minimum",
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-] as const;
+  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
+] as const; // prettier-ignore
 export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/**
+ * One instruction of an elementwise program; its result is register `i` (its own index). Registers
+ * hold one element's value; comparisons give 1 or 0; `where` takes x where cond ≠ 0, else y.
+ */
+export type Instruction =
+  | { readonly op: "input"; readonly index: number }
+  | { readonly op: "const"; readonly value: number }
+  | { readonly op: UnaryOp; readonly x: number }
+  | { readonly op: BinaryOp; readonly x: number; readonly y: number }
+  | { readonly op: "where"; readonly cond: number; readonly x: number; readonly y: number };
+
+/** Straight-line code over one element; `outputs` lists the registers written out, in order. */
+export interface Program {
+  readonly code: readonly Instruction[];
+  readonly outputs: readonly number[];
+}
 
 export type ReduceOp = "sum" | "max" | "min";
 
-export interface Backend {
-  readonly name: string;
-  /** y = op(x), contiguous with x's shape. */
-  unary(op: UnaryOp, x: View): Storage;
-  /** op(a, b) where a and b have the same shape (broadcast already applied as stride 0). */
-  binary(op: BinaryOp, a: View, b: View): Storage;
-  /** cond != 0 ? a : b, all three of the same shape. */
-  where(cond: View, a: View, b: View): Storage;
-  /** Reduce over the given sorted axes; the output drops those axes, contiguous. */
-  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage;
-  /** [...batch, m, k] @ [...batch, k, n] (equal batch dims, possibly stride 0) → [...batch, m, n]. */
-  matmul(a: View, b: View): Storage;
-  /** A contiguous copy of a view. */
-  copy(x: View): Storage;
-  /** takeAlongAxis: out[..., i, ...] = x[..., index[..., i, ...], ...] along `axis`; out has index's shape. */
-  gather(x: View, index: View, axis: number): Storage;
-  /** base + scatter of src along `axis` at `index` (index and src share a shape); repeated indices add. */
-  scatterAdd(base: View, index: View, src: View, axis: number): Storage;
-  /** Optional fused softmax along `axis`: exp(x - max) / Σ exp(x - max), contiguous with x's shape. */
-  softmax?(x: View, axis: number): Storage;
+export type Distribution =
+  | { readonly kind: "uniform"; readonly low: number; readonly high: number } //     low + (high-low)·u, u in [0, 1)
+  | { readonly kind: "normal"; readonly mean: number; readonly std: number }
+  | { readonly kind: "truncatedNormal"; readonly lower: number; readonly upper: number; readonly std: number }
+  | { readonly kind: "bernoulli"; readonly p: number }; //                          1 with probability p, else 0
+
+/** A PRNG key's two words (src/core/prng.ts). */
+export interface KeyWords {
+  readonly hi: number;
+  readonly lo: number;
 }
 
-// ---- Which backend runs, and in which precision ----
+/**
+ * What a backend implements. Every kernel writes its full output; outputs never overlap inputs
+ * unless stated. Shapes and axes arrive validated by the ops. Unless a kernel says otherwise it
+ * computes in the precision of its output (float32 kernels may use float64 internally).
+ */
+export interface Backend {
+  readonly name: string;
+  /** The dtypes it stores and computes; a tensor of another dtype cannot live here. */
+  readonly dtypes: readonly DType[];
+  /** Whether `readSync` works (false on GPUs: use `read`). */
+  readonly canReadSync: boolean;
+
+  // ---- Storage ----
+  /** New storage; its contents are unspecified until a kernel writes them. */
+  alloc(size: number, dtype: DType): Storage;
+  /** New storage holding a copy of `values` (converted to `dtype`). */
+  upload(values: ArrayLike<number>, dtype: DType): Storage;
+  /** The view's elements in row-major order, as a fresh host array of the storage's dtype. */
+  readSync(x: View): Float32Array | Float64Array;
+  read(x: View): Promise<Float32Array | Float64Array>;
+  /**
+   * Gives storage back now (compiled plans do this by liveness). Storage that is never freed is
+   * reclaimed once nothing refers to it; using freed storage is an error the backend may not detect.
+   */
+  free(s: Storage): void;
+
+  // ---- Kernels ----
+  /**
+   * Runs `program` once per element of `shape`: input k is read from `inputs[k]` (a view of that
+   * shape; broadcasting is stride 0), and output j is written to `outputs[j]` (views of that shape,
+   * possibly strided — concat and slice adjoints write into parts of a buffer).
+   */
+  elementwise(program: Program, inputs: readonly View[], shape: readonly number[], outputs: readonly View[]): void;
+  /** Reduces over the sorted `axes`; out is contiguous with those axes dropped. Empty sums are 0. */
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: Target): void;
+  /** [...batch, m, k] @ [...batch, k, n] → [...batch, m, n]; equal batch dims (stride 0 broadcasts). */
+  matmul(a: View, b: View, out: Target): void;
+  /** out[…, i, …] = x[…, index[…, i, …], …] along `axis`; out has index's shape (indices are exact integers). */
+  gather(x: View, index: View, axis: number, out: Target): void;
+  /** out = base, then out[…, index[…, i, …], …] += src[…, i, …] along `axis` (repeats add up). */
+  scatterAdd(base: View, index: View, src: View, axis: number, out: Target): void;
+  /** Indices (as numbers) that sort each line along `axis`: stable, NaN last; descending flips the order of values. */
+  argsort(x: View, axis: number, descending: boolean, out: Target): void;
+  /** Index of the largest value along `axis` (the first on ties; the first NaN if any). */
+  argmax(x: View, axis: number, out: Target): void;
+  /** softmax over the last axis: y = e^(x−max) / Σ e^(x−max). */
+  softmax(x: View, out: Target): void;
+  /** dx = y ⊙ (dy − Σ(dy ⊙ y)) over the last axis. */
+  softmaxBackward(y: View, dy: View, out: Target): void;
+  /**
+   * Layer norm over the last axis (biased variance, eps inside the root): out = x̂·w + b with
+   * x̂ = (x − μ)·r, r = 1/√(σ² + eps); writes μ and r per row (float32 or float64 like out).
+   */
+  layerNorm(x: View, weight: View, bias: View, eps: number, out: Target, mean: Target, rstd: Target): void;
+  /** With g = dy·w: dx = r·(g − mean(g) − x̂·mean(g·x̂)); dw = Σ dy·x̂; db = Σ dy (sums over rows). */
+  layerNormBackward(
+    dy: View,
+    x: View,
+    weight: View,
+    mean: View,
+    rstd: View,
+    dx: Target | null,
+    dweight: Target | null,
+    dbias: Target | null,
+  ): void;
+  /** `size` draws from `dist` under `key`, element i from counter i (src/core/prng.ts, the spec). */
+  random(dist: Distribution, key: KeyWords, size: number, out: Target): void;
+  /** Waits until every kernel launched so far has finished (GPUs); a no-op where kernels are synchronous. */
+  flush?(): Promise<void>;
+}
+
+// ---- Which backend new tensors go to ----
 
 const registry = new Map<string, () => Backend>();
-let active: Backend | undefined;
-let fallback: Backend | undefined;
-let float64Depth = 0;
+const instances = new Map<string, Backend>();
+let defaultName = "reference";
+let chosen: string | undefined;
 
 /** Makes a backend selectable by name (backends register themselves when their module loads). */
 export function registerBackend(name: string, make: () => Backend): void {
@@ -91,37 +166,45 @@ export function availableBackends(): string[] {
   return [...registry.keys()];
 }
 
-/** Selects the backend that runs every op from now on. */
+/** The backend registered under `name` (created once). */
+export function getBackend(name: string): Backend {
+  let b = instances.get(name);
+  if (!b) {
+    const make = registry.get(name);
+    if (!make) throw new Error(`unknown backend "${name}" (available: ${availableBackends().join(", ")})`);
+    b = make();
+    instances.set(name, b);
+  }
+  return b;
+}
+
+/**
+ * Chooses where tensors made from now on live (creation functions, random, fromArray). Ops run on
+ * the backend of their inputs, wherever that is.
+ */
 export function setBackend(name: string): Backend {
-  const make = registry.get(name);
-  if (!make) throw new Error(`setBackend: unknown backend "${name}" (available: ${availableBackends().join(", ")})`);
-  active = make();
-  return active;
+  const b = getBackend(name);
+  chosen = b.name;
+  return b;
 }
 
-/** The backend that runs ops now (float64 work always runs on the reference backend). */
+/** The backend new tensors go to. */
 export function backend(): Backend {
-  if (float64Depth > 0) return referenceBackend();
-  if (!active) active = setBackend(defaultBackendName);
-  return active;
+  return getBackend(chosen ?? defaultName);
 }
 
-let defaultBackendName = "reference";
 /** @internal The backend chosen when none was set (the fastest one that loaded). */
 export function setDefaultBackend(name: string): void {
-  defaultBackendName = name;
+  defaultName = name;
 }
 
-export function referenceBackend(): Backend {
-  if (!fallback) {
-    const make = registry.get("reference");
-    if (!make) throw new Error("the reference backend is not registered");
-    fallback = make();
-  }
-  return fallback;
-}
+export const referenceBackend = (): Backend => getBackend("reference");
 
-/** Runs `fn` with every new tensor stored in float64 (for gradient checks and reference values). */
+// ---- The dtype new tensors get ----
+
+let float64Depth = 0;
+
+/** Runs `fn` with float64 as the dtype of tensors it creates (gradient checks, reference values). */
 export function withFloat64<T>(fn: () => T): T {
   float64Depth++;
   try {
@@ -131,11 +214,7 @@ export function withFloat64<T>(fn: () => T): T {
   }
 }
 
-export function isFloat64(): boolean {
-  return float64Depth > 0;
-}
-
-/** New zeroed storage in the current precision. */
-export function allocStorage(n: number): Storage {
-  return float64Depth > 0 ? new Float64Array(n) : new Float32Array(n);
+/** The dtype creation functions use when none is given. */
+export function defaultDtype(): DType {
+  return float64Depth > 0 ? "float64" : "float32";
 }

@@ -1,0 +1,390 @@
+// The reference kernels: plain TypeScript loops over host typed arrays, written to be read. They are
+// the spec every fast kernel is held to (and the fallback the cpu backend uses where it has none).
+// Strided inputs are first walked into row-major order, so each kernel below is a flat loop.
+
+import type { BinaryOp, Distribution, KeyWords, Program, ReduceOp, UnaryOp } from "../backend.ts";
+import { erf, normalArray, truncatedNormalArray, uniformArray, Key } from "../prng.ts";
+
+/** Host elements: float32 or float64. */
+export type HostArray = Float32Array | Float64Array;
+
+/** A strided view of a host array (the reference backend's View, with its array in hand). */
+export interface HostView {
+  readonly data: HostArray;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export function isContiguous(v: { shape: readonly number[]; strides: readonly number[] }): boolean {
+  let expected = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
+    expected *= v.shape[d];
+  }
+  return true;
+}
+
+/** Calls visit(i, at) for every element in row-major order: i counts, `at` is its index into data. */
+export function forEachIndex(v: Omit<HostView, "data">, visit: (i: number, at: number) => void): void {
+  const n = size(v.shape);
+  const rank = v.shape.length;
+  if (n === 0) return;
+  const index = new Array<number>(rank).fill(0);
+  let at = v.offset;
+  for (let i = 0; i < n; i++) {
+    visit(i, at);
+    for (let d = rank - 1; d >= 0; d--) {
+      at += v.strides[d];
+      if (++index[d] < v.shape[d]) break;
+      at -= v.strides[d] * v.shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+/** The view's elements in row-major order, in a new array of the given type. */
+export function gatherView<A extends HostArray>(v: HostView, out: A): A {
+  if (isContiguous(v)) out.set(v.data.subarray(v.offset, v.offset + size(v.shape)));
+  else forEachIndex(v, (i, at) => (out[i] = v.data[at]));
+  return out;
+}
+
+/** A row-major array of the view's elements (the data itself when already contiguous). */
+export function contiguous(v: HostView): HostArray {
+  const n = size(v.shape);
+  if (isContiguous(v)) return v.data.subarray(v.offset, v.offset + n);
+  return gatherView(v, v.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+}
+
+// ---- Elementwise programs ----
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const phi = (x: number) => INV_SQRT_2PI * Math.exp(-0.5 * x * x); // standard normal density
+const Phi = (x: number) => 0.5 * (1 + erf(x * Math.SQRT1_2)); //    its CDF
+
+export const unaryFns: { [P in UnaryOp]: (x: number) => number } = {
+  identity: (x) => x,
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  abs: Math.abs,
+  tanh: Math.tanh,
+  erf,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  relu: (x) => (x > 0 ? x : x === x ? 0 : x),
+  sin: Math.sin,
+  cos: Math.cos,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  floor: Math.floor,
+  gelu: (x) => x * Phi(x),
+  geluDerivative: (x) => (x === Infinity ? 1 : x === -Infinity ? 0 : Phi(x) + x * phi(x)),
+};
+
+export const binaryFns: { [P in BinaryOp]: (a: number, b: number) => number } = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: Math.pow,
+  maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
+  minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
+  eq: (a, b) => +(a === b),
+  ne: (a, b) => +(a !== b),
+  lt: (a, b) => +(a < b),
+  le: (a, b) => +(a <= b),
+  gt: (a, b) => +(a > b),
+  ge: (a, b) => +(a >= b),
+};
+
+/**
+ * Runs the program per element in float64; each output rounds to its array's type on store. (Fast
+ * backends computing in float32 agree within float32 rounding per instruction.)
+ */
+export function runProgram(program: Program, inputs: readonly HostView[], shape: readonly number[], outputs: readonly HostView[]): void {
+  const n = size(shape);
+  const ins = inputs.map((v) => contiguous({ ...v, shape }));
+  const outs = outputs.map((o) => (isContiguous({ shape, strides: o.strides }) ? null : new Float64Array(n)));
+  const regs = new Float64Array(program.code.length);
+  for (let i = 0; i < n; i++) {
+    program.code.forEach((ins_, r) => (regs[r] = step(ins_, regs, ins, i)));
+    program.outputs.forEach((reg, j) => {
+      const buf = outs[j];
+      if (buf) buf[i] = regs[reg];
+      else outputs[j].data[outputs[j].offset + i] = regs[reg];
+    });
+  }
+  outs.forEach((buf, j) => {
+    if (buf) forEachIndex({ ...outputs[j], shape }, (i, at) => (outputs[j].data[at] = buf[i]));
+  });
+}
+
+function step(ins: Program["code"][number], regs: Float64Array, inputs: readonly HostArray[], i: number): number {
+  switch (ins.op) {
+    case "input":
+      return inputs[ins.index][i];
+    case "const":
+      return ins.value;
+    case "where":
+      return regs[ins.cond] !== 0 ? regs[ins.x] : regs[ins.y];
+    default:
+      if ("y" in ins) return binaryFns[ins.op](regs[ins.x], regs[ins.y]);
+      return unaryFns[ins.op](regs[ins.x]);
+  }
+}
+
+// ---- Reductions ----
+
+/** Moves the given axes to the end (a strided view: no copy). */
+export function axesLast<V extends Omit<HostView, "data">>(v: V, axes: readonly number[]): V {
+  const keep = v.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const order = [...keep, ...axes];
+  return { ...v, shape: order.map((i) => v.shape[i]), strides: order.map((i) => v.strides[i]) };
+}
+
+/** Each output element reduces one run of r elements once the reduced axes are last. */
+export function reduce(op: ReduceOp, x: HostView, axes: readonly number[], out: HostArray, at: number): void {
+  const src = contiguous(axesLast(x, axes));
+  const r = axes.reduce((acc, a) => acc * x.shape[a], 1);
+  const n = size(x.shape.filter((_, i) => !axes.includes(i)));
+  for (let o = 0; o < n; o++) {
+    let acc = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
+    for (let j = o * r; j < (o + 1) * r; j++) {
+      const v = src[j];
+      if (op === "sum") acc += v;
+      else if (v !== v) {
+        acc = NaN;
+        break;
+      } else if (op === "max" ? v > acc : v < acc) acc = v;
+    }
+    out[at + o] = acc;
+  }
+}
+
+// ---- Matmul ----
+
+/** Batched [.., m, k] @ [.., k, n], accumulating each row in float64. */
+export function matmul(a: HostView, b: HostView, out: HostArray, at: number): void {
+  const rank = a.shape.length;
+  const [m, k, n] = [a.shape[rank - 2], a.shape[rank - 1], b.shape[rank - 1]];
+  const x = contiguous(a);
+  const y = contiguous(b);
+  const batch = size(a.shape.slice(0, -2));
+  const row = new Float64Array(n);
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const aip = x[t * m * k + i * k + p];
+        const yo = t * k * n + p * n;
+        for (let j = 0; j < n; j++) row[j] += aip * y[yo + j];
+      }
+      out.set(row, at + t * m * n + i * n);
+    }
+  }
+}
+
+// ---- Indexing ----
+
+/** Splits a shape around `axis`: outer × n × inner. */
+const around = (shape: readonly number[], axis: number) => ({
+  outer: size(shape.slice(0, axis)),
+  n: shape[axis],
+  inner: size(shape.slice(axis + 1)),
+});
+
+export function gather(x: HostView, index: HostView, axis: number, out: HostArray, at: number): void {
+  const src = contiguous(x);
+  const idx = contiguous(index);
+  const { outer, n: ni, inner } = around(index.shape, axis);
+  const nx = x.shape[axis];
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < ni; i++)
+      for (let r = 0; r < inner; r++) {
+        const k = (o * ni + i) * inner + r;
+        out[at + k] = src[(o * nx + idx[k]) * inner + r];
+      }
+}
+
+export function scatterAdd(base: HostView, index: HostView, src: HostView, axis: number, out: HostArray, at: number): void {
+  out.set(contiguous(base), at);
+  const idx = contiguous(index);
+  const s = contiguous(src);
+  const { outer, n: ni, inner } = around(index.shape, axis);
+  const nb = base.shape[axis];
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < ni; i++)
+      for (let r = 0; r < inner; r++) {
+        const k = (o * ni + i) * inner + r;
+        out[at + (o * nb + idx[k]) * inner + r] += s[k];
+      }
+}
+
+/** Applies a per-line function to every 1-d line along `axis`, writing one value per element. */
+function alongAxis(x: HostView, axis: number, out: HostArray, at: number, f: (line: Float64Array) => ArrayLike<number>): void {
+  const data = contiguous(x);
+  const { outer, n, inner } = around(x.shape, axis);
+  const line = new Float64Array(n);
+  for (let o = 0; o < outer; o++)
+    for (let r = 0; r < inner; r++) {
+      for (let i = 0; i < n; i++) line[i] = data[(o * n + i) * inner + r];
+      const res = f(line);
+      for (let i = 0; i < n; i++) out[at + (o * n + i) * inner + r] = res[i];
+    }
+}
+
+export function argsort(x: HostView, axis: number, descending: boolean, out: HostArray, at: number): void {
+  alongAxis(x, axis, out, at, (values) => {
+    const order = Array.from(values, (_, i) => i);
+    const key = (v: number) => (descending ? -v : v);
+    const nan = (i: number) => (Number.isNaN(values[i]) ? 1 : 0);
+    order.sort((i, j) => nan(i) - nan(j) || (nan(i) ? 0 : key(values[i]) - key(values[j])) || i - j);
+    return order;
+  });
+}
+
+export function argmax(x: HostView, axis: number, out: HostArray, at: number): void {
+  const data = contiguous(x);
+  const { outer, n, inner } = around(x.shape, axis);
+  for (let o = 0; o < outer; o++)
+    for (let r = 0; r < inner; r++) {
+      let best = 0;
+      for (let i = 1; i < n; i++) {
+        const v = data[(o * n + i) * inner + r];
+        const b = data[(o * n + best) * inner + r];
+        if (Number.isNaN(b)) break;
+        if (v > b || Number.isNaN(v)) best = i;
+      }
+      out[at + o * inner + r] = best;
+    }
+}
+
+// ---- Fused rows: softmax and layer norm over the last axis ----
+
+/** Rows along the last axis: d per row, n rows, the data row-major. */
+const rows = (v: HostView) => {
+  const d = v.shape[v.shape.length - 1];
+  return { d, n: d === 0 ? 0 : size(v.shape) / d, data: contiguous(v) };
+};
+
+export function softmax(x: HostView, out: HostArray, at: number): void {
+  const { d, n, data } = rows(x);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    let m = -Infinity;
+    for (let j = 0; j < d; j++) if (data[o + j] > m) m = data[o + j];
+    if (m === -Infinity || m === Infinity) m = 0; // all -inf, or a +inf: let NaN/∞ arise as in the composite
+    let s = 0;
+    for (let j = 0; j < d; j++) s += Math.exp(data[o + j] - m);
+    for (let j = 0; j < d; j++) out[at + o + j] = Math.exp(data[o + j] - m) / s;
+  }
+}
+
+export function softmaxBackward(y: HostView, dy: HostView, out: HostArray, at: number): void {
+  const { d, n, data: yv } = rows(y);
+  const g = contiguous(dy);
+  for (let r = 0; r < n; r++) {
+    const o = r * d;
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += g[o + j] * yv[o + j];
+    for (let j = 0; j < d; j++) out[at + o + j] = yv[o + j] * (g[o + j] - dot);
+  }
+}
+
+export interface LayerNormOut {
+  out: HostArray;
+  at: number;
+  mean: HostArray;
+  meanAt: number;
+  rstd: HostArray;
+  rstdAt: number;
+}
+
+export function layerNorm(x: HostView, weight: HostView, bias: HostView, eps: number, o: LayerNormOut): void {
+  const { d, n, data } = rows(x);
+  const w = contiguous(weight);
+  const b = contiguous(bias);
+  for (let r = 0; r < n; r++) {
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += data[r * d + j];
+    mean /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) v += (data[r * d + j] - mean) ** 2;
+    const rs = 1 / Math.sqrt(v / d + eps);
+    o.mean[o.meanAt + r] = mean;
+    o.rstd[o.rstdAt + r] = rs;
+    for (let j = 0; j < d; j++) o.out[o.at + r * d + j] = (data[r * d + j] - mean) * rs * w[j] + b[j];
+  }
+}
+
+export interface LayerNormGrads {
+  dx: { data: HostArray; at: number } | null;
+  dweight: { data: HostArray; at: number } | null;
+  dbias: { data: HostArray; at: number } | null;
+}
+
+export function layerNormBackward(dy: HostView, x: HostView, weight: HostView, mean: HostView, rstd: HostView, o: LayerNormGrads): void {
+  const { d, n, data: xv } = rows(x);
+  const g = contiguous(dy);
+  const w = contiguous(weight);
+  const mu = contiguous(mean);
+  const rs = contiguous(rstd);
+  const dw = new Float64Array(d);
+  const db = new Float64Array(d);
+  for (let r = 0; r < n; r++) {
+    const xhat = (j: number) => (xv[r * d + j] - mu[r]) * rs[r];
+    let meanG = 0;
+    let meanGX = 0;
+    for (let j = 0; j < d; j++) {
+      const gj = g[r * d + j] * w[j];
+      meanG += gj;
+      meanGX += gj * xhat(j);
+      dw[j] += g[r * d + j] * xhat(j);
+      db[j] += g[r * d + j];
+    }
+    meanG /= d;
+    meanGX /= d;
+    if (o.dx) for (let j = 0; j < d; j++) o.dx.data[o.dx.at + r * d + j] = rs[r] * (g[r * d + j] * w[j] - meanG - xhat(j) * meanGX);
+  }
+  o.dweight?.data.set(dw, o.dweight.at);
+  o.dbias?.data.set(db, o.dbias.at);
+}
+
+// ---- Random ----
+
+/** `size` draws (the counter-based generator in prng.ts is the spec). */
+export function random(dist: Distribution, key: KeyWords, n: number, out: HostArray, at: number): void {
+  const k = Key.fromWords(key.hi, key.lo);
+  let values: ArrayLike<number>;
+  switch (dist.kind) {
+    case "uniform": {
+      const u = uniformArray(k, n);
+      for (let i = 0; i < n; i++) u[i] = dist.low + (dist.high - dist.low) * u[i];
+      values = u;
+      break;
+    }
+    case "normal": {
+      const z = normalArray(k, n);
+      for (let i = 0; i < n; i++) z[i] = dist.mean + dist.std * z[i];
+      values = z;
+      break;
+    }
+    case "truncatedNormal": {
+      const z = truncatedNormalArray(k, n, dist.lower, dist.upper);
+      for (let i = 0; i < n; i++) z[i] *= dist.std;
+      values = z;
+      break;
+    }
+    case "bernoulli": {
+      const u = uniformArray(k, n);
+      for (let i = 0; i < n; i++) u[i] = u[i] < dist.p ? 1 : 0;
+      values = u;
+      break;
+    }
+  }
+  out.set(values, at);
+}
