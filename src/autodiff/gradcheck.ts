@@ -1,10 +1,16 @@
 // A gradient checker: reverse-mode gradients against central differences, both in float64 so that
-// agreement means something (float32 differences would drown in rounding).
+// agreement means something (float32 differences would drown in rounding). With `order: 2` it
+// checks second derivatives: the gradient of ⟨∇f, v⟩ for a random direction v (that is H·v, by
+// reverse over reverse) against central differences of ⟨∇f, v⟩, which need first derivatives only.
 
 import { withFloat64 } from "../core/backend.ts";
-import { fromArray, type Tensor } from "../core/tensor.ts";
+import { fromArray } from "../core/creation.ts";
+import { add, mul } from "../core/ops/elementwise.ts";
+import { sum } from "../core/ops/reduce.ts";
+import { key, normalArray } from "../core/prng.ts";
+import type { Tensor } from "../core/tensor.ts";
 import { leaves, treeMap, unflatten, type Tree } from "./pytree.ts";
-import { valueAndGrad } from "./transforms.ts";
+import { grad, valueAndGrad } from "./transforms.ts";
 
 export interface GradCheckOptions {
   /** Finite-difference step (default 1e-6, relative to max(1, |x|)). */
@@ -14,6 +20,9 @@ export interface GradCheckOptions {
   rtol?: number;
   /** Check at most this many elements per argument (sampled evenly); default all. */
   maxElements?: number;
+  /** 1 (default): gradients; 2: Hessian-vector products along a random direction (seeded by `seed`). */
+  order?: 1 | 2;
+  seed?: number;
 }
 
 export interface GradCheckResult {
@@ -29,6 +38,7 @@ export function checkGrads(
   args: readonly Tensor[],
   opts: GradCheckOptions = {},
 ): GradCheckResult {
+  if (opts.order === 2) return checkGrads(directionalDerivative(f, args, opts.seed ?? 0), args, { ...opts, order: 1 });
   const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, maxElements = Infinity } = opts;
   return withFloat64(() => {
     const x64 = args.map((a) => fromArray(a.toFloat64Array(), a.shape));
@@ -61,6 +71,16 @@ export function checkGrads(
     });
     return result;
   });
+}
+
+/** x ↦ ⟨∇f(x), v⟩ for a fixed random direction v (float64): its gradient is H·v. */
+function directionalDerivative(f: (...args: Tensor[]) => Tensor, args: readonly Tensor[], seed: number) {
+  const v = args.map((a, i) => normalArray(key(seed + i), a.size));
+  const argnums = args.map((_, i) => i);
+  return (...xs: Tensor[]): Tensor => {
+    const g = grad(f as (...a: Tree[]) => Tensor, { argnums })(...xs) as Tensor[];
+    return g.map((gi, i) => sum(mul(gi, fromArray(v[i], gi.shape, { dtype: "float64" })))).reduce((a, b) => add(a, b));
+  };
 }
 
 /** Throws with the worst element's details when checkGrads fails. */

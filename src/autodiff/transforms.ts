@@ -1,16 +1,21 @@
-// Reverse mode as function transforms: vjp, grad, valueAndGrad over pytrees.
+// Reverse mode as function transforms: vjp, grad, valueAndGrad over pytrees — and, because they
+// compose, forward mode (jvp) and Hessian-vector products (hvp) built from them.
 //
-// A transform opens a trace, replaces the chosen arguments by traced leaves, and runs f: every op
-// on a traced tensor records a node (src/core/tape.ts). The backward pass walks those nodes in
-// reverse topological order and only ever adds into gradients. Tensors captured by closure are
-// constants. The outputs returned to the caller are cut from the graph, so nothing outlives a step.
+// A transform opens a trace, replaces the chosen arguments by the trace's leaves, and runs f:
+// every op on a traced tensor records a node (src/core/tape.ts). The backward pass walks those
+// nodes in reverse topological order and only ever adds into gradients. It runs in ops, so when an
+// outer transform is tracing, the backward pass is recorded too and can be differentiated again.
+// Tensors captured by closure are constants. Results are cut loose from every finished trace, so
+// nothing outlives a step.
 
-import { beginTrace, endTrace, type Node } from "../core/tape.ts";
-import { Tensor, ones, zeros, typed } from "../core/tensor.ts";
 import { add } from "../core/ops/elementwise.ts";
-import { stopGradient } from "../core/ops/stopGradient.ts";
+import { mul } from "../core/ops/elementwise.ts";
+import { sum } from "../core/ops/reduce.ts";
+import { zeros, ones } from "../core/creation.ts";
 import { fmt, ShapeError } from "../core/shape.ts";
-import { leaves, treeMap, unflatten, type Tree } from "./pytree.ts";
+import { beginTrace, endTrace, isLive, leafNode, type Node } from "../core/tape.ts";
+import { Tensor, typed } from "../core/tensor.ts";
+import { leaves, treeMap, treeZip, unflatten, type Tree } from "./pytree.ts";
 
 /** Runs f on traced copies of the primals. Returns f's output and its pullback. */
 export function vjp<Args extends Tree[], Out extends Tree>(
@@ -37,9 +42,9 @@ export function vjp<Args extends Tree[], Out extends Tree>(
         throw new ShapeError(`vjp: cotangent ${i} has shape ${fmt(c.shape)}, the output ${fmt(outLeaves[i].shape)}`);
     });
     const grads = backward(trace, outLeaves, cts, tracedLeaves);
-    return unflatten(primals as unknown as Tree, grads) as unknown as Args;
+    return unflatten(primals as unknown as Tree, grads.map(cutLoose)) as unknown as Args;
   };
-  return [treeMap((t) => stopGradient(t), out), pullback];
+  return [treeMap(cutLoose, out), pullback];
 }
 
 export interface GradOptions {
@@ -56,7 +61,6 @@ export interface GradOptions {
 export function valueAndGrad<Args extends Tree[]>(f: (...args: Args) => Tree, opts: GradOptions = {}) {
   const argnums = opts.argnums ?? 0;
   const wanted = typeof argnums === "number" ? [argnums] : [...argnums];
-  // The gradient trees mirror the arguments' own types, which TS cannot index by a run-time argnum.
   // biome-ignore lint/suspicious/noExplicitAny: the gradient trees mirror the arguments' own types, unindexable by a run-time argnum
   return (...args: Args): [Tensor, any, any] => {
     for (const i of wanted) {
@@ -80,12 +84,13 @@ export function valueAndGrad<Args extends Tree[]>(f: (...args: Args) => Tree, op
       );
     }
     const perArgLeaves = wanted.map((i) => leaves(tracedArgs[i]));
-    const all = backward(trace, [value], [ones(value.shape)], perArgLeaves.flat());
+    const seed = ones(value.shape, { dtype: value.dtype, backend: value.backend.name });
+    const all = backward(trace, [value], [seed], perArgLeaves.flat()).map(cutLoose);
     let at = 0;
     const perArg = wanted.map((i, w) => unflatten(args[i], all.slice(at, (at += perArgLeaves[w].length))));
     const grads = typeof argnums === "number" ? perArg[0] : perArg;
-    const plainAux = aux === undefined ? undefined : treeMap((t) => stopGradient(t), aux);
-    return [stopGradient(value), grads, plainAux];
+    const plainAux = aux === undefined ? undefined : treeMap(cutLoose, aux);
+    return [cutLoose(value), grads, plainAux];
   };
 }
 
@@ -99,9 +104,41 @@ export function grad<Args extends Tree[]>(f: (...args: Args) => Tree, opts: Grad
   };
 }
 
-/** A traced leaf: the primal's values with a node that marks it as an input of this trace. */
+/**
+ * Forward mode: f(primals) and the directional derivative J·tangents. Built from reverse mode by
+ * transposing the pullback (it is linear in the cotangent u, so the VJP of u ↦ Jᵀu is J).
+ */
+export function jvp<Args extends Tree[], Out extends Tree>(
+  f: (...args: Args) => Out,
+  primals: Args,
+  tangents: Args,
+): [Out, Out] {
+  const [out, pullback] = vjp(f, ...primals);
+  const u0 = treeMap((o) => zeros(o.shape, { dtype: o.dtype, backend: o.backend.name }), out);
+  const [, transposed] = vjp((u: Out) => pullback(u) as Tree, u0);
+  const [tangentOut] = transposed(tangents as unknown as Tree) as unknown as [Out];
+  return [out, tangentOut];
+}
+
+/** The Hessian of a scalar-valued f at x, times v (x and v pytrees of one structure). */
+export function hvp<X extends Tree>(f: (x: X) => Tensor, x: X, v: X): X {
+  // H·v = ∇ₓ ⟨∇f(x), v⟩ (reverse over reverse).
+  const directional = (y: X) => {
+    const g = grad(f)(y) as X;
+    return leaves(treeZip((gi, vi) => sum(mul(gi, vi)), g, v)).reduce((a, b) => add(a, b));
+  };
+  return grad(directional)(x) as X;
+}
+
+/** A traced leaf: the primal's values, marked as an input of this trace. */
 function leafOf(x: Tensor, trace: number): Tensor {
-  return new Tensor(x.buffer, x.shape, x.strides, x.offset, { trace, op: "leaf", inputs: [] });
+  return new Tensor(x.storage, x.shape, x.strides, x.offset, leafNode(x, trace));
+}
+
+/** The tensor without its node when no open trace needs the node (so finished graphs can be freed). */
+function cutLoose(t: Tensor): Tensor {
+  if (t.node === undefined || isLive(t.node)) return t;
+  return new Tensor(t.storage, t.shape, t.strides, t.offset);
 }
 
 /** Reverse accumulation from the outputs' cotangents to the leaves; zeros for unreachable leaves. */
@@ -117,21 +154,22 @@ function backward(
     const prev = grads.get(n);
     grads.set(n, prev ? add(prev, g) : g);
   };
-  outputs.forEach((o, i) => o.node?.trace === trace && accumulate(o.node, cotangents[i]));
+  outputs.forEach((o, i) => o.node?.traces.includes(trace) && accumulate(o.node, cotangents[i]));
   for (let i = order.length - 1; i >= 0; i--) {
     const n = order[i];
+    if (n.leafOf === trace) continue; // the leaves keep their gradients
     const g = grads.get(n);
-    if (!g || !n.vjp) continue;
+    if (!g) continue;
     grads.delete(n); // free intermediate cotangents as soon as they are used
     const inputGrads = n.vjp(g);
     n.inputs.forEach((x, j) => {
       const gj = inputGrads[j];
-      if (gj && x.node?.trace === trace) accumulate(x.node, gj);
+      if (gj && x.node?.traces.includes(trace)) accumulate(x.node, gj);
     });
   }
   return leafTensors.map((l) => {
     const g = grads.get(l.node!);
-    return g ? typed(g) : zeros(l.shape);
+    return g ? typed(g) : zeros(l.shape, { dtype: l.dtype, backend: l.backend.name });
   });
 }
 
@@ -141,16 +179,17 @@ function topologicalOrder(trace: number, outputs: readonly Tensor[]): Node[] {
   const visited = new Set<Node>();
   const stack: [Node, number][] = [];
   for (const o of outputs) {
-    if (o.node?.trace !== trace || visited.has(o.node)) continue;
+    if (!o.node?.traces.includes(trace) || visited.has(o.node)) continue;
     visited.add(o.node);
     stack.push([o.node, 0]);
     while (stack.length) {
       const top = stack[stack.length - 1];
       const [n, i] = top;
-      if (i < n.inputs.length) {
+      // A leaf of this trace is where its walk ends.
+      if (i < n.inputs.length && n.leafOf !== trace) {
         top[1]++;
         const child = n.inputs[i].node;
-        if (child && child.trace === trace && !visited.has(child)) {
+        if (child?.traces.includes(trace) && !visited.has(child)) {
           visited.add(child);
           stack.push([child, 0]);
         }

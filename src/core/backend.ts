@@ -36,15 +36,40 @@ export interface Target {
 // ---- Elementwise programs: the one kernel behind every map, zip, select and fused chain ----
 
 export const UNARY_OPS = [
-  "identity", "neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "erf", "sigmoid", "relu",
-  "sin", "cos", "sign", "floor",
+  "identity",
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "abs",
+  "tanh",
+  "erf",
+  "sigmoid",
+  "relu",
+  "sin",
+  "cos",
+  "sign",
+  "floor",
   "gelu", //           x·Φ(x), exact (Φ the standard normal CDF)
   "geluDerivative", // Φ(x) + x·φ(x), the slope of gelu
 ] as const; // prettier-ignore
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
 export const BINARY_OPS = [
-  "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "maximum",
+  "minimum",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
 ] as const; // prettier-ignore
 export type BinaryOp = (typeof BINARY_OPS)[number];
 

@@ -1,9 +1,8 @@
 // The tensor DSL's public surface: import * as T from "./core/index.ts".
 
 export * from "./shape.ts";
+export { Tensor, typed, isTensor, type Nested } from "./tensor.ts";
 export {
-  Tensor,
-  typed,
   zeros,
   ones,
   full,
@@ -12,15 +11,17 @@ export {
   fromNested,
   arange,
   eye,
-  isTensor,
-  type Nested,
-} from "./tensor.ts";
+  MAX_ELEMENTS,
+  type CreateOptions,
+} from "./creation.ts";
 export {
   setBackend,
   backend,
+  getBackend,
   availableBackends,
   withFloat64,
   type Backend,
+  type DType,
   type View,
   type Storage,
 } from "./backend.ts";
@@ -30,10 +31,10 @@ export * from "./ops/movement.ts";
 export * from "./ops/matmul.ts";
 export * from "./ops/indexing.ts";
 export * from "./ops/activations.ts";
-export { softmax, layerNorm, gelu } from "./ops/fused.ts";
+export { softmax, layerNorm } from "./ops/fused.ts";
+export { astype, toBackend, toBackendSync, fromNdarray, toNdarray } from "./ops/convert.ts";
 export { stopGradient } from "./ops/stopGradient.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
-import "./backends/cpu.ts";
 import "./backends/gpujs.ts";

@@ -10,6 +10,8 @@ export class Key {
   private constructor(
     readonly hi: number,
     readonly lo: number,
+    /** @internal Set on the stand-in for a key that is an argument of a jit-compiled function. */
+    readonly placeholder?: number,
   ) {
     Object.freeze(this);
   }
@@ -17,13 +19,58 @@ export class Key {
   static fromWords(hi: number, lo: number): Key {
     return new Key(hi >>> 0, lo >>> 0);
   }
+  /** @internal A stand-in whose words are known only when a compiled plan runs. */
+  static placeholder(id: number): Key {
+    return new Key(0, 0, id);
+  }
   /** The two words, for checkpoints: `keyFromData(k.toJSON())` gives `k` back. */
   toJSON(): [number, number] {
+    checkConcrete(this, "toJSON");
     return [this.hi, this.lo];
   }
   toString(): string {
-    return `Key(${this.hi}, ${this.lo})`;
+    return this.placeholder === undefined ? `Key(${this.hi}, ${this.lo})` : `Key(traced #${this.placeholder})`;
   }
+}
+
+/** How a key was derived from its parent (jit replays these when its plan runs). */
+export type Derivation =
+  | { readonly kind: "split"; readonly index: number }
+  | { readonly kind: "foldIn"; readonly data: number };
+
+/** While jit traces, derivations of stand-in keys go through here. */
+let tracer: ((parent: Key, how: Derivation) => Key) | undefined;
+
+/** @internal Installs (or removes) the jit's key tracer. */
+export function setKeyTracer(t: typeof tracer): typeof tracer {
+  const outer = tracer;
+  tracer = t;
+  return outer;
+}
+
+function checkConcrete(k: Key, where: string): void {
+  if (k.placeholder !== undefined) {
+    throw new KeyError(
+      `${where}: this key is an argument of a jit-compiled function; its value exists only when it runs`,
+    );
+  }
+}
+
+/** The child key of `k` for one derivation (the spec jit's replay follows). */
+export function derive(k: Key, how: Derivation): Key {
+  if (how.kind === "split") {
+    const [a, b] = threefry2x32(k.hi, k.lo, how.index, DOMAIN_SPLIT);
+    return Key.fromWords(a, b);
+  }
+  const [a, b] = threefry2x32(k.hi, k.lo, how.data >>> 0, DOMAIN_FOLD + 4 * Math.floor(how.data / 2 ** 32));
+  return Key.fromWords(a, b);
+}
+
+/** derive(), or its recording when k stands for a jit argument. */
+function child(k: Key, how: Derivation): Key {
+  if (k.placeholder === undefined) return derive(k, how);
+  if (!tracer) throw new KeyError("a traced key was used outside the jit-compiled function it belongs to");
+  return tracer(k, how);
 }
 
 /** A key that is not a Key, or a seed that is not an integer. */
@@ -95,25 +142,20 @@ const DOMAIN_FOLD = 2;
 export function split(k: Key, n = 2): Key[] {
   checkKey(k, "split");
   if (!Number.isInteger(n) || n < 1) throw new KeyError(`split: n must be a positive integer, got ${n}`);
-  const keys: Key[] = [];
-  for (let i = 0; i < n; i++) {
-    const [a, b] = threefry2x32(k.hi, k.lo, i, DOMAIN_SPLIT);
-    keys.push(Key.fromWords(a, b));
-  }
-  return keys;
+  return Array.from({ length: n }, (_, index) => child(k, { kind: "split", index }));
 }
 
 /** A key derived from `k` and an integer (a step number, a layer index …). */
 export function foldIn(k: Key, data: number): Key {
   checkKey(k, "foldIn");
-  if (!Number.isInteger(data)) throw new KeyError(`foldIn: data must be an integer, got ${data}`);
-  const [a, b] = threefry2x32(k.hi, k.lo, data >>> 0, DOMAIN_FOLD + 4 * Math.floor(data / 2 ** 32));
-  return Key.fromWords(a, b);
+  if (!Number.isSafeInteger(data)) throw new KeyError(`foldIn: data must be a safe integer, got ${data}`);
+  return child(k, { kind: "foldIn", data });
 }
 
 /** `n` uniformly random uint32 words. */
 export function randomBits(k: Key, n: number): Uint32Array {
   checkKey(k, "randomBits");
+  checkConcrete(k, "randomBits");
   const out = new Uint32Array(n);
   for (let j = 0; 2 * j < n; j++) {
     const [a, b] = threefry2x32(k.hi, k.lo, j, DOMAIN_BITS);

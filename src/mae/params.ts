@@ -1,7 +1,7 @@
 // ViTMAE parameters as plain records whose paths are Hugging Face's state-dict names
 // ("vit.encoder.layer.0.attention.attention.query.weight"), and the checks that map between them.
 
-import type { Tensor } from "../core/index.ts";
+import { Tensor } from "../core/index.ts";
 import { fmt } from "../core/index.ts";
 import type { BlockParams } from "../nn/block.ts";
 import type { LayerNormParams } from "../nn/layerNorm.ts";
@@ -95,7 +95,7 @@ export function namedParameters(tree: unknown, prefix = ""): Map<string, Tensor>
   const out = new Map<string, Tensor>();
   const walk = (node: unknown, path: string) => {
     if (node === undefined || node === null) return;
-    if (typeof node === "object" && "shape" in node && "buffer" in node) out.set(path, node as Tensor);
+    if (node instanceof Tensor) out.set(path, node);
     else if (Array.isArray(node)) node.forEach((v, i) => walk(v, `${path}.${i}`));
     else if (typeof node === "object") for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
   };

@@ -1,10 +1,11 @@
 // AdamW (Loshchilov & Hutter), step for step as torch.optim.AdamW computes it, over named
-// parameters. Pure: a step takes (params, grads, state) and returns new params and state.
+// parameters. Pure: a step takes (params, grads, state) and returns new params and state. Each
+// parameter's update is one elementwise kernel (new p, m and v in one pass); the learning rate and
+// the step count may be tensors, so a jit-compiled training step takes them as inputs.
 
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
-import { fromStorage } from "../core/tensor.ts";
-import { contiguous } from "../core/backends/reference.ts"; // row-major values, no copy when contiguous
+import { mapElements } from "../core/ops/mapElements.ts";
 
 export interface AdamWConfig {
   betas: [number, number]; // MAE pre-training: (0.9, 0.95)
@@ -14,28 +15,31 @@ export interface AdamWConfig {
 
 export const MAE_ADAMW: AdamWConfig = { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.05 };
 
-/** Per parameter: the moment estimates; `step` counts updates taken. */
+/** Per parameter: the moment estimates; `step` (a 0-d tensor) counts updates taken. */
 export interface AdamWState {
-  step: number;
-  m: Map<string, Float32Array>;
-  v: Map<string, Float32Array>;
+  step: Tensor;
+  m: Map<string, Tensor>;
+  v: Map<string, Tensor>;
 }
 
 export function initAdamW(params: ReadonlyMap<string, Tensor>): AdamWState {
-  const zerosLike = () => new Map([...params].map(([n, t]) => [n, new Float32Array(t.size)]));
-  return { step: 0, m: zerosLike(), v: zerosLike() };
+  const zerosLike = () =>
+    new Map([...params].map(([n, t]) => [n, T.zeros(t.shape, { dtype: t.dtype, backend: t.backend.name })]));
+  return { step: T.scalar(0), m: zerosLike(), v: zerosLike() };
 }
 
 export interface StepOptions {
-  lr: number;
+  /** The learning rate: a number, or a 0-d tensor (an input, not a constant, under jit). */
+  lr: number | Tensor;
   /** Which parameters get weight decay (MAE: not biases, norm weights, cls/mask tokens). */
   decay: (name: string, t: Tensor) => boolean;
   /** Parameters never updated (the sin-cos tables). */
   frozen?: ReadonlySet<string>;
   /**
-   * The caller hands over `state` (as JAX's donate_argnums): its moment arrays are updated in place
-   * instead of copied, saving two optimizer-sized allocations per step. The old state must not be
-   * used afterwards. Parameters are never written in place.
+   * The caller hands over `state` (as JAX's donate_argnums): its moment tensors are updated in
+   * place instead of copied, saving two optimizer-sized allocations per step. The old state must
+   * not be used afterwards. Parameters are never written in place. (Under jit, donate the state
+   * to the compiled function instead.)
    */
   donateState?: boolean;
 }
@@ -52,40 +56,40 @@ export function adamwStep(
   cfg: AdamWConfig,
   opts: StepOptions,
 ): { params: Map<string, Tensor>; state: AdamWState } {
-  const t = state.step + 1;
+  const t = T.add(state.step, 1);
   const [b1, b2] = cfg.betas;
-  const bc1 = 1 - b1 ** t;
-  const bc2Sqrt = Math.sqrt(1 - b2 ** t);
-  const stepSize = opts.lr / bc1;
+  const lr = typeof opts.lr === "number" ? T.scalar(opts.lr) : opts.lr;
+  const stepSize = T.div(lr, T.sub(1, T.pow(b1, t))); //  lr / (1 − β1ᵗ)
+  const bc2Sqrt = T.sqrt(T.sub(1, T.pow(b2, t))); //       √(1 − β2ᵗ)
   const out = new Map<string, Tensor>();
-  const m = new Map<string, Float32Array>();
-  const v = new Map<string, Float32Array>();
+  const m = new Map<string, Tensor>();
+  const v = new Map<string, Tensor>();
   for (const [name, p] of params) {
     const g = grads.get(name);
+    const m0 = state.m.get(name) ?? T.zeros(p.shape);
+    const v0 = state.v.get(name) ?? T.zeros(p.shape);
     if (opts.frozen?.has(name) || !g) {
       out.set(name, p);
-      m.set(name, state.m.get(name) ?? new Float32Array(p.size));
-      v.set(name, state.v.get(name) ?? new Float32Array(p.size));
+      m.set(name, m0);
+      v.set(name, v0);
       continue;
     }
-    // Read the old values in place; write new arrays (the step is pure: inputs stay untouched).
-    const pOld = contiguous(p);
-    const gv = contiguous(g);
-    const mOld = state.m.get(name) ?? new Float32Array(p.size);
-    const vOld = state.v.get(name) ?? new Float32Array(p.size);
-    const pv = new Float32Array(p.size);
-    const mv = opts.donateState && state.m.has(name) ? mOld : new Float32Array(p.size);
-    const vv = opts.donateState && state.v.has(name) ? vOld : new Float32Array(p.size);
-    const shrink = opts.decay(name, p) ? 1 - opts.lr * cfg.weightDecay : 1;
-    for (let i = 0; i < pv.length; i++) {
-      const gi = gv[i];
-      const mi = (mv[i] = b1 * mOld[i] + (1 - b1) * gi);
-      const vi = (vv[i] = b2 * vOld[i] + (1 - b2) * gi * gi);
-      pv[i] = pOld[i] * shrink - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + cfg.eps);
-    }
-    out.set(name, fromStorage(pv, p.shape)); // pv is fresh: no copy needed
-    m.set(name, mv);
-    v.set(name, vv);
+    const wd = opts.decay(name, p) ? cfg.weightDecay : 0;
+    const donate = opts.donateState === true && state.m.has(name) && state.v.has(name);
+    const [p1, m1, v1] = mapElements(
+      "adamw",
+      [p, g, m0, v0, lr, stepSize, bc2Sqrt],
+      (pi, gi, mi, vi, lri, step, bc2) => {
+        const mNew = mi.mul(b1).add(gi.mul(1 - b1));
+        const vNew = vi.mul(b2).add(gi.mul(gi).mul(1 - b2));
+        const shrunk = pi.mul(lri.mul(wd).neg().add(1));
+        return [shrunk.sub(step.mul(mNew).div(vNew.sqrt().div(bc2).add(cfg.eps))), mNew, vNew];
+      },
+      { inPlace: donate ? [undefined, 2, 3] : [] },
+    );
+    out.set(name, p1);
+    m.set(name, m1);
+    v.set(name, v1);
   }
   return { params: out, state: { step: t, m, v } };
 }
@@ -95,15 +99,22 @@ export function maeDecay(name: string, t: Tensor): boolean {
   return t.shape.length > 1 && !name.endsWith(".bias") && !name.endsWith("cls_token") && !name.endsWith("mask_token");
 }
 
-/** Scales gradients so their global L2 norm is at most maxNorm (torch clip_grad_norm_); returns the norm before. */
+/** The global L2 norm of the gradients (a 0-d tensor: no read-back, so it can run inside jit). */
+export function globalNorm(grads: ReadonlyMap<string, Tensor>): Tensor {
+  let sq: Tensor = T.scalar(0);
+  for (const g of grads.values()) sq = T.add(sq, T.sum(T.square(g)));
+  return T.sqrt(sq);
+}
+
+/**
+ * Scales gradients so their global L2 norm is at most maxNorm (torch clip_grad_norm_: the scale is
+ * maxNorm / (norm + 1e-6), applied only when below 1); also returns the norm before.
+ */
 export function clipGradNorm(
   grads: ReadonlyMap<string, Tensor>,
   maxNorm: number,
-): { grads: Map<string, Tensor>; norm: number } {
-  let sq = 0;
-  for (const g of grads.values()) for (const x of g.toArray()) sq += x * x;
-  const norm = Math.sqrt(sq);
-  const scale = maxNorm / (norm + 1e-6);
-  if (scale >= 1) return { grads: new Map(grads), norm };
+): { grads: Map<string, Tensor>; norm: Tensor } {
+  const norm = globalNorm(grads);
+  const scale = T.minimum(T.div(maxNorm, T.add(norm, 1e-6)), 1);
   return { grads: new Map([...grads].map(([n, g]) => [n, T.mul(g, scale)])), norm };
 }

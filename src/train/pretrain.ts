@@ -162,7 +162,11 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     }
     let grads = new Map(h.accumIter === 1 ? trainable : trainable.map(([n, g]) => [n, T.div(g, h.accumIter)]));
     let gradNorm: number | null = null;
-    if (h.clipGrad !== null) ({ grads, norm: gradNorm } = clipGradNorm(grads, h.clipGrad));
+    if (h.clipGrad !== null) {
+      const clipped = clipGradNorm(grads, h.clipGrad);
+      grads = clipped.grads;
+      gradNorm = clipped.norm.item();
+    }
     const lr = lrAt(schedule, step);
     const updated = adamwStep(
       namedParameters(params),

@@ -5,6 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import * as T from "../core/index.ts";
 import { writeJsonAtomic } from "../io/atomicWrite.ts";
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
 import { loadPreTraining, saveCheckpoint } from "../mae/checkpoint.ts";
@@ -48,9 +49,11 @@ export function saveTrainingCheckpoint(
   mkdirSync(staging, { recursive: true });
   saveCheckpoint(staging, parts.config, parts.params);
   const moments = new Map<string, WritableTensor>();
-  for (const [name, m] of parts.opt.m) moments.set(`exp_avg.${name}`, { dtype: "F32", shape: [m.length], data: m });
-  for (const [name, v] of parts.opt.v) moments.set(`exp_avg_sq.${name}`, { dtype: "F32", shape: [v.length], data: v });
-  writeSafetensorsFile(join(staging, "optimizer.safetensors"), moments, { step: String(parts.opt.step) });
+  for (const [name, m] of parts.opt.m)
+    moments.set(`exp_avg.${name}`, { dtype: "F32", shape: [m.size], data: m.toArray() });
+  for (const [name, v] of parts.opt.v)
+    moments.set(`exp_avg_sq.${name}`, { dtype: "F32", shape: [v.size], data: v.toArray() });
+  writeSafetensorsFile(join(staging, "optimizer.safetensors"), moments, { step: String(parts.opt.step.item()) });
   writeJsonAtomic(join(staging, "preprocessor_config.json"), parts.preprocessor);
   writeJsonAtomic(join(staging, "trainer_state.json"), parts.state);
   if (existsSync(final)) {
@@ -114,5 +117,7 @@ export function loadTrainingCheckpoint(dir: string): {
   const step = Number(file.metadata.step ?? state.step);
   if (step !== state.step)
     throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
-  return { config, params, opt: { step, m, v }, state, path };
+  const asTensors = (moments: Map<string, Float32Array>) =>
+    new Map([...namedParameters(params)].map(([name, t]) => [name, T.fromArray(moments.get(name)!, t.shape)]));
+  return { config, params, opt: { step: T.scalar(step), m: asTensors(m), v: asTensors(v) }, state, path };
 }

@@ -35,12 +35,23 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const params = initPreTraining(T.key(3), smallConfig);
 const named = namedParameters(params);
 const opt = initAdamW(named);
-opt.step = 7;
-for (const [name, m] of opt.m)
-  m.forEach((_, i) => {
-    m[i] = Math.fround(Math.sin(i + name.length));
-    opt.v.get(name)![i] = Math.fround(i / 7);
-  });
+opt.step = T.scalar(7);
+for (const [name, m] of opt.m) {
+  opt.m.set(
+    name,
+    T.fromArray(
+      Array.from({ length: m.size }, (_, i) => Math.sin(i + name.length)),
+      m.shape,
+    ),
+  );
+  opt.v.set(
+    name,
+    T.fromArray(
+      Array.from({ length: m.size }, (_, i) => i / 7),
+      m.shape,
+    ),
+  );
+}
 const state: TrainerState = {
   step: 7,
   totalSteps: 10,
@@ -53,7 +64,7 @@ const save = (dir: string, s: TrainerState = state) =>
   saveTrainingCheckpoint(dir, {
     config: smallConfig,
     params,
-    opt: { ...opt, step: s.step },
+    opt: { ...opt, step: T.scalar(s.step) },
     state: s,
     preprocessor: { do_resize: true },
   });
@@ -73,12 +84,12 @@ test("save then load: config, parameters, moments and state come back bit for bi
   const loaded = loadTrainingCheckpoint(dir);
   assert.deepEqual(loaded.config, smallConfig);
   assert.deepEqual(loaded.state, state);
-  assert.equal(loaded.opt.step, 7);
+  assert.equal(loaded.opt.step.item(), 7);
   for (const [name, t] of namedParameters(loaded.params))
     assert.deepEqual([...t.toArray()], [...named.get(name)!.toArray()], name);
   for (const name of named.keys()) {
-    assert.deepEqual(loaded.opt.m.get(name), opt.m.get(name), `exp_avg.${name}`);
-    assert.deepEqual(loaded.opt.v.get(name), opt.v.get(name), `exp_avg_sq.${name}`);
+    assert.deepEqual(loaded.opt.m.get(name)!.toArray(), opt.m.get(name)!.toArray(), `exp_avg.${name}`);
+    assert.deepEqual(loaded.opt.v.get(name)!.toArray(), opt.v.get(name)!.toArray(), `exp_avg_sq.${name}`);
   }
   // Saving again replaces the checkpoint whole.
   save(dir, { ...state, step: 8 });

@@ -14,16 +14,19 @@
 import { GPU, type IKernelRunShortcut } from "gpu.js";
 import {
   backend,
-  referenceBackend,
   registerBackend,
   type Backend,
-  type BinaryOp,
+  type Distribution,
+  type DType,
+  type KeyWords,
+  type Program,
   type ReduceOp,
   type Storage,
-  type UnaryOp,
+  type Target,
   type View,
 } from "../backend.ts";
-import { isContiguous } from "./reference.ts";
+import { checkIndices, isContiguous } from "./hostKernels.ts";
+import { hostData, HostStorage, newHostArray, referenceBackend } from "./reference.ts";
 import {
   BINARY_BODIES,
   gatherKernel,
@@ -97,7 +100,7 @@ const MAX_KERNELS = 512;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The window of a view's buffer that it reaches, and the view as an Operand into that window. */
+/** The window of a view's storage that it reaches, and the view as an Operand into that window. */
 function reach(name: string, v: View): { arg: Float32Array; operand: Operand } {
   let lo = v.offset;
   let hi = v.offset;
@@ -107,50 +110,81 @@ function reach(name: string, v: View): { arg: Float32Array; operand: Operand } {
     else hi += span;
   });
   return {
-    arg: (v.buffer as Float32Array).subarray(lo, hi + 1),
+    arg: (hostData(v.storage) as Float32Array).subarray(lo, hi + 1),
     operand: { name, strides: v.strides, base: v.offset - lo },
   };
 }
 
-const allFloat32 = (...views: View[]) => views.every((v) => v.buffer instanceof Float32Array);
-
-/** gpu.js returns a fresh 1-, 2- or 3-d array of rows; the n cells as one flat Float32Array. */
-function flatten(result: unknown, n: number): Float32Array {
-  if (result instanceof Float32Array && result.length === n) return result;
-  const rows: Float32Array[] = [];
+/** gpu.js returns a fresh 1-, 2- or 3-d array of rows; copies the n cells into `out` at `at`. */
+function copyOut(result: unknown, n: number, out: Float32Array, at: number): void {
+  if (result instanceof Float32Array && result.length === n) {
+    out.set(result, at);
+    return;
+  }
+  let o = at;
   const walk = (r: unknown) => {
-    if (r instanceof Float32Array) rows.push(r);
-    else for (const row of r as unknown[]) walk(row);
+    if (r instanceof Float32Array) {
+      out.set(r.subarray(0, Math.min(r.length, at + n - o)), o);
+      o += r.length;
+    } else for (const row of r as unknown[]) walk(row);
   };
   walk(result);
-  // webasm's rows are consecutive views of one buffer holding exactly the n cells: use it as is.
-  const buffer = rows[0].buffer;
-  let at = 0;
-  for (const row of rows) at = row.buffer === buffer && row.byteOffset === at ? at + row.byteLength : NaN;
-  if (at === n * 4 && buffer.byteLength === at) return new Float32Array(buffer);
-  const out = new Float32Array(n);
-  let o = 0;
-  for (const row of rows) {
-    out.set(row, o);
-    o += row.length;
-  }
-  if (o !== n) throw new Error(`gpu.js backend: a kernel returned ${o} values where ${n} were expected`);
-  return out;
+  if (o - at !== n) throw new Error(`gpu.js backend: a kernel returned ${o - at} values where ${n} were expected`);
 }
 
+/** A one-instruction program as a gpu.js map body over operands a, b, c (constants as 1-cell inputs). */
+function singleInstruction(program: Program): { body: string; regs: number[] } | undefined {
+  if (program.outputs.length !== 1 || program.outputs[0] !== program.code.length - 1) return undefined;
+  const ins = program.code[program.code.length - 1];
+  switch (ins.op) {
+    case "input":
+    case "const":
+      return undefined;
+    case "where":
+      return { body: WHERE_BODY, regs: [ins.cond, ins.x, ins.y] };
+    default:
+      if ("y" in ins) return { body: BINARY_BODIES[ins.op], regs: [ins.x, ins.y] };
+      return ins.op in UNARY_BODIES
+        ? { body: UNARY_BODIES[ins.op as keyof typeof UNARY_BODIES], regs: [ins.x] }
+        : undefined;
+  }
+}
+
+/**
+ * gpu.js kernels over host arrays: each op uploads its inputs and reads its output back (the
+ * storage is host memory). What no kernel covers runs the reference loops on the same arrays.
+ */
 export class GpujsBackend implements Backend {
   readonly name: string;
+  readonly dtypes = ["float32"] as const;
+  readonly canReadSync = true;
   private readonly gpu: GPU;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
-  private readonly reference = referenceBackend();
+  private readonly reference = referenceBackend;
 
   constructor(readonly mode: GpujsMode) {
     this.name = `gpujs:${mode}`;
     this.gpu = new GPU({ mode });
   }
 
-  /** Runs a kernel (compiled on first use) and reads its n cells back. */
-  private run(spec: KernelSpec, args: Float32Array[], n: number): Float32Array {
+  alloc(n: number, dtype: DType): Storage {
+    return new HostStorage(this, newHostArray(n, dtype));
+  }
+  upload(values: ArrayLike<number>, dtype: DType): Storage {
+    const s = this.alloc(values.length, dtype);
+    hostData(s).set(values);
+    return s;
+  }
+  readSync(x: View): Float32Array | Float64Array {
+    return this.reference.readSync(x);
+  }
+  async read(x: View): Promise<Float32Array | Float64Array> {
+    return this.readSync(x);
+  }
+  free(): void {}
+
+  /** Runs a kernel (compiled on first use) and copies its n cells into the target. */
+  private run(spec: KernelSpec, args: Float32Array[], n: number, out: Target): void {
     // Argument lengths are part of the key: gpu.js sizes a compiled kernel's inputs.
     const key = `${spec.source}\n@${spec.output.join("x")}:${args.map((a) => a.length).join(",")}`;
     let k = this.kernels.get(key);
@@ -169,120 +203,110 @@ export class GpujsBackend implements Backend {
       }
     }
     this.kernels.set(key, k);
-    return flatten(k(...args), n);
+    copyOut(k(...args), n, hostData(out.storage) as Float32Array, out.offset);
   }
 
-  /** Elementwise map over views of one shape, loaded into values a, b, c. */
-  private map(views: View[], body: string, names = ["a", "b", "c"]): Storage | undefined {
-    const n = size(views[0].shape);
-    if (n === 0) return new Float32Array(0);
-    const ws = views.map((v, i) => reach(`x${i}`, v));
-    const spec = mapKernel(
-      views[0].shape,
-      ws.map((w, i) => ({ ...w.operand, as: names[i] })),
-      body,
-    );
-    return (
-      spec &&
-      this.run(
-        spec,
-        ws.map((w) => w.arg),
-        n,
-      )
-    );
+  elementwise(program: Program, inputs: readonly View[], shape: readonly number[], outputs: readonly View[]): void {
+    const n = size(shape);
+    const one = singleInstruction(program);
+    const out = outputs[0];
+    if (n === 0) return;
+    if (one && outputs.length === 1 && isContiguous({ shape, strides: out.strides })) {
+      const views = one.regs.map((r): View => {
+        const ins = program.code[r];
+        if (ins.op === "input") return inputs[ins.index];
+        if (ins.op === "const")
+          return { storage: this.upload([ins.value], "float32"), shape, strides: shape.map(() => 0), offset: 0 };
+        throw new Error("unreachable: operands of a one-instruction program are inputs or constants");
+      });
+      const ws = views.map((v, i) => reach(`x${i}`, v));
+      const names = one.body === WHERE_BODY ? ["c", "a", "b"] : ["a", "b", "c"];
+      const spec = mapKernel(
+        shape,
+        ws.map((w, i) => ({ ...w.operand, as: names[i] })),
+        one.body,
+      );
+      if (spec) {
+        this.run(
+          spec,
+          ws.map((w) => w.arg),
+          n,
+          out,
+        );
+        return;
+      }
+    }
+    this.reference.elementwise(program, inputs, shape, outputs);
   }
 
-  unary(op: UnaryOp, x: View): Storage {
-    return (allFloat32(x) && this.map([x], UNARY_BODIES[op])) || this.reference.unary(op, x);
-  }
-
-  binary(op: BinaryOp, a: View, b: View): Storage {
-    return (allFloat32(a, b) && this.map([a, b], BINARY_BODIES[op])) || this.reference.binary(op, a, b);
-  }
-
-  where(cond: View, a: View, b: View): Storage {
-    return (
-      (allFloat32(cond, a, b) && this.map([cond, a, b], WHERE_BODY, ["c", "a", "b"])) ||
-      this.reference.where(cond, a, b)
-    );
-  }
-
-  reduce(op: ReduceOp, x: View, axes: readonly number[]): Storage {
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: Target): void {
     const n = size(x.shape.filter((_, d) => !axes.includes(d)));
     const r = size(axes.map((d) => x.shape[d]));
-    if (!allFloat32(x)) return this.reference.reduce(op, x, axes);
-    if (n === 0 || r === 0) return new Float32Array(n).fill(op === "sum" ? 0 : op === "max" ? -Infinity : Infinity);
+    if (n === 0 || r === 0) {
+      this.reference.reduce(op, x, axes, out);
+      return;
+    }
     const w = reach("x", x);
     const spec = reduceKernel(op, x.shape, w.operand, axes);
-    return spec ? this.run(spec, [w.arg], n) : this.reference.reduce(op, x, axes);
+    if (spec) this.run(spec, [w.arg], n, out);
+    else this.reference.reduce(op, x, axes, out);
   }
 
-  matmul(a: View, b: View): Storage {
+  matmul(a: View, b: View, out: Target): void {
     const rank = a.shape.length;
     const [m, k, n] = [a.shape[rank - 2], a.shape[rank - 1], b.shape[rank - 1]];
     const batch = a.shape.slice(0, -2);
     const cells = size(batch) * m * n;
-    if (!allFloat32(a, b)) return this.reference.matmul(a, b);
-    if (cells === 0 || k === 0) return new Float32Array(cells);
+    if (cells === 0 || k === 0) {
+      this.reference.matmul(a, b, out);
+      return;
+    }
     const wa = reach("a", a);
     const wb = reach("b", b);
     const spec = matmulKernel(batch, [m, k, n], wa.operand, wb.operand);
-    return spec ? this.run(spec, [wa.arg, wb.arg], cells) : this.reference.matmul(a, b);
+    if (spec) this.run(spec, [wa.arg, wb.arg], cells, out);
+    else this.reference.matmul(a, b, out);
   }
 
-  copy(x: View): Storage {
-    // A contiguous view is one slice; only strided ones need a kernel.
-    if (allFloat32(x) && isContiguous(x)) return x.buffer.slice(x.offset, x.offset + size(x.shape));
-    return (allFloat32(x) && this.map([x], "return a;")) || this.reference.copy(x);
-  }
-
-  gather(x: View, index: View, axis: number): Storage {
+  gather(x: View, index: View, axis: number, out: Target): void {
     const n = size(index.shape);
-    if (!allFloat32(x, index)) return this.reference.gather(x, index, axis);
-    if (n === 0) return new Float32Array(0);
+    if (n === 0) return;
+    checkIndices("takeAlongAxis", this.readSync(index), axis, x.shape[axis]);
     const wx = reach("x", x);
     const wi = reach("index", index);
     const spec = gatherKernel(index.shape, wx.operand, wi.operand, axis);
-    return spec ? this.run(spec, [wx.arg, wi.arg], n) : this.reference.gather(x, index, axis);
+    if (spec) this.run(spec, [wx.arg, wi.arg], n, out);
+    else this.reference.gather(x, index, axis, out);
   }
 
-  scatterAdd(base: View, index: View, src: View, axis: number): Storage {
-    return this.reference.scatterAdd(base, index, src, axis);
-  }
-
-  /** exp(x - max) / Σ exp(x - max) along `axis`, contiguous with x's shape. */
-  softmax(x: View, axis: number): Storage {
+  /** exp(x - max) / Σ exp(x - max) along the last axis. */
+  softmax(x: View, out: Target): void {
     const n = size(x.shape);
-    if (!allFloat32(x)) return softmaxByPrimitives(this.reference, x, axis);
-    if (n === 0) return new Float32Array(0);
+    const axis = x.shape.length - 1;
+    if (n === 0) return;
     const w = reach("x", x);
     const specs = softmaxKernels(x.shape, w.operand, axis, "stats");
-    if (!specs) return softmaxByPrimitives(this.reference, x, axis);
-    const stats = this.run(specs.stats, [w.arg], (n / x.shape[axis]) * 2);
-    return this.run(specs.normalize, [w.arg, stats], n);
+    if (!specs) {
+      this.reference.softmax(x, out);
+      return;
+    }
+    const rows = n / x.shape[axis];
+    const stats = this.alloc(rows * 2, "float32");
+    this.run(specs.stats, [w.arg], rows * 2, { storage: stats, offset: 0 });
+    this.run(specs.normalize, [w.arg, hostData(stats) as Float32Array], n, out);
   }
-}
 
-/** Softmax composed of a backend's primitives, as ops/activations.ts composes it (the fallback and the tests' reference). */
-export function softmaxByPrimitives(b: Backend, x: View, axis: number): Storage {
-  const contiguous = (shape: readonly number[], buffer: Storage): View => {
-    const strides = shape.map((_, d) => size(shape.slice(d + 1)));
-    return { buffer, shape, strides, offset: 0 };
-  };
-  // max and sum along the axis, broadcast back over it as stride 0
-  const along = (buffer: Storage): View => {
-    const kept = contiguous(
-      x.shape.filter((_, d) => d !== axis),
-      buffer,
-    );
-    const strides = x.shape.map((_, d) => (d === axis ? 0 : kept.strides[d < axis ? d : d - 1]));
-    return { buffer, shape: x.shape, strides, offset: 0 };
-  };
-  const e = contiguous(
-    x.shape,
-    b.unary("exp", contiguous(x.shape, b.binary("sub", x, along(b.reduce("max", x, [axis]))))),
-  );
-  return b.binary("div", e, along(b.reduce("sum", e, [axis])));
+  // No gpu.js kernel for these (a scatter with repeated indices would cost one pass per index).
+  scatterAdd = (base: View, index: View, src: View, axis: number, out: Target) =>
+    this.reference.scatterAdd(base, index, src, axis, out);
+  argsort = (x: View, axis: number, descending: boolean, out: Target) =>
+    this.reference.argsort(x, axis, descending, out);
+  argmax = (x: View, axis: number, out: Target) => this.reference.argmax(x, axis, out);
+  softmaxBackward = (y: View, dy: View, out: Target) => this.reference.softmaxBackward(y, dy, out);
+  layerNorm = (x: View, w: View, b: View, eps: number, out: Target, mean: Target, rstd: Target) =>
+    this.reference.layerNorm(x, w, b, eps, out, mean, rstd);
+  layerNormBackward = (...args: Parameters<Backend["layerNormBackward"]>) => this.reference.layerNormBackward(...args);
+  random = (dist: Distribution, key: KeyWords, n: number, out: Target) => this.reference.random(dist, key, n, out);
 }
 
 registerBackend("gpujs", () => gpujsBackend("best"));

@@ -42,6 +42,25 @@ const ERF = `const u = Math.abs(a);
   const r = u < 0.5 ? small : large;
   return a > 0 ? r : (a < 0 ? -r : a);`;
 
+/** erf(z) into \`e\`, the same approximation as ERF, for the GELU bodies. */
+const ERF_OF_Z = `const u = Math.abs(z);
+  const s = u * u;
+  const small = 1.128379167 * u * (1 + s * (-0.3333333333 + s * (0.1 + s * (-0.02380952381 + s * (0.00462962963 - s * 0.0007575757576)))));
+  const t = 1 / (1 + 0.3275911 * u);
+  const large = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-s);
+  const r = u < 0.5 ? small : large;
+  const e = z > 0 ? r : (z < 0 ? -r : z);`;
+
+/** x·Φ(x) with Φ(x) = (1 + erf(x/√2))/2. */
+const GELU = `const z = a * 0.7071067811865476;
+  ${ERF_OF_Z}
+  return 0.5 * a * (1 + e);`;
+
+/** Φ(x) + x·φ(x). */
+const GELU_DERIVATIVE = `const z = a * 0.7071067811865476;
+  ${ERF_OF_Z}
+  return 0.5 * (1 + e) + a * 0.3989422804014327 * Math.exp(-0.5 * a * a);`;
+
 /** JavaScript's pow. GLSL's pow is undefined for negative bases: integer powers of those go through |a|, odd ones negated. */
 const POW = `if (a < 0 && Math.floor(b) === b) {
     const m = Math.pow(-a, b);
@@ -50,6 +69,9 @@ const POW = `if (a < 0 && Math.floor(b) === b) {
   return Math.pow(a, b);`;
 
 export const UNARY_BODIES: { [P in UnaryOp]: string } = {
+  identity: "return a;",
+  gelu: GELU,
+  geluDerivative: GELU_DERIVATIVE,
   neg: "return -a;",
   exp: "return Math.exp(a);",
   log: "return Math.log(a);",

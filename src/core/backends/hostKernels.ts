@@ -105,7 +105,12 @@ export const binaryFns: { [P in BinaryOp]: (a: number, b: number) => number } = 
  * Runs the program per element in float64; each output rounds to its array's type on store. (Fast
  * backends computing in float32 agree within float32 rounding per instruction.)
  */
-export function runProgram(program: Program, inputs: readonly HostView[], shape: readonly number[], outputs: readonly HostView[]): void {
+export function runProgram(
+  program: Program,
+  inputs: readonly HostView[],
+  shape: readonly number[],
+  outputs: readonly HostView[],
+): void {
   const n = size(shape);
   const ins = inputs.map((v) => contiguous({ ...v, shape }));
   const outs = outputs.map((o) => (isContiguous({ shape, strides: o.strides }) ? null : new Float64Array(n)));
@@ -197,11 +202,22 @@ const around = (shape: readonly number[], axis: number) => ({
   inner: size(shape.slice(axis + 1)),
 });
 
+/** Indices must be integers in [0, n): anything else is an error, never a read outside the tensor. */
+export function checkIndices(kernel: string, idx: ArrayLike<number>, axis: number, n: number): void {
+  for (let k = 0; k < idx.length; k++) {
+    const j = idx[k];
+    if (!(Number.isInteger(j) && j >= 0 && j < n)) {
+      throw new RangeError(`${kernel}: index ${j} out of range for axis ${axis} of size ${n}`);
+    }
+  }
+}
+
 export function gather(x: HostView, index: HostView, axis: number, out: HostArray, at: number): void {
   const src = contiguous(x);
   const idx = contiguous(index);
   const { outer, n: ni, inner } = around(index.shape, axis);
   const nx = x.shape[axis];
+  checkIndices("takeAlongAxis", idx, axis, nx);
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < ni; i++)
       for (let r = 0; r < inner; r++) {
@@ -210,12 +226,20 @@ export function gather(x: HostView, index: HostView, axis: number, out: HostArra
       }
 }
 
-export function scatterAdd(base: HostView, index: HostView, src: HostView, axis: number, out: HostArray, at: number): void {
+export function scatterAdd(
+  base: HostView,
+  index: HostView,
+  src: HostView,
+  axis: number,
+  out: HostArray,
+  at: number,
+): void {
   out.set(contiguous(base), at);
   const idx = contiguous(index);
   const s = contiguous(src);
   const { outer, n: ni, inner } = around(index.shape, axis);
   const nb = base.shape[axis];
+  checkIndices("scatterAdd", idx, axis, nb);
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < ni; i++)
       for (let r = 0; r < inner; r++) {
@@ -225,7 +249,13 @@ export function scatterAdd(base: HostView, index: HostView, src: HostView, axis:
 }
 
 /** Applies a per-line function to every 1-d line along `axis`, writing one value per element. */
-function alongAxis(x: HostView, axis: number, out: HostArray, at: number, f: (line: Float64Array) => ArrayLike<number>): void {
+function alongAxis(
+  x: HostView,
+  axis: number,
+  out: HostArray,
+  at: number,
+  f: (line: Float64Array) => ArrayLike<number>,
+): void {
   const data = contiguous(x);
   const { outer, n, inner } = around(x.shape, axis);
   const line = new Float64Array(n);
@@ -327,7 +357,14 @@ export interface LayerNormGrads {
   dbias: { data: HostArray; at: number } | null;
 }
 
-export function layerNormBackward(dy: HostView, x: HostView, weight: HostView, mean: HostView, rstd: HostView, o: LayerNormGrads): void {
+export function layerNormBackward(
+  dy: HostView,
+  x: HostView,
+  weight: HostView,
+  mean: HostView,
+  rstd: HostView,
+  o: LayerNormGrads,
+): void {
   const { d, n, data: xv } = rows(x);
   const g = contiguous(dy);
   const w = contiguous(weight);
@@ -348,7 +385,9 @@ export function layerNormBackward(dy: HostView, x: HostView, weight: HostView, m
     }
     meanG /= d;
     meanGX /= d;
-    if (o.dx) for (let j = 0; j < d; j++) o.dx.data[o.dx.at + r * d + j] = rs[r] * (g[r * d + j] * w[j] - meanG - xhat(j) * meanGX);
+    if (o.dx)
+      for (let j = 0; j < d; j++)
+        o.dx.data[o.dx.at + r * d + j] = rs[r] * (g[r * d + j] * w[j] - meanG - xhat(j) * meanGX);
   }
   o.dweight?.data.set(dw, o.dweight.at);
   o.dbias?.data.set(db, o.dbias.at);

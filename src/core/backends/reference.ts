@@ -24,11 +24,17 @@ export const newHostArray = (size: number, dtype: DType): HostArray =>
 
 /** The host array behind a reference-backend storage. */
 export function hostData(s: Storage): HostArray {
-  if (!(s instanceof HostStorage)) throw new TypeError(`expected host storage, got storage of backend "${s.backend.name}"`);
+  if (!(s instanceof HostStorage))
+    throw new TypeError(`expected host storage, got storage of backend "${s.backend.name}"`);
   return s.data;
 }
 
-const host = (v: View): HostView => ({ data: hostData(v.storage), shape: v.shape, strides: v.strides, offset: v.offset });
+const host = (v: View): HostView => ({
+  data: hostData(v.storage),
+  shape: v.shape,
+  strides: v.strides,
+  offset: v.offset,
+});
 const out = (t: Target): [HostArray, number] => [hostData(t.storage), t.offset];
 
 export const referenceBackend: Backend = {
@@ -42,7 +48,14 @@ export const referenceBackend: Backend = {
     data.set(values);
     return new HostStorage(referenceBackend, data);
   },
-  readSync: (x) => K.gatherView(host(x), newHostArray(x.shape.reduce((a, b) => a * b, 1), x.storage.dtype)),
+  readSync: (x) =>
+    K.gatherView(
+      host(x),
+      newHostArray(
+        x.shape.reduce((a, b) => a * b, 1),
+        x.storage.dtype,
+      ),
+    ),
   read: async (x) => referenceBackend.readSync(x),
   free: () => {}, // the garbage collector reclaims host arrays
 

@@ -1,9 +1,8 @@
 // Batched matrix multiply with broadcast leading dims: the one primitive where the FLOPs are.
 
-import { backend } from "../backend.ts";
 import { broadcastShapes, fmt, ShapeError, type CheckMatmul, type MatmulShape, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
-import { broadcastTo, reshape, transpose, unbroadcast } from "./movement.ts";
+import { broadcastTo, reshape, transpose } from "./movement.ts";
 import { checkTensor } from "../tensor.ts";
 import { emit } from "./primitive.ts";
 
@@ -36,10 +35,12 @@ export function matmul<A extends Shape, B extends Shape>(
   }
   const av = broadcastTo(a, [...batch, m, k]);
   const bv = broadcastTo(b, [...batch, k, n]);
-  const shape = [...batch, m, n];
-  // d(a@b) = dy@bᵀ for a, aᵀ@dy for b (then summed over broadcast batch dims)
-  return emit("matmul", backend().matmul(av, bv), shape, [a, b], (dy, needs) => [
-    needs[0] ? unbroadcast(matmul(dy, transpose(bv)), a.shape) : null,
-    needs[1] ? unbroadcast(matmul(transpose(av), dy), b.shape) : null,
-  ]) as Tensor<MatmulShape<A, B>>;
+  // d(a@b) = dy@bᵀ for a, aᵀ@dy for b (summed over broadcast batch dims by broadcastTo's VJP)
+  return emit({
+    op: "matmul",
+    inputs: [av, bv],
+    shape: [...batch, m, n],
+    launch: (be, [x, y], [out]) => be.matmul(x, y, out),
+    vjp: (dy, needs) => [needs[0] ? matmul(dy, transpose(bv)) : null, needs[1] ? matmul(transpose(av), dy) : null],
+  }) as Tensor<MatmulShape<A, B>>;
 }

@@ -1,12 +1,35 @@
 // Movement primitives: reshape, permute, broadcast, slice, concat. Most are strided views of their
 // input (no copy); each VJP moves the cotangent back the other way.
 
-import { allocStorage, backend, type Storage, type View } from "../backend.ts";
-import { contiguous, isContiguous } from "../backends/reference.ts";
+import type { Program } from "../backend.ts";
+import { isContiguous } from "../backends/hostKernels.ts";
 import { contiguousStrides, fmt, normalizeAxis, shapeSize, ShapeError, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { emit, emitView } from "./primitive.ts";
 import { sum } from "./reduce.ts";
+
+/** The one-instruction programs movement needs: a copy, and a fill with zeros. */
+const COPY: Program = {
+  code: [
+    { op: "input", index: 0 },
+    { op: "identity", x: 0 },
+  ],
+  outputs: [1],
+};
+const ZERO: Program = { code: [{ op: "const", value: 0 }], outputs: [0] };
+
+/** A contiguous copy of x (the same values; gradients pass straight through). */
+export function contiguous<S extends Shape>(x: Tensor<S>): Tensor<S> {
+  if (isContiguous(x)) return x;
+  return emit({
+    op: "copy",
+    inputs: [x],
+    shape: x.shape,
+    launch: (be, ins, outs) => be.elementwise(COPY, ins, x.shape, outs),
+    vjp: (dy) => [dy],
+    program: COPY,
+  });
+}
 
 /** Replaces each -1 (at most one) by the dim that keeps the size. */
 type Resolved<S extends Shape> = { [K in keyof S]: S[K] extends -1 ? number : S[K] };
@@ -15,8 +38,8 @@ type Resolved<S extends Shape> = { [K in keyof S]: S[K] extends -1 ? number : S[
 export function reshape<const S extends Shape>(x: Tensor, shape: S): Tensor<Resolved<S>> {
   const target = resolveShape(x, shape);
   const back = (dy: Tensor) => [reshape(dy, x.shape)];
-  if (isContiguous(x)) return emitView("reshape", x, target as Resolved<S>, contiguousStrides(target), x.offset, back);
-  return emit("reshape", backend().copy(x), target as Resolved<S>, [x], back);
+  const src = isContiguous(x) ? x : contiguous(x);
+  return emitView("reshape", src, target as Resolved<S>, contiguousStrides(target), src.offset, back);
 }
 
 function resolveShape(x: Tensor, shape: Shape): number[] {
@@ -50,6 +73,15 @@ export function permute<S extends Shape>(x: Tensor<S>, axes: readonly number[]):
     x.offset,
     (dy) => [permute(dy, inverse)],
   );
+}
+
+/** Moves axis `from` to position `to`, keeping the others in order (a view). */
+export function moveAxis(x: Tensor, from: number, to: number): Tensor {
+  const rank = x.shape.length;
+  const [f, t] = [normalizeAxis("moveAxis", from, rank), normalizeAxis("moveAxis", to, rank)];
+  const order = x.shape.map((_, i) => i).filter((i) => i !== f);
+  order.splice(t, 0, f);
+  return permute(x, order);
 }
 
 /** Swaps two axes (the last two by default). */
@@ -134,9 +166,16 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | null | undefined)[
 }
 
 function sliceRange(n: number, spec: SliceSpec, axis: number): [number, number, number] {
+  if (spec === null || typeof spec !== "object")
+    throw new ShapeError(`slice: spec for axis ${axis} must be an object, got ${spec}`);
   const step = spec.step ?? 1;
   if (!Number.isInteger(step) || step === 0)
     throw new ShapeError(`slice: step must be a non-zero integer on axis ${axis}, got ${step}`);
+  for (const key of ["start", "stop"] as const) {
+    const v = spec[key];
+    if (v !== undefined && !Number.isInteger(v))
+      throw new ShapeError(`slice: ${key} must be an integer on axis ${axis}, got ${v}`);
+  }
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   const norm = (v: number, lo: number, hi: number) => clamp(v < 0 ? v + n : v, lo, hi);
   const start =
@@ -149,43 +188,30 @@ function sliceRange(n: number, spec: SliceSpec, axis: number): [number, number, 
 
 /** The adjoint of slice: dy placed into zeros of the input's shape. */
 function unslice(dy: Tensor, shape: Shape, ranges: readonly [number, number, number][]): Tensor {
-  const out = allocStorage(shapeSize(shape));
   const strides = contiguousStrides(shape);
   const offset = ranges.reduce((o, [start, count], d) => o + (count > 0 ? start * strides[d] : 0), 0);
-  writeStrided({ buffer: out, shape: dy.shape, strides: ranges.map(([, , step], d) => strides[d] * step), offset }, dy);
-  return emit("unslice", out, shape, [dy], (g) => [
-    slice(
-      g,
-      ranges.map(([start, count, step]) => ({
-        start,
-        stop: start + count * step < 0 ? undefined : start + count * step,
-        step,
-      })),
-    ),
-  ]);
-}
-
-/** Writes the elements of `src` (row-major) into the strided view `dst`. */
-export function writeStrided(dst: View, src: View): void {
-  const values = contiguous(src);
-  const rank = dst.shape.length;
-  const n = values.length;
-  if (n === 0) return;
-  if (rank === 0) {
-    dst.buffer[dst.offset] = values[0];
-    return;
-  }
-  const index = new Array<number>(rank).fill(0);
-  let at = dst.offset;
-  for (let i = 0; i < n; i++) {
-    dst.buffer[at] = values[i];
-    for (let d = rank - 1; d >= 0; d--) {
-      at += dst.strides[d];
-      if (++index[d] < dst.shape[d]) break;
-      at -= dst.strides[d] * dst.shape[d];
-      index[d] = 0;
-    }
-  }
+  const partStrides = ranges.map(([, , step], d) => strides[d] * step);
+  return emit({
+    op: "unslice",
+    inputs: [dy],
+    shape,
+    launch: (be, ins, [out]) => {
+      be.elementwise(ZERO, [], shape, [out]);
+      be.elementwise(COPY, ins, dy.shape, [
+        { ...out, shape: dy.shape, strides: partStrides, offset: out.offset + offset },
+      ]);
+    },
+    vjp: (g) => [
+      slice(
+        g,
+        ranges.map(([start, count, step]) => ({
+          start,
+          stop: start + count * step < 0 ? undefined : start + count * step,
+          step,
+        })),
+      ),
+    ],
+  });
 }
 
 /** Joins tensors along an existing axis. */
@@ -199,28 +225,29 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const shape = xs[0].shape.map((d, i) => (i === ax ? xs.reduce((s, x) => s + x.shape[ax], 0) : d));
-  const out: Storage = allocStorage(shapeSize(shape));
   const strides = contiguousStrides(shape);
-  let at = 0;
-  for (const x of xs) {
-    writeStrided({ buffer: out, shape: x.shape, strides, offset: at * strides[ax] }, x);
-    at += x.shape[ax];
-  }
-  return emit("concat", out, shape, xs, (dy, needs) => {
-    let start = 0;
-    return xs.map((x, i) => {
-      const part = needs[i]
-        ? slice(
-            dy,
-            shape.map((_, d) => (d === ax ? { start, stop: start + x.shape[ax] } : null)),
-          )
-        : null;
-      start += x.shape[ax];
-      return part;
-    });
+  const starts = xs.map((_, i) => xs.slice(0, i).reduce((s, x) => s + x.shape[ax], 0));
+  return emit({
+    op: "concat",
+    inputs: xs,
+    shape,
+    launch: (be, ins, [out]) =>
+      ins.forEach((x, i) =>
+        be.elementwise(COPY, [x], x.shape, [
+          { ...out, shape: x.shape, strides, offset: out.offset + starts[i] * strides[ax] },
+        ]),
+      ),
+    vjp: (dy, needs) =>
+      xs.map((x, i) =>
+        needs[i]
+          ? slice(
+              dy,
+              shape.map((_, d) => (d === ax ? { start: starts[i], stop: starts[i] + x.shape[ax] } : null)),
+            )
+          : null,
+      ),
   });
 }
-
 /** Joins tensors of one shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ShapeError("stack: needs at least one tensor");

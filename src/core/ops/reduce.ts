@@ -1,10 +1,11 @@
 // Reductions: sum and max/min are primitives; mean and var are compositions of them.
 
-import { backend, type ReduceOp } from "../backend.ts";
+import type { ReduceOp } from "../backend.ts";
 import { normalizeAxes, ShapeError, fmt, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { div, equal, mul, sub } from "./elementwise.ts";
 import { broadcastTo, reshape } from "./movement.ts";
+import type { Launch } from "../recorder.ts";
 import { emit } from "./primitive.ts";
 
 export interface ReduceOptions {
@@ -20,14 +21,15 @@ function reduced(op: ReduceOp, x: Tensor, axes: Axes, keepdims: boolean) {
   }
   const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
   const shape = keepdims ? kept : x.shape.filter((_, i) => !ax.includes(i));
-  return { ax, kept, shape, out: backend().reduce(op, x, ax) };
+  const launch: Launch = (be, [v], [out]) => be.reduce(op, v, ax, out);
+  return { ax, kept, shape, launch };
 }
 
 /** Σ over the axes (all when omitted). */
 export function sum(x: Tensor, axes?: Axes, opts: ReduceOptions = {}): Tensor {
-  const { kept, shape, out } = reduced("sum", x, axes, opts.keepdims ?? false);
+  const { kept, shape, launch } = reduced("sum", x, axes, opts.keepdims ?? false);
   // d(Σx) = dy broadcast back over the reduced axes
-  return emit("sum", out, shape, [x], (dy) => [broadcastTo(reshape(dy, kept), x.shape)]);
+  return emit({ op: "sum", inputs: [x], shape, launch, vjp: (dy) => [broadcastTo(reshape(dy, kept), x.shape)] });
 }
 
 /** max over the axes; ties share the gradient equally. */
@@ -36,12 +38,18 @@ export const max = (x: Tensor, axes?: Axes, opts: ReduceOptions = {}) => extremu
 export const min = (x: Tensor, axes?: Axes, opts: ReduceOptions = {}) => extremum("min", x, axes, opts);
 
 function extremum(op: "max" | "min", x: Tensor, axes: Axes, opts: ReduceOptions): Tensor {
-  const { ax, kept, shape, out } = reduced(op, x, axes, opts.keepdims ?? false);
-  const y: Tensor = emit(op, out, shape, [x], (dy) => {
-    // d(max x) = dy·[x = max] / #ties
-    const hit = equal(x, reshape(y, kept));
-    const ties = sum(hit, ax, { keepdims: true });
-    return [mul(div(hit, ties), reshape(dy, kept))];
+  const { ax, kept, shape, launch } = reduced(op, x, axes, opts.keepdims ?? false);
+  const y: Tensor = emit({
+    op,
+    inputs: [x],
+    shape,
+    launch,
+    vjp: (dy) => {
+      // d(max x) = dy·[x = max] / #ties
+      const hit = equal(x, reshape(y, kept));
+      const ties = sum(hit, ax, { keepdims: true });
+      return [mul(div(hit, ties), reshape(dy, kept))];
+    },
   });
   return y;
 }

@@ -5,5 +5,5 @@ import { Tensor } from "../tensor.ts";
 /** The same values, cut off from reverse mode. */
 export function stopGradient<T extends Tensor>(x: T): T {
   if (x.node === undefined) return x;
-  return new Tensor(x.buffer, x.shape, x.strides, x.offset) as T;
+  return new Tensor(x.storage, x.shape, x.strides, x.offset) as T;
 }

@@ -1,0 +1,473 @@
+// Holds a backend to the reference backend, kernel by kernel, on random strided views: shapes with
+// odd and size-0 dims, permuted / reversed / stepped / broadcast strides, leading slack, and NaN,
+// ±Infinity and ±0 among the values. Every fast backend's test file calls `conformanceTests`.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  BINARY_OPS,
+  getBackend,
+  UNARY_OPS,
+  type Backend,
+  type Instruction,
+  type Program,
+  type Target,
+  type View,
+} from "../../src/core/backend.ts";
+import "../../src/core/backends/reference.ts";
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** How a view lies in its storage: dim order in memory, a step per dim (2: every other, -1: reversed), broadcast dims, leading slack. */
+export interface Layout {
+  order: number[];
+  steps: number[];
+  broadcast: boolean[];
+  lead: number;
+}
+
+export const dimArb = fc.constantFrom(0, 1, 2, 3, 7, 17);
+const shapeArb = (minRank: number, maxRank: number, dims = dimArb) =>
+  fc.array(dims, { minLength: minRank, maxLength: maxRank });
+export const layoutArb = (rank: number, broadcast = true): fc.Arbitrary<Layout> =>
+  fc.record({
+    order: fc.shuffledSubarray([...Array(rank).keys()], { minLength: rank, maxLength: rank }),
+    steps: fc.array(fc.constantFrom(1, 1, 2, -1), { minLength: rank, maxLength: rank }),
+    broadcast: fc.array(broadcast ? fc.boolean() : fc.constant(false), { minLength: rank, maxLength: rank }),
+    lead: fc.integer({ min: 0, max: 3 }),
+  });
+
+/** Values: mostly uniform in [-3, 3], some integers, and NaN, ±Infinity and ±0 sprinkled in when `specials`. */
+export type Fill = (random: () => number) => number;
+const SPECIALS = [NaN, Infinity, -Infinity, 0, -0];
+export const values =
+  (specials = true, scale = 3): Fill =>
+  (random) => {
+    const u = random();
+    if (specials && u < 0.06) return SPECIALS[Math.floor(random() * SPECIALS.length)];
+    return u < 0.2 ? Math.round(random() * 2 * scale - scale) : random() * 2 * scale - scale;
+  };
+export const integersBelow =
+  (n: number): Fill =>
+  (random) =>
+    Math.floor(random() * n);
+
+/** A small seeded generator (mulberry32), so fast-check shrinks seeds and shapes rather than long arrays. */
+export function generator(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** The same random view on two backends: the one under test and the reference. */
+export interface Pair {
+  test: View;
+  ref: View;
+}
+
+/** A view of `shape` laid out per `layout` in fresh storage filled from `seed` (unreached slots too). */
+export function viewPair(
+  be: Backend,
+  shape: readonly number[],
+  layout: Layout,
+  seed: number,
+  fill: Fill = values(),
+): Pair {
+  const extent = shape.map((n, d) => (layout.broadcast[d] ? 1 : n * Math.abs(layout.steps[d])));
+  const physical = new Array<number>(shape.length);
+  let acc = 1;
+  for (let k = layout.order.length - 1; k >= 0; k--) {
+    physical[layout.order[k]] = acc;
+    acc *= extent[layout.order[k]];
+  }
+  let offset = layout.lead;
+  const strides = shape.map((n, d) => {
+    if (layout.broadcast[d]) return 0;
+    const s = physical[d] * layout.steps[d];
+    if (s < 0) offset += (n - 1) * -s;
+    return s;
+  });
+  const random = generator(seed);
+  const data = Float32Array.from({ length: layout.lead + acc + 2 }, () => fill(random));
+  const ref = getBackend("reference");
+  return {
+    test: { storage: be.upload(data, "float32"), shape, strides, offset },
+    ref: { storage: ref.upload(data, "float32"), shape, strides, offset },
+  };
+}
+
+const viewArb = (minRank: number, maxRank: number, broadcast = true) =>
+  shapeArb(minRank, maxRank).chain((shape) =>
+    fc.tuple(fc.constant(shape), layoutArb(shape.length, broadcast), fc.integer()),
+  );
+
+const describe = (v: View) => `shape [${v.shape}] strides [${v.strides}] offset ${v.offset}`;
+
+/** Runs `kernel` on both backends into fresh contiguous outputs of the given sizes; returns both results. */
+function both(be: Backend, sizes: number[], kernel: (b: Backend, side: "test" | "ref", outs: Target[]) => void) {
+  const ref = getBackend("reference");
+  const run = (b: Backend, side: "test" | "ref") => {
+    const outs = sizes.map((n) => ({ storage: b.alloc(n, "float32"), offset: 0 }));
+    kernel(b, side, outs);
+    return outs.map((o, i) => b.readSync({ storage: o.storage, shape: [sizes[i]], strides: [1], offset: 0 }));
+  };
+  return { got: run(be, "test"), want: run(ref, "ref") };
+}
+
+/** |got - want| <= tol · max(1e-3, scale) (scale: |want| by default); NaN and ±Infinity exact. */
+export function assertNear(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  what: string,
+  tol: number,
+  scale?: ArrayLike<number>,
+): void {
+  assert.equal(got.length, want.length, `${what}: ${got.length} values, expected ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    const [g, w] = [got[i], want[i]];
+    const s = scale ? scale[i] : Math.abs(w);
+    const ok = Number.isNaN(w)
+      ? Number.isNaN(g)
+      : !Number.isFinite(w)
+        ? g === w
+        : Math.abs(g - w) <= tol * Math.max(1e-3, s);
+    assert.ok(ok, `${what}[${i}]: got ${g}, expected ${w}`);
+  }
+}
+
+/** A random straight-line program over `inputs` inputs with up to `length` instructions and 1-2 outputs. */
+export const programArb = (inputs: number, length: number): fc.Arbitrary<Program> =>
+  fc
+    .array(fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.double({ min: -3, max: 3, noNaN: true })), {
+      minLength: 1,
+      maxLength: length,
+    })
+    .map((steps) => {
+      const code: Instruction[] = Array.from({ length: inputs }, (_, index) => ({ op: "input", index }));
+      for (const [kind, a, b, c, value] of steps) {
+        const n = code.length;
+        const r = [a % n, b % n, c % n];
+        switch (kind % 4) {
+          case 0:
+            code.push({ op: UNARY_OPS[kind % UNARY_OPS.length], x: r[0] });
+            break;
+          case 1:
+            code.push({ op: BINARY_OPS[kind % BINARY_OPS.length], x: r[0], y: r[1] });
+            break;
+          case 2:
+            code.push({ op: "where", cond: r[0], x: r[1], y: r[2] });
+            break;
+          default:
+            code.push({ op: "const", value: Math.round(value * 4) / 4 });
+        }
+      }
+      const last = code.length - 1;
+      return { code, outputs: steps.length > 1 ? [last, Math.max(inputs, last - 1)] : [last] };
+    });
+
+export interface ConformanceOptions {
+  /** fast-check runs per property (kernels that compile per shape want few). */
+  numRuns?: number;
+  /** Relative tolerance of transcendental results (ulps of float32 math). */
+  mathTol?: number;
+}
+
+/** Defines the conformance tests of backend `name` against the reference. */
+export function conformanceTests(name: string, opts: ConformanceOptions = {}): void {
+  const runs = { numRuns: opts.numRuns ?? 40, includeErrorInReport: true };
+  const tol = opts.mathTol ?? 4e-6;
+  const prop = <A>(arb: fc.Arbitrary<A>, check: (a: A) => void) => fc.assert(fc.property(arb, check), runs);
+  const be = () => getBackend(name);
+
+  test(`${name}: every unary and binary op and where match the reference on strided and broadcast views`, () => {
+    prop(fc.tuple(viewArb(0, 3), fc.integer(), fc.integer()), ([[shape, la, sa], sb, sc]) => {
+      const x = viewPair(be(), shape, la, sa);
+      const y = viewPair(be(), shape, { ...la, order: [...la.order].reverse() }, sb);
+      const cond = viewPair(be(), shape, la, sc, (random) => [0, 1, -2, NaN][Math.floor(random() * 4)]);
+      const n = size(shape);
+      const where = `on ${describe(x.test)} and ${describe(y.test)}`;
+      const check = (program: Program, what: string, inputs: Pair[], t: number) => {
+        const { got, want } = both(be(), [n], (b, side, outs) =>
+          b.elementwise(
+            program,
+            inputs.map((p) => p[side]),
+            shape,
+            [{ ...outs[0], shape, strides: shape.map((_, d) => size(shape.slice(d + 1))) }],
+          ),
+        );
+        assertNear(got[0], want[0], `${what} ${where}`, t);
+      };
+      for (const op of UNARY_OPS)
+        check(
+          {
+            code: [
+              { op: "input", index: 0 },
+              { op, x: 0 },
+            ],
+            outputs: [1],
+          },
+          op,
+          [x],
+          tol,
+        );
+      for (const op of BINARY_OPS)
+        check(
+          {
+            code: [
+              { op: "input", index: 0 },
+              { op: "input", index: 1 },
+              { op, x: 0, y: 1 },
+            ],
+            outputs: [2],
+          },
+          op,
+          [x, y],
+          op === "pow" ? tol : 1e-7,
+        );
+      check(
+        {
+          code: [
+            { op: "input", index: 0 },
+            { op: "input", index: 1 },
+            { op: "input", index: 2 },
+            { op: "where", cond: 0, x: 1, y: 2 },
+          ],
+          outputs: [3],
+        },
+        "where",
+        [cond, x, y],
+        0,
+      );
+    });
+  });
+
+  test(`${name}: random elementwise programs (several inputs and outputs, strided outputs) match the reference`, () => {
+    prop(
+      fc.tuple(viewArb(0, 3, true), programArb(3, 8), fc.integer(), fc.integer(), layoutArb(3, false)),
+      ([[shape, la, sa], program, sb, sc, lo]) => {
+        const inputs = [
+          viewPair(be(), shape, la, sa, values(true, 2)),
+          viewPair(be(), shape, la, sb, values(true, 2)),
+          viewPair(be(), shape, la, sc, values(true, 2)),
+        ];
+        const outLayout = {
+          ...lo,
+          order: lo.order.filter((d) => d < shape.length),
+          steps: shape.map(() => 1),
+          broadcast: shape.map(() => false),
+        };
+        // Outputs written through a permuted (strided) view of their storage.
+        const n = size(shape);
+        const { got, want } = both(
+          be(),
+          program.outputs.map(() => n),
+          (b, side, outs) => {
+            const order = outLayout.order.length === shape.length ? outLayout.order : shape.map((_, d) => d);
+            const strides = new Array<number>(shape.length);
+            let acc = 1;
+            for (let k = order.length - 1; k >= 0; k--) {
+              strides[order[k]] = acc;
+              acc *= shape[order[k]];
+            }
+            b.elementwise(
+              program,
+              inputs.map((p) => p[side]),
+              shape,
+              outs.map((o) => ({ ...o, shape, strides })),
+            );
+          },
+        );
+        // Chains of float32 roundings: compare loosely, but NaN/Inf placement exactly.
+        got.forEach((g, j) =>
+          assertNear(g, want[j], `program ${JSON.stringify(program)} output ${j} on ${describe(inputs[0].test)}`, 1e-3),
+        );
+      },
+    );
+  });
+
+  test(`${name}: sum, max and min over random axis sets match the reference`, () => {
+    prop(
+      viewArb(0, 4).chain(([shape, l, s]) =>
+        fc.tuple(fc.constant(shape), fc.constant(l), fc.constant(s), fc.subarray([...shape.keys()])),
+      ),
+      ([shape, layout, seed, axes]) => {
+        const x = viewPair(be(), shape, layout, seed);
+        const n = size(shape.filter((_, d) => !axes.includes(d)));
+        const what = `over [${axes}] of ${describe(x.test)}`;
+        for (const op of ["sum", "max", "min"] as const) {
+          if (op !== "sum" && axes.some((a) => shape[a] === 0)) continue; // the ops refuse empty max/min
+          const { got, want } = both(be(), [n], (b, side, [out]) => b.reduce(op, x[side], axes, out));
+          const abs =
+            op === "sum"
+              ? both(be(), [n], (b, side, [out]) => {
+                  const a = {
+                    storage: b.alloc(size(shape), "float32"),
+                    shape,
+                    strides: shape.map((_, d) => size(shape.slice(d + 1))),
+                    offset: 0,
+                  };
+                  b.elementwise(
+                    {
+                      code: [
+                        { op: "input", index: 0 },
+                        { op: "abs", x: 0 },
+                      ],
+                      outputs: [1],
+                    },
+                    [x[side]],
+                    shape,
+                    [a],
+                  );
+                  b.reduce("sum", a, axes, out);
+                }).want[0]
+              : undefined;
+          assertNear(got[0], want[0], `${op} ${what}`, op === "sum" ? 1e-5 : 0, abs);
+        }
+      },
+    );
+  });
+
+  test(`${name}: batched matmul (broadcast batch, transposed operands) matches the reference`, () => {
+    const arb = fc
+      .tuple(shapeArb(0, 2, fc.constantFrom(1, 2, 3)), dimArb, dimArb, dimArb)
+      .chain(([batch, m, k, n]) =>
+        fc.tuple(
+          fc.constant([...batch, m, k]),
+          layoutArb(batch.length + 2),
+          fc.integer(),
+          fc.constant([...batch, k, n]),
+          layoutArb(batch.length + 2),
+          fc.integer(),
+        ),
+      );
+    prop(arb, ([sa, la, seedA, sb, lb, seedB]) => {
+      const [a, b] = [viewPair(be(), sa, la, seedA, values(false)), viewPair(be(), sb, lb, seedB, values(false))];
+      const cells = size(sa.slice(0, -1)) * sb[sb.length - 1];
+      const { got, want } = both(be(), [cells], (bk, side, [out]) => bk.matmul(a[side], b[side], out));
+      const k = sa[sa.length - 1];
+      assertNear(
+        got[0],
+        want[0],
+        `matmul ${describe(a.test)} @ ${describe(b.test)}`,
+        1e-5 * Math.max(1, k),
+        want[0].map(() => 9),
+      );
+    });
+  });
+
+  test(`${name}: softmax, layer norm and their backward passes match the reference`, () => {
+    prop(viewArb(1, 3, false), ([shape, layout, seed]) => {
+      const x = viewPair(be(), shape, layout, seed, values(false));
+      const dy = viewPair(be(), shape, layout, seed + 1, values(false));
+      const d = shape[shape.length - 1];
+      const rows = size(shape.slice(0, -1));
+      const n = size(shape);
+      const w = viewPair(be(), [d], { order: [0], steps: [1], broadcast: [false], lead: 1 }, seed + 2, values(false));
+      const bias = viewPair(
+        be(),
+        [d],
+        { order: [0], steps: [1], broadcast: [false], lead: 0 },
+        seed + 3,
+        values(false),
+      );
+      const sm = both(be(), [n], (b, side, [out]) => b.softmax(x[side], out));
+      assertNear(sm.got[0], sm.want[0], `softmax of ${describe(x.test)}`, 1e-5);
+      const contiguousOf = (_side: "test" | "ref", b: Backend, values: ArrayLike<number>): View => ({
+        storage: b.upload(values, "float32"),
+        shape,
+        strides: shape.map((_, k) => size(shape.slice(k + 1))),
+        offset: 0,
+      });
+      const smb = both(be(), [n], (b, side, [out]) =>
+        b.softmaxBackward(contiguousOf(side, b, sm.want[0]), dy[side], out),
+      );
+      assertNear(
+        smb.got[0],
+        smb.want[0],
+        `softmaxBackward of ${describe(x.test)}`,
+        1e-5,
+        smb.want[0].map(() => 1),
+      );
+      const ln = both(be(), [n, rows, rows], (b, side, [out, m, r]) =>
+        b.layerNorm(x[side], w[side], bias[side], 1e-5, out, m, r),
+      );
+      ln.got.forEach((g, i) => assertNear(g, ln.want[i], `layerNorm output ${i} of ${describe(x.test)}`, 1e-4));
+      const rowsView = (b: Backend, v: ArrayLike<number>): View => ({
+        storage: b.upload(v, "float32"),
+        shape: shape.slice(0, -1),
+        strides: shape.slice(0, -1).map((_, k) => size(shape.slice(k + 1, -1))),
+        offset: 0,
+      });
+      const lnb = both(be(), [n, d, d], (b, side, [dx, dw, db]) =>
+        b.layerNormBackward(dy[side], x[side], w[side], rowsView(b, ln.want[1]), rowsView(b, ln.want[2]), dx, dw, db),
+      );
+      lnb.got.forEach((g, i) =>
+        assertNear(
+          g,
+          lnb.want[i],
+          `layerNormBackward output ${i} of ${describe(x.test)}`,
+          1e-4,
+          lnb.want[i].map(() => 1 + rows),
+        ),
+      );
+    });
+  });
+
+  test(`${name}: gather, scatterAdd, argsort and argmax match the reference`, () => {
+    const arb = viewArb(1, 3).chain(([shape, l, s]) =>
+      fc.tuple(
+        fc.constant(shape),
+        fc.constant(l),
+        fc.constant(s),
+        fc.integer({ min: 0, max: shape.length - 1 }),
+        fc.constantFrom(1, 2, 3, 7),
+        layoutArb(shape.length),
+        fc.integer(),
+        layoutArb(shape.length, false),
+      ),
+    );
+    prop(arb, ([shape, li, seedI, axis, nx, lx, seedX, lb]) => {
+      const xShape = shape.map((d, i) => (i === axis ? nx : d));
+      const index = viewPair(be(), shape, li, seedI, integersBelow(nx));
+      const x = viewPair(be(), xShape, lx, seedX);
+      const what = `axis ${axis} of ${describe(x.test)} at ${describe(index.test)}`;
+      const g = both(be(), [size(shape)], (b, side, [out]) => b.gather(x[side], index[side], axis, out));
+      assertNear(g.got[0], g.want[0], `gather ${what}`, 0);
+      const base = viewPair(be(), xShape, lb, seedX + 1, values(false));
+      const src = viewPair(be(), shape, li, seedI + 1, values(false));
+      const s = both(be(), [size(xShape)], (b, side, [out]) =>
+        b.scatterAdd(base[side], index[side], src[side], axis, out),
+      );
+      assertNear(
+        s.got[0],
+        s.want[0],
+        `scatterAdd ${what}`,
+        1e-6,
+        s.want[0].map(() => 3 * (1 + size(shape))),
+      );
+      const sorted = both(be(), [size(xShape)], (b, side, [out]) => b.argsort(x[side], axis, seedX % 2 === 0, out));
+      assertNear(sorted.got[0], sorted.want[0], `argsort ${what}`, 0);
+      const top = both(be(), [size(xShape) / nx], (b, side, [out]) => b.argmax(x[side], axis, out));
+      assertNear(top.got[0], top.want[0], `argmax ${what}`, 0);
+    });
+  });
+
+  test(`${name}: random draws equal the reference's for every distribution`, () => {
+    prop(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.nat(), fc.nat()), ([n, hi, lo]) => {
+      for (const dist of [
+        { kind: "uniform", low: -2, high: 3 },
+        { kind: "normal", mean: 1, std: 2 },
+        { kind: "truncatedNormal", lower: -1, upper: 2, std: 0.5 },
+        { kind: "bernoulli", p: 0.3 },
+      ] as const) {
+        const r = both(be(), [n], (b, _side, [out]) => b.random(dist, { hi, lo }, n, out));
+        assertNear(r.got[0], r.want[0], `random ${dist.kind}`, 1e-6);
+      }
+    });
+  });
+}
