@@ -1,15 +1,18 @@
-// Pytrees: nested records and arrays whose leaves are tensors (other leaves ride along unchanged).
+// Pytrees: nested records, arrays and Maps whose leaves are tensors (other leaves ride along
+// unchanged: numbers, strings, PRNG keys, class instances).
 
+import { Key } from "../core/prng.ts";
 import { Tensor } from "../core/tensor.ts";
 
 /**
- * A pytree: tensors in nested arrays and records. `object` admits records declared as interfaces
- * (which TS does not treat as index signatures); non-tensor leaves are carried along unchanged.
+ * A pytree: tensors in nested arrays, records and Maps. `object` admits records declared as
+ * interfaces (which TS does not treat as index signatures); non-tensor leaves are carried along.
  */
 export type Tree =
   | Tensor
   | readonly Tree[]
   | { readonly [key: string]: Tree }
+  | ReadonlyMap<unknown, Tree>
   | object
   | number
   | string
@@ -17,13 +20,21 @@ export type Tree =
   | null
   | undefined;
 
-/** The tensor leaves of a tree in a fixed order (arrays by index, records by insertion order). */
+/** Containers a tree descends into: arrays, Maps and plain records (not keys or other class instances). */
+export const isRecord = (t: unknown): t is Record<string, unknown> => {
+  if (t === null || typeof t !== "object" || t instanceof Key) return false;
+  const proto = Object.getPrototypeOf(t);
+  return proto === Object.prototype || proto === null;
+};
+
+/** The tensor leaves of a tree in a fixed order (arrays by index, records and Maps by insertion order). */
 export function leaves(tree: Tree): Tensor[] {
   const out: Tensor[] = [];
-  const walk = (t: Tree): void => {
+  const walk = (t: unknown): void => {
     if (t instanceof Tensor) out.push(t);
     else if (Array.isArray(t)) t.forEach(walk);
-    else if (t !== null && typeof t === "object") Object.values(t).forEach(walk);
+    else if (t instanceof Map) t.forEach((v) => walk(v));
+    else if (isRecord(t)) Object.values(t).forEach(walk);
   };
   walk(tree);
   return out;
@@ -33,9 +44,14 @@ export function leaves(tree: Tree): Tensor[] {
 export function treeMap<T extends Tree>(f: (leaf: Tensor, path: string) => Tensor, tree: T, path = ""): T {
   if (tree instanceof Tensor) return f(tree, path) as T;
   if (Array.isArray(tree)) return tree.map((t, i) => treeMap(f, t, `${path}[${i}]`)) as unknown as T;
-  if (tree !== null && typeof tree === "object") {
+  if (tree instanceof Map) {
+    return new Map(
+      [...(tree as Map<unknown, Tree>)].map(([k, v]) => [k, treeMap(f, v, `${path}[${String(k)}]`)]),
+    ) as unknown as T;
+  }
+  if (isRecord(tree)) {
     const out: Record<string, Tree> = {};
-    for (const [k, v] of Object.entries(tree)) out[k] = treeMap(f, v, path ? `${path}.${k}` : k);
+    for (const [k, v] of Object.entries(tree)) out[k] = treeMap(f, v as Tree, path ? `${path}.${k}` : k);
     return out as T;
   }
   return tree;

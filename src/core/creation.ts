@@ -35,9 +35,12 @@ function checkCreate(op: string, shape: Shape): void {
 }
 
 /** A tensor of `shape` with every element `value` (recorded, not baked in, inside jit). */
-export function full<const S extends Shape>(shape: S, value: number, opts: CreateOptions = {}): Tensor<S> {
-  checkCreate("full", shape);
-  if (typeof value !== "number") throw new TypeError(`full: value must be a number, got ${typeof value}`);
+export const full = <const S extends Shape>(shape: S, value: number, opts: CreateOptions = {}): Tensor<S> =>
+  filled("full", shape, value, opts);
+
+function filled<S extends Shape>(op: string, shape: S, value: number, opts: CreateOptions = {}): Tensor<S> {
+  checkCreate(op, shape);
+  if (typeof value !== "number") throw new TypeError(`${op}: value must be a number, got ${typeof value}`);
   const { be, dtype } = placement(opts);
   const fill = { code: [{ op: "const", value }], outputs: [0] } as const;
   return emit({
@@ -53,11 +56,13 @@ export function full<const S extends Shape>(shape: S, value: number, opts: Creat
   });
 }
 
-export const zeros = <const S extends Shape>(shape: S, opts?: CreateOptions): Tensor<S> => full(shape, 0, opts);
-export const ones = <const S extends Shape>(shape: S, opts?: CreateOptions): Tensor<S> => full(shape, 1, opts);
+export const zeros = <const S extends Shape>(shape: S, opts?: CreateOptions): Tensor<S> =>
+  filled("zeros", shape, 0, opts);
+export const ones = <const S extends Shape>(shape: S, opts?: CreateOptions): Tensor<S> =>
+  filled("ones", shape, 1, opts);
 
 /** A 0-d tensor. */
-export const scalar = (value: number, opts?: CreateOptions): Tensor<[]> => full([], value, opts);
+export const scalar = (value: number, opts?: CreateOptions): Tensor<[]> => filled("scalar", [], value, opts);
 
 /** The backend and dtype creation functions use for these options. */
 export const placementOf = placement;

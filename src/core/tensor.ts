@@ -93,6 +93,7 @@ export class Tensor<S extends Shape = Shape> implements View {
   }
 
   private checkReadable(what: string): void {
+    checkAlive(this, what);
     if (this.storage instanceof TracedStorage) {
       throw new TypeError(
         `${what}: this tensor ${fmt(this.shape)} is a placeholder inside jit tracing; its value exists only when ` +
@@ -108,6 +109,24 @@ export class Tensor<S extends Shape = Shape> implements View {
       throw new TypeError(`${what}: the ${be.name} backend reads asynchronously; use \`await tensor.data()\``);
     }
     return be.readSync(this);
+  }
+}
+
+// ---- Donation: a tensor handed to a jit-compiled function may be overwritten by it ----
+
+const consumed = new WeakSet<Tensor>();
+
+/** @internal Marks a tensor whose storage a compiled function was allowed to overwrite. */
+export function consume(t: Tensor): void {
+  consumed.add(t);
+}
+
+/** Throws when `t` was donated (its values may be gone). */
+export function checkAlive(t: Tensor, where: string): void {
+  if (consumed.has(t)) {
+    throw new TypeError(
+      `${where}: this tensor ${fmt(t.shape)} was donated to a jit-compiled function, which may have overwritten it; use that function's outputs instead`,
+    );
   }
 }
 

@@ -200,7 +200,9 @@ export function conformanceTests(name: string, opts: ConformanceOptions = {}): v
             [{ ...outs[0], shape, strides: shape.map((_, d) => size(shape.slice(d + 1))) }],
           ),
         );
-        assertNear(got[0], want[0], `${what} ${where}`, t);
+        // Φ(x) + x·φ(x) cancels near its zero (x ≈ -0.75): float32 error is relative to the terms (~1).
+        const scale = what === "geluDerivative" ? want[0].map((w) => Math.max(1, Math.abs(w))) : undefined;
+        assertNear(got[0], want[0], `${what} ${where}`, t, scale);
       };
       for (const op of UNARY_OPS)
         check(

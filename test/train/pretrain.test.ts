@@ -119,7 +119,7 @@ test("stopped after 3 steps (shouldStop), loaded from disk and resumed: the same
   assert.equal(first.result.step, 3);
   const saved = loadTrainingCheckpoint(dir);
   assert.equal(saved.state.step, 3);
-  assert.equal(saved.opt.step, 3);
+  assert.equal(saved.opt.step.item(), 3);
   assert.equal(saved.state.lastLoss, first.steps[2].loss);
   const rest = await recorded(runOf(dir, { resume: { params: saved.params, opt: saved.opt, step: saved.state.step } }));
   assert.equal(rest.result.step, 6);
@@ -184,7 +184,8 @@ test("frozen sin-cos tables never change, and their gradients are left out of th
     `the tables do get a gradient (${frozenSq} vs ${trainableSq}), so leaving them out matters`,
   );
   assert.ok(
-    Math.abs(steps[0].gradNorm! - Math.sqrt(trainableSq)) <= 1e-9 * Math.sqrt(trainableSq),
+    // The norm is summed in float32: a few roundings off the exact one, far below what the tables add.
+    Math.abs(steps[0].gradNorm! - Math.sqrt(trainableSq)) <= 1e-6 * Math.sqrt(trainableSq),
     `norm ${steps[0].gradNorm} vs ${Math.sqrt(trainableSq)} (with the tables: ${Math.sqrt(trainableSq + frozenSq)})`,
   );
   const before = namedParameters(init);

@@ -42,24 +42,24 @@ const ERF = `const u = Math.abs(a);
   const r = u < 0.5 ? small : large;
   return a > 0 ? r : (a < 0 ? -r : a);`;
 
-/** erf(z) into \`e\`, the same approximation as ERF, for the GELU bodies. */
-const ERF_OF_Z = `const u = Math.abs(z);
-  const s = u * u;
-  const small = 1.128379167 * u * (1 + s * (-0.3333333333 + s * (0.1 + s * (-0.02380952381 + s * (0.00462962963 - s * 0.0007575757576)))));
-  const t = 1 / (1 + 0.3275911 * u);
-  const large = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-s);
-  const r = u < 0.5 ? small : large;
-  const e = z > 0 ? r : (z < 0 ? -r : z);`;
+/**
+ * Φ(a), the standard normal CDF, into \`cdf\`: from erfc (Numerical Recipes' erfcc, fractional
+ * error below 1.2e-7 everywhere), so the far tails keep their relative accuracy.
+ */
+const PHI = `const z = Math.abs(a) * 0.7071067811865476;
+  const t = 1 / (1 + 0.5 * z);
+  const erfc = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const cdf = a < 0 ? 0.5 * erfc : 1 - 0.5 * erfc;`;
 
-/** x·Φ(x) with Φ(x) = (1 + erf(x/√2))/2. */
-const GELU = `const z = a * 0.7071067811865476;
-  ${ERF_OF_Z}
-  return 0.5 * a * (1 + e);`;
+/** x·Φ(x). */
+const GELU = `${PHI}
+  return a !== a ? a : a * cdf;`;
 
 /** Φ(x) + x·φ(x). */
-const GELU_DERIVATIVE = `const z = a * 0.7071067811865476;
-  ${ERF_OF_Z}
-  return 0.5 * (1 + e) + a * 0.3989422804014327 * Math.exp(-0.5 * a * a);`;
+const GELU_DERIVATIVE = `${PHI}
+  if (a === Infinity) return 1;
+  if (a === -Infinity) return 0;
+  return a !== a ? a : cdf + a * 0.3989422804014327 * Math.exp(-0.5 * a * a);`;
 
 /** JavaScript's pow. GLSL's pow is undefined for negative bases: integer powers of those go through |a|, odd ones negated. */
 const POW = `if (a < 0 && Math.floor(b) === b) {

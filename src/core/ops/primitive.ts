@@ -6,7 +6,7 @@ import { backend, getBackend, type Backend, type DType, type Program, type View 
 import { activeRecorder, EAGER_ENV, TracedStorage, type Launch } from "../recorder.ts";
 import { contiguousStrides, shapeSize, type Shape } from "../shape.ts";
 import { recordNode } from "../tape.ts";
-import { checkTensor, Tensor } from "../tensor.ts";
+import { checkAlive, checkTensor, Tensor } from "../tensor.ts";
 
 /**
  * A VJP rule: the input cotangents for an output cotangent `dy`. `needs[i]` says whether input i
@@ -37,6 +37,7 @@ export interface PrimitiveCall {
 export function emitMany(call: PrimitiveCall): Tensor[] {
   const dtype = call.dtype ?? resultDtype(call.inputs);
   const be = call.backend ?? chooseBackend(call.inputs, dtype);
+  for (const x of call.inputs) checkAlive(x, call.op);
   const views: View[] = call.inputs.map((x) => moveTo(x, be));
   const recorder = activeRecorder();
   const record =
