@@ -105,7 +105,7 @@ export function fuseElementwise(equations: readonly Equation[], keep: ReadonlySe
       const id = (o.storage as TracedStorage).id;
       if (keep.has(id)) return false;
       const readers = readersOf.get(id);
-      if (!readers || readers.size !== 1 || !readers.has(ci)) return false;
+      if (readers?.size !== 1 || !readers.has(ci)) return false;
     }
     // The consumer must read each produced value element for element.
     const ids = new Set(p.outputs.map((o) => (o.storage as TracedStorage).id));
