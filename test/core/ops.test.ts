@@ -361,7 +361,21 @@ for (const row of OPS) {
           `${row.name} ${args.map((a) => T.fmt(a.shape)).join(" ")} ${note ?? ""}: ${JSON.stringify(r.worst)}`,
         );
       }),
-      { numRuns: 30, seed: 2024, includeErrorInReport: true },
+      { numRuns: 30, includeErrorInReport: true },
+    );
+  });
+
+  // Every VJP is itself differentiable: H·v (reverse over reverse) against differences of ⟨∇f, v⟩.
+  test(`second derivatives of ${row.name} agree with finite differences of the first`, () => {
+    fc.assert(
+      fc.property(row.draw, fc.nat(1000), ({ args, f, note }, seed) => {
+        const r = checkGrads(weighted(f), args, { order: 2, seed, atol: 1e-5, rtol: 1e-4 });
+        assert.ok(
+          r.ok,
+          `${row.name} ${args.map((a) => T.fmt(a.shape)).join(" ")} ${note ?? ""}: ${JSON.stringify(r.worst)}`,
+        );
+      }),
+      { numRuns: 10, includeErrorInReport: true },
     );
   });
 }

@@ -60,7 +60,10 @@ const programs: ((a: Tensor, b: Tensor) => Tensor)[] = [
   (a, b) => T.sum(T.mul(T.exp(T.mul(a, 0.5)), T.tanh(b))),
   (a, b) => T.mean(T.softmax(T.add(a, b), -1)),
   (a, b) => T.sum(T.matmul(T.gelu(a), T.transpose(b))),
-  (a, b) => T.sum(T.layerNorm(T.sub(a, b), T.ones([a.shape[a.shape.length - 1]]), T.zeros([a.shape[a.shape.length - 1]]), 1e-5)),
+  (a, b) =>
+    T.sum(
+      T.layerNorm(T.sub(a, b), T.ones([a.shape[a.shape.length - 1]]), T.zeros([a.shape[a.shape.length - 1]]), 1e-5),
+    ),
   (a, b) => T.sum(T.where(T.greater(a, b), T.sqrt(T.abs(a)), T.square(b))),
   (a, b) => T.max(T.concat([T.reshape(a, [-1]), T.reshape(T.permute(b, [1, 0]), [-1])])),
 ];
@@ -68,7 +71,9 @@ const programs: ((a: Tensor, b: Tensor) => Tensor)[] = [
 test("jit equals eager, values and gradients, on random inputs to composite programs (property)", () => {
   fc.assert(
     fc.property(
-      shapeArb(2, 2, 5, 1).chain((s) => fc.tuple(fc.constant(s), valuesArb(s[0] * s[1]), valuesArb(s[0] * s[1]), fc.nat(programs.length - 1))),
+      shapeArb(2, 2, 5, 1).chain((s) =>
+        fc.tuple(fc.constant(s), valuesArb(s[0] * s[1]), valuesArb(s[0] * s[1]), fc.nat(programs.length - 1)),
+      ),
       ([shape, va, vb, which]) => {
         const [a, b] = [T.fromArray(va, shape), T.fromArray(vb, shape)];
         const f = valueAndGrad(programs[which], { argnums: [0, 1] });
@@ -116,7 +121,8 @@ test("a jit-compiled AdamW step with donated parameters and state updates in pla
   const cfg = { betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0.05 };
   const eager = adamwStep(named, grads, initAdamW(named), cfg, { ...opts, lr: 0.01 });
   const step = jit(
-    (p: Map<string, Tensor>, g: Map<string, Tensor>, s: ReturnType<typeof initAdamW>, lr: Tensor) => adamwStep(p, g, s, cfg, { ...opts, lr }),
+    (p: Map<string, Tensor>, g: Map<string, Tensor>, s: ReturnType<typeof initAdamW>, lr: Tensor) =>
+      adamwStep(p, g, s, cfg, { ...opts, lr }),
     { donate: [0, 2] },
   );
   const copies = new Map([...named].map(([n, p]) => [n, T.add(p, 0)]));
@@ -125,7 +131,10 @@ test("a jit-compiled AdamW step with donated parameters and state updates in pla
   for (const [n, p] of out.params) close(p, eager.params.get(n)!, 1e-6, n);
   // Donated parameters were updated in place: no output storage was allocated for them.
   const paramBytes = leaves([...named.values()]).reduce((s, t) => s + t.size * 4, 0);
-  assert.ok(step.memory()!.outputBytes < paramBytes / 2, `outputs ${step.memory()!.outputBytes} B for ${paramBytes} B of parameters`);
+  assert.ok(
+    step.memory()!.outputBytes < paramBytes / 2,
+    `outputs ${step.memory()!.outputBytes} B for ${paramBytes} B of parameters`,
+  );
   assert.throws(() => [...copies.values()][0].toArray(), /donated to a jit-compiled function/);
 });
 

@@ -307,7 +307,7 @@ export function softmax(x: HostView, out: HostArray, at: number): void {
     const o = r * d;
     let m = -Infinity;
     for (let j = 0; j < d; j++) if (data[o + j] > m) m = data[o + j];
-    if (m === -Infinity || m === Infinity) m = 0; // all -inf, or a +inf: let NaN/∞ arise as in the composite
+    if (m === -Infinity) m = 0; // a row of -inf gives NaN (0/0), as the composite and torch do
     let s = 0;
     for (let j = 0; j < d; j++) s += Math.exp(data[o + j] - m);
     for (let j = 0; j < d; j++) out[at + o + j] = Math.exp(data[o + j] - m) / s;

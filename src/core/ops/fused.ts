@@ -23,6 +23,7 @@ export function softmax<S extends Shape>(x: Tensor<S>, axis = -1): Tensor<S> {
   const last = x.shape.length - 1;
   const ax = normalizeAxis("softmax", axis, x.shape.length);
   if (ax !== last) return typed<S>(moveAxis(softmax(moveAxis(x, ax, last)), last, ax));
+  if (x.size === 0) return x; // nothing to normalise (an empty axis included, as torch)
   const y: Tensor = emit({
     op: "softmax",
     inputs: [x],

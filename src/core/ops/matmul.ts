@@ -29,7 +29,7 @@ export function matmul<A extends Shape, B extends Shape>(
   }
   // A batch of rows times one matrix is one tall matmul: [..., m, k] → [(…·m), k] @ [k, n]. One big
   // GEMM is faster than many small ones, and the weight gradient needs no sum over the batch.
-  if (rb === 2 && ra > 2) {
+  if (rb === 2 && ra > 2 && k > 0) {
     const rowsOf = reshape(a, [-1, k]);
     return reshape(matmul(rowsOf, b as Tensor), [...a.shape.slice(0, -1), n]) as Tensor<MatmulShape<A, B>>;
   }
