@@ -61,7 +61,8 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     ) {
       // The library's message names the API option; a CLI user needs the flag.
       throw new CliError(
-        `vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; pass --interpolate-pos-encoding to run at another size`,
+        `vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; ` +
+          "pass --interpolate-pos-encoding to run at another size",
       );
     }
     const noise = inputs.get("noise");

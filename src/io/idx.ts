@@ -4,7 +4,7 @@
 // dim as a big-endian uint32, then the data, row-major. Images are [n, rows, cols] (magic 0x00000803),
 // labels [n] (magic 0x00000801).
 
-import { readFileSync } from "node:fs";
+import { readFileBytes } from "../node/readFileBytes.ts";
 import { gunzipSync } from "node:zlib";
 
 /** A malformed or unreadable IDX file; names the file and the problem. */
@@ -60,13 +60,9 @@ export function decodeIdx(bytes: Uint8Array, source: string): IdxArray {
 
 /** Reads an IDX file (plain or .gz). */
 export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new IdxError(path, code === "ENOENT" ? "no such file" : `cannot read the file (${String(cause)})`, cause);
-  }
+  const bytes = readFileBytes(path, (problem, cause) => {
+    throw new IdxError(path, problem, cause);
+  });
   return decodeIdx(bytes, path);
 }
 

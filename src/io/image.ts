@@ -1,8 +1,8 @@
 // Image files: PNG (pngjs) and JPEG (jpeg-js) decoded to 8-bit HWC as PIL's Image.open(f).convert("RGB"/"L") sees them.
 
-import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
+import { readFileBytes } from "../node/readFileBytes.ts";
 import { writeFileAtomic } from "./atomicWrite.ts";
 
 /** An 8-bit image, row-major HWC: pixel (y, x), channel c is `data[(y * width + x) * channels + c]`. */
@@ -63,14 +63,9 @@ export function decodeImage(bytes: Uint8Array, source: string): Image {
 
 /** Reads and decodes an image file; a missing or unreadable file is an ImageError too. */
 export function readImageFile(path: string): Image {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(cause);
-    throw new ImageError(path, `cannot read the file: ${why}`, cause);
-  }
+  const bytes = readFileBytes(path, (problem, cause) => {
+    throw new ImageError(path, problem, cause);
+  });
   return decodeImage(bytes, path);
 }
 

@@ -1,6 +1,6 @@
 // The safetensors format on plain typed arrays: read, validate (untrusted input), convert, write; follows huggingface/safetensors.
 
-import { readFileSync } from "node:fs";
+import { readFileBytes } from "../node/readFileBytes.ts";
 import { writeFileAtomic } from "./atomicWrite.ts";
 
 export type SafeDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32";
@@ -92,26 +92,12 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
   return { tensors, metadata };
 }
 
-/** Reads and parses a file; a missing file, a directory or an unreadable file gives a SafetensorsError. */
+/** Reads and parses a file; a missing file, a folder or an unreadable file gives a SafetensorsError. */
 export function readSafetensorsFile(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    const problem =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory, not a file"
-          : code === "EACCES" || code === "EPERM"
-            ? "permission denied"
-            : code === "ERR_FS_FILE_TOO_LARGE"
-              ? "file too large to read into memory"
-              : `cannot read the file (${cause instanceof Error ? cause.message : String(cause)})`;
+  const bytes = readFileBytes(path, (problem, cause) => {
     throw new SafetensorsError(problem, { source: path }, cause);
-  }
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  });
+  return parseSafetensors(bytes, path);
 }
 
 interface Entry {

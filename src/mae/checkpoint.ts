@@ -7,6 +7,7 @@ import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { writeJsonAtomic } from "../io/atomicWrite.ts";
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
+import { CHECKPOINT_FILE, RUN_FOLDER } from "./checkpointNames.ts";
 import { configFromFile, toHFJson, type ViTMAEConfig } from "./config.ts";
 import {
   namedParameters,
@@ -26,16 +27,16 @@ export class CheckpointError extends Error {
  */
 export function resolveModelDir(dir: string): string {
   if (!existsSync(dir)) throw new CheckpointError(`checkpoint folder ${dir} does not exist`);
-  if (!statSync(dir).isDirectory() || existsSync(join(dir, "config.json"))) return dir;
-  for (const sub of ["checkpoint", "checkpoint.previous"])
-    if (existsSync(join(dir, sub, "config.json"))) return join(dir, sub);
+  if (!statSync(dir).isDirectory() || existsSync(join(dir, CHECKPOINT_FILE.config))) return dir;
+  for (const sub of [RUN_FOLDER.checkpoint, RUN_FOLDER.previous])
+    if (existsSync(join(dir, sub, CHECKPOINT_FILE.config))) return join(dir, sub);
   return dir;
 }
 
 /** The config of a checkpoint folder (or a config.json path). */
 export function loadConfig(dirIn: string): ViTMAEConfig {
   const dir = resolveModelDir(dirIn);
-  const path = statSync(dir).isDirectory() ? join(dir, "config.json") : dir;
+  const path = statSync(dir).isDirectory() ? join(dir, CHECKPOINT_FILE.config) : dir;
   const cfg = configFromFile(path);
   if (isLeft(cfg)) throw cfg.left;
   return cfg.right;
@@ -49,12 +50,12 @@ export function loadNamedTensors(path: string): Map<string, Tensor> {
 
 function weightsPath(dirIn: string): string {
   const dir = resolveModelDir(dirIn);
-  const path = join(dir, "model.safetensors");
+  const path = join(dir, CHECKPOINT_FILE.weights);
   if (!existsSync(path)) {
     const hint = existsSync(join(dir, "pytorch_model.bin"))
       ? " (only pytorch_model.bin is there: convert it to safetensors first)"
       : "";
-    throw new CheckpointError(`no model.safetensors in ${dir}${hint}`);
+    throw new CheckpointError(`no ${CHECKPOINT_FILE.weights} in ${dir}${hint}`);
   }
   return path;
 }
@@ -105,8 +106,8 @@ export function saveCheckpoint(
       return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }];
     }),
   );
-  writeSafetensorsFile(join(dir, "model.safetensors"), tensors, { format: "pt" });
+  writeSafetensorsFile(join(dir, CHECKPOINT_FILE.weights), tensors, { format: "pt" });
   const json = toHFJson(config);
   if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];
-  writeJsonAtomic(join(dir, "config.json"), json);
+  writeJsonAtomic(join(dir, CHECKPOINT_FILE.config), json);
 }

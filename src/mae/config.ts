@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Either, left, right, isLeft } from "fp-ts/lib/Either.js";
+import { CHECKPOINT_FILE } from "./checkpointNames.ts";
 
 /** The `hidden_act` names of HF's ACT2FN that we implement ("gelu" is the exact erf GELU). */
 export const SUPPORTED_ACTIVATIONS = [
@@ -278,7 +279,7 @@ export function configFromFile(path: string): Either<ConfigError, ViTMAEConfig> 
   let file = path;
   let text: string;
   try {
-    if (statSync(file).isDirectory()) file = join(file, "config.json");
+    if (statSync(file).isDirectory()) file = join(file, CHECKPOINT_FILE.config);
     const stat = statSync(file);
     if (!stat.isFile()) return fail(file, "is not a regular file"); // a FIFO or device could block the read forever
     const size = stat.size;

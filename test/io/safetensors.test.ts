@@ -430,7 +430,7 @@ test("readSafetensorsFile names a missing file and a directory; writeSafetensors
   const dir = mkdtempSync(join(tmpdir(), "safetensors-test-"));
   try {
     throwsSafetensors(() => readSafetensorsFile(join(dir, "nope.safetensors")), "nope.safetensors", "no such file");
-    throwsSafetensors(() => readSafetensorsFile(dir), dir, "is a directory");
+    throwsSafetensors(() => readSafetensorsFile(dir), dir, "is a folder, not a file");
     const path = join(dir, "w.safetensors");
     writeSafetensorsFile(path, { w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } }, { step: "3" });
     assert.deepEqual(readSafetensorsFile(path), {
