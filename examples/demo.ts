@@ -27,7 +27,7 @@ import { encoderFeatures } from "../src/eval/features.ts";
 import { knn, linearProbe, standardize } from "../src/eval/probe.ts";
 import { renderGrid } from "../src/viz/grid.ts";
 import { writeLossCurvePng } from "../src/viz/lossCurve.ts";
-import { writePngFile } from "../src/io/image.ts";
+import { writePngFile } from "../src/node/imageFile.ts";
 import { panels, PANEL_HEADERS } from "../src/eval/panels.ts";
 import { makeProgress } from "../src/train/progress.ts";
 

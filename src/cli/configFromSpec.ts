@@ -2,7 +2,8 @@
 
 import { existsSync } from "node:fs";
 import { isLeft } from "fp-ts/lib/Either.js";
-import { configFromFile, type ViTMAEConfig } from "../mae/config.ts";
+import type { ViTMAEConfig } from "../mae/config.ts";
+import { configFromFile } from "../mae/checkpointFolder.ts";
 import { preset, presetNames } from "../mae/presets.ts";
 import { CliError } from "./command.ts";
 

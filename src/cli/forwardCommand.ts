@@ -5,10 +5,11 @@ import { existsSync } from "node:fs";
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
-import { loadNamedTensors, loadPreTraining } from "../mae/checkpoint.ts";
+import { loadNamedTensors, loadPreTraining } from "../mae/checkpointFolder.ts";
 import { forward } from "../mae/forward.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
-import { writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
+import type { WritableTensor } from "../io/safetensors.ts";
+import { writeSafetensorsFile } from "../node/safetensorsFile.ts";
 import { CliError, required, type Command } from "./command.ts";
 
 export const forwardCommand: Command = {

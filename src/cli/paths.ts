@@ -2,7 +2,7 @@
 
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { resolveModelDir } from "../mae/checkpoint.ts";
+import { resolveModelDir } from "../mae/checkpointFolder.ts";
 import { CHECKPOINT_FILE, RUN_FOLDER } from "../mae/checkpointNames.ts";
 import { CliError } from "./command.ts";
 

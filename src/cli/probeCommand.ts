@@ -10,7 +10,7 @@ import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
 import { splitDataset } from "../data/splitDataset.ts";
 import { encoderFeatures } from "../eval/features.ts";
 import { knn, linearProbe, standardize } from "../eval/probe.ts";
-import { writeJsonAtomic } from "../io/atomicWrite.ts";
+import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { ViTMAEModel } from "../mae/models.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";

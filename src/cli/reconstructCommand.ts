@@ -9,7 +9,7 @@ import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
 import { PANEL_HEADERS, panels } from "../eval/panels.ts";
 import { reconstruct, type ReconstructionSpace } from "../eval/reconstruct.ts";
 import type { Image } from "../io/image.ts";
-import { readImageFile, writePngFile } from "../io/image.ts";
+import { readImageFile, writePngFile } from "../node/imageFile.ts";
 import { lenKeepOf } from "../mae/masking.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";

@@ -2,9 +2,7 @@
 // (safetensors, images, IDX, JSON), and never a hang on a FIFO or a device.
 
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
-
-/** Throws the caller's own error type for a problem with the file ("no such file", "is a folder, not a file", …). */
-export type ReadFail = (problem: string, cause?: unknown) => never;
+import type { ReadFail } from "../io/fileSystem.ts";
 
 /** The most Node reads into one buffer (2 GiB − 1). */
 const MAX_READ_BYTES = 2 ** 31 - 1;

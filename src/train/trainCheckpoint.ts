@@ -5,9 +5,11 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../io/atomicWrite.ts";
-import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
-import { loadPreTraining, saveCheckpoint } from "../mae/checkpoint.ts";
+import { writeJsonAtomic } from "../node/atomicWrite.ts";
+import "../node/nodeFileSystem.ts"; // saveCheckpoint / loadPreTraining go through the file-system seam
+import { toFloat32, type WritableTensor } from "../io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../node/safetensorsFile.ts";
+import { loadPreTraining, saveCheckpoint } from "../mae/checkpointFolder.ts";
 import { CHECKPOINT_FILE, RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";

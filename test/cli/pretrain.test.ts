@@ -7,8 +7,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeImage, encodePng, readImageFile } from "../../src/io/image.ts";
-import { readSafetensorsFile, writeSafetensorsFile } from "../../src/io/safetensors.ts";
+import { decodeImage, encodePng } from "../../src/io/image.ts";
+import { readImageFile } from "../../src/node/imageFile.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { loadTrainingCheckpoint } from "../../src/train/trainCheckpoint.ts";
 import {
   logLosses,

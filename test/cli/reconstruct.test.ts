@@ -10,7 +10,8 @@ import { PANEL_HEADERS } from "../../src/eval/panels.ts";
 import * as T from "../../src/core/index.ts";
 import { preprocess, unnormalize } from "../../src/data/preprocess.ts";
 import { reconstruct } from "../../src/eval/reconstruct.ts";
-import { encodePng, readImageFile, type Image } from "../../src/io/image.ts";
+import { encodePng, type Image } from "../../src/io/image.ts";
+import { readImageFile } from "../../src/node/imageFile.ts";
 import { tiny, unsafeConfig, ViTMAEForPreTraining } from "../../src/mae/index.ts";
 import { gridLayout } from "../../src/viz/grid.ts";
 

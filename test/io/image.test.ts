@@ -8,14 +8,8 @@ import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
-import {
-  decodeImage,
-  encodePng,
-  ImageError,
-  MAX_IMAGE_PIXELS,
-  readImageFile,
-  writePngFile,
-} from "../../src/io/image.ts";
+import { decodeImage, encodePng, ImageError, MAX_IMAGE_PIXELS } from "../../src/io/image.ts";
+import { readImageFile, writePngFile } from "../../src/node/imageFile.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vitmae-image-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

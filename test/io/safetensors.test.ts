@@ -9,15 +9,14 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import {
   parseSafetensors,
-  readSafetensorsFile,
   serializeSafetensors,
   toFloat32,
   toNumbers,
-  writeSafetensorsFile,
   SafetensorsError,
   type SafeTensor,
   type WritableTensor,
 } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const referenceDir = resolve(repoRoot, "test/fixtures/hf");

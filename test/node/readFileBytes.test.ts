@@ -7,9 +7,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { IdxError, readIdxFile } from "../../src/io/idx.ts";
-import { ImageError, readImageFile } from "../../src/io/image.ts";
-import { readSafetensorsFile, SafetensorsError } from "../../src/io/safetensors.ts";
+import { IdxError } from "../../src/io/idx.ts";
+import { readIdxFile } from "../../src/node/idxFile.ts";
+import { ImageError } from "../../src/io/image.ts";
+import { readImageFile } from "../../src/node/imageFile.ts";
+import { SafetensorsError } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { readFileBytes } from "../../src/node/readFileBytes.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vitmae-read-"));
