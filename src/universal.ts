@@ -7,4 +7,5 @@ export { Tensor, ShapeError, key, setBackend, backend, availableBackends, withFl
 export * from "./autodiff/index.ts";
 export * as nn from "./nn/index.ts";
 export * from "./mae/index.ts";
+export * from "./vit/index.ts";
 export { NoFileSystemError, registerFileSystem, type FileSystem, type ReadFail } from "./io/fileSystem.ts";

@@ -86,9 +86,15 @@ export function checkpointToBytes(
   params: PreTrainingParams | EncoderParams,
   opts: { encoderOnly?: boolean } = {},
 ): { configJson: string; weights: Uint8Array } {
-  const named = namedParameters(params);
   // HF's state-dict order, so the file lists tensors as transformers' save_pretrained does.
   const order = parameterShapes(config, opts.encoderOnly ? "" : "vit.").map(([n]) => n);
+  const json = toHFJson(config);
+  if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];
+  return { configJson: `${JSON.stringify(json, null, 2)}\n`, weights: weightsToBytes(namedParameters(params), order) };
+}
+
+/** model.safetensors' bytes for named tensors (float32), the names in `order` first, then any others. */
+export function weightsToBytes(named: ReadonlyMap<string, Tensor>, order: readonly string[]): Uint8Array {
   const names = [...order.filter((n) => named.has(n)), ...[...named.keys()].filter((n) => !order.includes(n))];
   const tensors = new Map<string, WritableTensor>(
     names.map((n) => {
@@ -96,10 +102,5 @@ export function checkpointToBytes(
       return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }];
     }),
   );
-  const json = toHFJson(config);
-  if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];
-  return {
-    configJson: `${JSON.stringify(json, null, 2)}\n`,
-    weights: serializeSafetensors(tensors, { format: "pt" }, CHECKPOINT_FILE.weights),
-  };
+  return serializeSafetensors(tensors, { format: "pt" }, CHECKPOINT_FILE.weights);
 }

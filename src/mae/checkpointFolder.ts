@@ -72,19 +72,31 @@ export function saveCheckpoint(
   params: PreTrainingParams | EncoderParams,
   opts: { encoderOnly?: boolean } = {},
 ): void {
+  writeCheckpointFolder(dir, checkpointToBytes(config, params, opts));
+}
+
+/** Writes a checkpoint's two files into dir (created if need be), each atomically: the weights, then the config. */
+export function writeCheckpointFolder(dir: string, files: { configJson: string; weights: Uint8Array }): void {
   const fs = fileSystem(`checkpoint folder ${dir}`);
   try {
     fs.makeFolder(dir);
   } catch (e) {
     throw new CheckpointError(`cannot create checkpoint folder ${dir}: ${(e as Error).message}`);
   }
-  const { configJson, weights } = checkpointToBytes(config, params, opts);
-  fs.writeFile(fs.join(dir, CHECKPOINT_FILE.weights), weights);
-  fs.writeFile(fs.join(dir, CHECKPOINT_FILE.config), configJson);
+  fs.writeFile(fs.join(dir, CHECKPOINT_FILE.weights), files.weights);
+  fs.writeFile(fs.join(dir, CHECKPOINT_FILE.config), files.configJson);
 }
 
-/** The config text and the weights' path of a checkpoint folder (config first: it names the model). */
+/** The config text and the weights' path of a ViTMAE checkpoint folder (config first: it names the model). */
 function readFolder(dirIn: string) {
+  return readCheckpointFolder(dirIn, (text, path) => void getOrThrow(configFromText(text, path)));
+}
+
+/**
+ * The config text and the weights' path of a checkpoint folder, after `checkConfig` (which throws for a bad
+ * config, so that it is reported before the weights are read); `readWeights` gives the weights' bytes.
+ */
+export function readCheckpointFolder(dirIn: string, checkConfig: (text: string, path: string) => void) {
   const fs = fileSystem(`checkpoint folder ${dirIn}`);
   const dir = resolveModelDir(dirIn);
   const configPath = fs.kind(dir) === "folder" ? fs.join(dir, CHECKPOINT_FILE.config) : dir;
@@ -92,7 +104,7 @@ function readFolder(dirIn: string) {
     throw fileIssue(configPath, problem);
   });
   if (typeof configText !== "string") throw configText;
-  getOrThrow(configFromText(configText, configPath)); // a bad config is reported before the weights are read
+  checkConfig(configText, configPath);
   const weightsPath = fs.join(dir, CHECKPOINT_FILE.weights);
   if (fs.kind(weightsPath) === "missing") {
     const hint =
@@ -101,7 +113,7 @@ function readFolder(dirIn: string) {
         : " (only pytorch_model.bin is there: convert it to safetensors first)";
     throw new CheckpointError(`no ${CHECKPOINT_FILE.weights} in ${dir}${hint}`);
   }
-  return { fs, configText, configPath, weightsPath };
+  return { fs, configText, configPath, weightsPath, readWeights: () => readWeights(fs, weightsPath) };
 }
 
 /** config.json's text, or the ConfigError that `fail` raised for the file. */
