@@ -41,7 +41,7 @@ export interface LoadedClassifier {
 }
 
 /** config.json as a JSON value (text and bytes parsed, with the size limit); a bad one is a ConfigError. */
-function jsonOf(configJson: ConfigJson, source = CHECKPOINT_FILE.config): unknown {
+function jsonOf(configJson: ConfigJson, source: string = CHECKPOINT_FILE.config): unknown {
   if (typeof configJson !== "string" && !(configJson instanceof Uint8Array)) return configJson;
   const size = typeof configJson === "string" ? configJson.length : configJson.byteLength;
   if (size > MAX_CONFIG_BYTES) throw fileIssue(source, `is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
@@ -55,7 +55,8 @@ function jsonOf(configJson: ConfigJson, source = CHECKPOINT_FILE.config): unknow
 /** Throws a ConfigError for a config.json that is neither a valid classifier (model_type "vit") nor ViTMAE config. */
 export function checkClassifierConfig(configJson: ConfigJson, source?: string): void {
   const json = jsonOf(configJson, source);
-  if ((json as { model_type?: unknown }).model_type !== "vit") return void configFromJson(json as Record<string, unknown>, source);
+  if ((json as { model_type?: unknown }).model_type !== "vit")
+    return void configFromJson(json as Record<string, unknown>, source);
   const cfg = parseViTConfig(json, source);
   if (isLeft(cfg)) throw cfg.left;
 }
@@ -102,7 +103,10 @@ export function classifierFromBytes(
 }
 
 /** config.json's text (model_type "vit") and model.safetensors' bytes in HF's order. */
-export function classifierToBytes(config: ViTConfig, params: ClassifierParams): { configJson: string; weights: Uint8Array } {
+export function classifierToBytes(
+  config: ViTConfig,
+  params: ClassifierParams,
+): { configJson: string; weights: Uint8Array } {
   const order = classifierShapes(config).map(([n]) => n);
   return {
     configJson: `${JSON.stringify(vitToHFJson(config), null, 2)}\n`,

@@ -5,7 +5,10 @@ import { readCheckpointFolder, writeCheckpointFolder } from "../mae/checkpointFo
 import {
   checkClassifierConfig,
   classifierFromBytes,
-  classifierToBytes, type LoadClassifierOptions, type LoadedClassifier } from "./checkpoint.ts";
+  classifierToBytes,
+  type LoadClassifierOptions,
+  type LoadedClassifier,
+} from "./checkpoint.ts";
 import type { ViTConfig } from "./config.ts";
 import type { ClassifierParams } from "./params.ts";
 
@@ -15,7 +18,12 @@ import type { ClassifierParams } from "./params.ts";
  */
 export function loadClassifier(dir: string, opts: LoadClassifierOptions = {}): LoadedClassifier {
   const folder = readCheckpointFolder(dir, checkClassifierConfig);
-  return classifierFromBytes(folder.configText, folder.readWeights(), { config: folder.configPath, weights: folder.weightsPath }, opts);
+  return classifierFromBytes(
+    folder.configText,
+    folder.readWeights(),
+    { config: folder.configPath, weights: folder.weightsPath },
+    opts,
+  );
 }
 
 /** Writes config.json (model_type "vit") and model.safetensors into dir, each atomically. */
