@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFileAtomic } from "../src/io/atomicWrite.ts";
+import { writeFileAtomic } from "../src/node/atomicWrite.ts";
 import { allCases, type CaseDef, type ImplName, IMPL_NAMES, REFERENCE_ORDER } from "./cases.ts";
 import { type Options, parseOptions, USAGE } from "./cli.ts";
 import { maeConfigFrom, type MaeConfig } from "./data.ts";

@@ -2,7 +2,8 @@
 //
 // The bench only exchanges float32 tensors between its own processes; this adapter keeps that one shape
 // ({shape, data: Float32Array}) so the impls never see dtypes.
-import { readSafetensorsFile, SafetensorsError, toFloat32, writeSafetensorsFile } from "../src/io/safetensors.ts";
+import { SafetensorsError, toFloat32 } from "../src/io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../src/node/safetensorsFile.ts";
 
 export { SafetensorsError };
 

@@ -27,8 +27,8 @@ import { encoderFeatures } from "../src/eval/features.ts";
 import { knn, linearProbe, standardize } from "../src/eval/probe.ts";
 import { renderGrid } from "../src/viz/grid.ts";
 import { writeLossCurvePng } from "../src/viz/lossCurve.ts";
-import { writePngFile } from "../src/io/image.ts";
-import { panels, PANEL_HEADERS } from "../src/cli/reconstructCommand.ts";
+import { writePngFile } from "../src/node/imageFile.ts";
+import { panels, PANEL_HEADERS } from "../src/eval/panels.ts";
 import { makeProgress } from "../src/train/progress.ts";
 
 const { values: flags } = parseArgs({
@@ -48,7 +48,8 @@ const prep = preprocessOptions(
   { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels },
 );
 console.log(
-  `MNIST: ${train.size} digits to pre-train on, ${test.size} held out; model: the "mnist" preset (28x28, patch 4, 49 patches, hidden 64, 4+2 layers), mask ratio ${config.maskRatio}`,
+  `MNIST: ${train.size} digits to pre-train on, ${test.size} held out; model: the "mnist" preset ` +
+    `(28x28, patch 4, 49 patches, hidden 64, 4+2 layers), mask ratio ${config.maskRatio}`,
 );
 
 // ---- Pre-training ----

@@ -5,10 +5,11 @@ import { existsSync } from "node:fs";
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
-import { loadNamedTensors, loadPreTraining } from "../mae/checkpoint.ts";
+import { loadNamedTensors, loadPreTraining } from "../mae/checkpointFolder.ts";
 import { forward } from "../mae/forward.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
-import { writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
+import type { WritableTensor } from "../io/safetensors.ts";
+import { writeSafetensorsFile } from "../node/safetensorsFile.ts";
 import { CliError, required, type Command } from "./command.ts";
 
 export const forwardCommand: Command = {
@@ -61,7 +62,8 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     ) {
       // The library's message names the API option; a CLI user needs the flag.
       throw new CliError(
-        `vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; pass --interpolate-pos-encoding to run at another size`,
+        `vitmae forward: pixel_values are ${h}x${w} but the model takes ${config.imageSize[0]}x${config.imageSize[1]}; ` +
+          "pass --interpolate-pos-encoding to run at another size",
       );
     }
     const noise = inputs.get("noise");

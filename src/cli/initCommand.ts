@@ -1,25 +1,9 @@
 // `vitmae init`: a freshly initialised ViTMAEForPreTraining checkpoint in HF format.
 
-import { existsSync } from "node:fs";
-import { isLeft } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
-import { configFromFile, type ViTMAEConfig } from "../mae/config.ts";
-import { preset, presetNames } from "../mae/presets.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
-import { CliError, intFlag, required, type Command } from "./command.ts";
-
-/** A preset name or a config.json path (or a folder holding one). */
-export function configFromSpec(spec: string, cmd: string): ViTMAEConfig {
-  const isPreset = (presetNames as readonly string[]).includes(spec);
-  if (!isPreset && !existsSync(spec))
-    throw new CliError(
-      `vitmae ${cmd}: --config "${spec}" is neither a preset (${presetNames.join(", ")}) nor an existing file`,
-      2,
-    );
-  const cfg = isPreset ? preset(spec) : configFromFile(spec);
-  if (isLeft(cfg)) throw new CliError(`vitmae ${cmd}: ${cfg.left.message}`);
-  return cfg.right;
-}
+import { intFlag, required, type Command } from "./command.ts";
+import { configFromSpec } from "./configFromSpec.ts";
 
 export const initCommand: Command = {
   name: "init",

@@ -1,5 +1,6 @@
 // The `vitmae` command line: dispatches to a subcommand; every failure is one clear line.
 
+import "../node/nodeFileSystem.ts"; // checkpoint folders are read and written through Node's file system
 import { CliError, parse, type Command } from "./command.ts";
 import { forwardCommand } from "./forwardCommand.ts";
 import { initCommand } from "./initCommand.ts";

@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
+import { RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { MAE_ADAMW } from "../nn/adamw.ts";
 import { scaledLr } from "../nn/schedule.ts";
@@ -12,7 +13,7 @@ import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { findTrainingCheckpoint, loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
-import { configFromSpec } from "./initCommand.ts";
+import { configFromSpec } from "./configFromSpec.ts";
 
 const CMD = "pretrain";
 
@@ -175,14 +176,17 @@ export const pretrainCommand: Command = {
       process.off("SIGINT", onSigint);
     }
     // The exit code travels as main's return value (the bin sets process.exitCode from it), so 130 must too.
+    const savedIn = join(outDir, RUN_FOLDER.checkpoint);
     if (result.stopped) {
       throw new CliError(
-        `vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${join(outDir, "checkpoint")}; continue with --resume ${outDir}`,
+        `vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${savedIn}; ` +
+          `continue with --resume ${outDir}`,
         130,
       );
     }
     console.log(
-      `done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${join(outDir, "checkpoint")}, log in ${log.path}, curve in ${join(outDir, "loss.png")}`,
+      `done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${savedIn}, ` +
+        `log in ${log.path}, curve in ${join(outDir, "loss.png")}`,
     );
   },
 };
@@ -212,7 +216,8 @@ function refuseToOverwrite(outDir: string, resumingFrom: string | undefined): vo
   }
   if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
   throw new CliError(
-    `vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); continue it with --resume ${outDir}, or choose another --out`,
+    `vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); ` +
+      `continue it with --resume ${outDir}, or choose another --out`,
     2,
   );
 }

@@ -10,10 +10,10 @@ import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
 import { splitDataset } from "../data/splitDataset.ts";
 import { encoderFeatures } from "../eval/features.ts";
 import { knn, linearProbe, standardize } from "../eval/probe.ts";
-import { writeJsonAtomic } from "../io/atomicWrite.ts";
+import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { ViTMAEModel } from "../mae/models.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
-import { checkOutputPath, checkpointDir } from "./reconstructCommand.ts";
+import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "probe";
 
@@ -93,7 +93,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const numClasses = dataset.numClasses;
     if (numClasses === undefined) {
       throw new CliError(
-        `vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has no labels; probing needs classes (a folder with one subfolder per class, IDX files with labels, or mnist)`,
+        `vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has no labels; probing needs classes ` +
+          "(a folder with one subfolder per class, IDX files with labels, or mnist)",
       );
     }
     if (numClasses < 2)

@@ -1,26 +1,24 @@
 // `vitmae reconstruct`: the MAE demo notebook's picture — original | masked | reconstruction |
 // reconstruction with the visible patches pasted back — one row per image, as one PNG.
 
-import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { parseDataSpec } from "../data/parseDataSpec.ts";
-import { preprocess, preprocessOptions, unnormalize, type PreprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig, type PreprocessorConfig } from "../data/preprocessorConfig.ts";
-import { reconstruct, type Reconstruction, type ReconstructionSpace } from "../eval/reconstruct.ts";
+import { preprocess, preprocessOptions, type PreprocessOptions } from "../data/preprocess.ts";
+import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { PANEL_HEADERS, panels } from "../eval/panels.ts";
+import { reconstruct, type ReconstructionSpace } from "../eval/reconstruct.ts";
 import type { Image } from "../io/image.ts";
-import { readImageFile, writePngFile } from "../io/image.ts";
-import { resolveModelDir } from "../mae/checkpoint.ts";
+import { readImageFile, writePngFile } from "../node/imageFile.ts";
 import { lenKeepOf } from "../mae/masking.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "reconstruct";
 /** Images per forward call (the picture itself bounds N in practice). */
 const BATCH = 16;
-export const PANEL_HEADERS = ["original", "masked", "reconstruction", "reconstruction + visible"] as const;
 
 export const reconstructCommand: Command = {
   name: CMD,
@@ -81,7 +79,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     const cfg = model.config;
     if (withTargetStats && !cfg.normPixLoss) {
       throw new CliError(
-        `vitmae ${CMD}: --unnormalize-with-target-stats is for norm_pix_loss models, and ${modelDir} has norm_pix_loss false (its reconstruction is already in pixel space)`,
+        `vitmae ${CMD}: --unnormalize-with-target-stats is for norm_pix_loss models, and ${modelDir} has ` +
+          "norm_pix_loss false (its reconstruction is already in pixel space)",
         2,
       );
     }
@@ -115,7 +114,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     const masked = cfg.numPatches - lenKeepOf(cfg.numPatches, maskRatio);
     const mean = mse.reduce((a, b) => a + b, 0) / n;
     const caption = [
-      `mask ratio ${maskRatio} (${masked} of ${cfg.numPatches} patches masked), seed ${seed}. Masked patches are shown as 0 after normalisation, i.e. the processor's mean colour.`,
+      `mask ratio ${maskRatio} (${masked} of ${cfg.numPatches} patches masked), seed ${seed}. ` +
+        "Masked patches are shown as 0 after normalisation, i.e. the processor's mean colour.",
       SPACE_NOTE[space],
       `Masked-patch MSE (loss space), row by row: ${mse.map((v) => v.toFixed(4)).join(", ")}; mean ${mean.toFixed(4)}.`,
     ].join("\n");
@@ -131,28 +131,12 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
 export const SPACE_NOTE: Record<ReconstructionSpace, string> = {
   pixels: "Reconstruction in pixel space (the model predicts normalised pixels).",
   "normalized-patches":
-    "norm_pix_loss model: the reconstruction is shown in normalised-patch space (each predicted patch is zero-mean, unit-variance), not in pixels.",
+    "norm_pix_loss model: the reconstruction is shown in normalised-patch space " +
+    "(each predicted patch is zero-mean, unit-variance), not in pixels.",
   "target-stats":
-    "norm_pix_loss model: predicted patches un-normalised with each target patch's own mean and variance (statistics of the hidden pixels).",
+    "norm_pix_loss model: predicted patches un-normalised with each target patch's own mean and variance " +
+    "(statistics of the hidden pixels).",
 };
-
-/** The four panels of each image, un-normalised with the processor's mean/std to 8-bit pictures. */
-export function panels(r: Reconstruction, processor: PreprocessorConfig): Image[][] {
-  const [b, c, h, w] = r.original.shape;
-  const plane = c * h * w;
-  const arrays = [r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.toArray());
-  return Array.from({ length: b }, (_, i) =>
-    arrays.map((a) =>
-      unnormalize(
-        a.subarray(i * plane, (i + 1) * plane),
-        { channels: c, height: h, width: w },
-        processor.imageMean,
-        processor.imageStd,
-        processor.rescaleFactor,
-      ),
-    ),
-  );
-}
 
 function fromFiles(files: readonly string[], prep: PreprocessOptions): { pixels: Tensor; names: string[] } {
   const views = files.map((f) => preprocess(readImageFile(f), prep));
@@ -182,37 +166,4 @@ function stackViews(views: Float32Array[], prep: PreprocessOptions): Tensor {
   const all = new Float32Array(views.length * size);
   views.forEach((v, i) => all.set(v, i * size));
   return T.fromArray(all, [views.length, prep.channels, prep.height, prep.width]);
-}
-
-/** Fails before any work when an output file's folder is missing or not writable (the write itself is atomic). */
-export function checkOutputPath(out: string, cmd: string): void {
-  const dir = dirname(resolve(out));
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!isDir) throw new CliError(`vitmae ${cmd}: cannot write ${out}: folder ${dir} does not exist`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new CliError(`vitmae ${cmd}: cannot write ${out}: folder ${dir} is not writable`);
-  }
-  try {
-    if (statSync(out).isDirectory()) throw new CliError(`vitmae ${cmd}: ${out} is a folder; give a file path`, 2);
-  } catch (e) {
-    if (e instanceof CliError) throw e; // a missing file is the normal case
-  }
-}
-
-/** The checkpoint folder behind --model (itself, or a pretrain output folder's checkpoint/), or a clear error. */
-export function checkpointDir(flag: string, cmd: string): string {
-  const dir = resolveModelDir(flag);
-  if (statSync(dir).isDirectory() && !existsSync(join(dir, "config.json"))) {
-    throw new CliError(
-      `vitmae ${cmd}: --model ${flag} is not a checkpoint folder (no config.json in it, nor in ${join(flag, "checkpoint")})`,
-    );
-  }
-  return dir;
 }

@@ -2,7 +2,8 @@
 
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { IdxError, readIdxImages, readIdxLabels } from "../io/idx.ts";
+import { IdxError } from "../io/idx.ts";
+import { readIdxImages, readIdxLabels } from "../node/idxFile.ts";
 import { checkIndex, DatasetError, type Dataset, type Sample } from "./dataset.ts";
 
 /** Which half of a standard IDX folder: `train-*` or `t10k-*` files. */

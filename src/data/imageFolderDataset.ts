@@ -2,7 +2,7 @@
 
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { readImageFile } from "../io/image.ts";
+import { readImageFile } from "../node/imageFile.ts";
 import { checkIndex, DatasetError, type Dataset, type Sample } from "./dataset.ts";
 
 /** The extensions listed; the format itself is told by the file's first bytes when it is read. */

@@ -36,3 +36,4 @@ export {
 } from "./randomResizedCrop.ts";
 export { PIL_RESAMPLE_CODES, resize, type ResampleFilter } from "./resize.ts";
 export { splitDataset } from "./splitDataset.ts";
+export { cutmixBox, MAE_MIXUP, mixupBatch, sampleBeta, type Mixed, type MixupOptions } from "./mixup.ts";

@@ -2,6 +2,7 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { CHECKPOINT_FILE } from "../mae/checkpointNames.ts";
 import { PIL_RESAMPLE_CODES, type ResampleFilter } from "./resize.ts";
 
 /** The preprocessing settings of a checkpoint (HF's key names in camelCase). */
@@ -46,8 +47,6 @@ export class PreprocessorConfigError extends Error {
   override name = "PreprocessorConfigError";
 }
 
-export const PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json";
-
 /** Reads `dir/preprocessor_config.json`; returns the defaults when the folder has none. */
 export function readPreprocessorConfig(dir: string): PreprocessorConfig {
   let isDir = false;
@@ -58,7 +57,7 @@ export function readPreprocessorConfig(dir: string): PreprocessorConfig {
   }
   if (!isDir)
     throw new PreprocessorConfigError(`checkpoint folder ${JSON.stringify(dir)} does not exist or is not a folder`);
-  const path = join(dir, PREPROCESSOR_CONFIG_FILE);
+  const path = join(dir, CHECKPOINT_FILE.preprocessor);
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -62,7 +62,8 @@ export function encoderFeatures(
     const batch = loader.batchAt(step);
     if (!batch.labels) {
       throw new DatasetError(
-        `dataset ${JSON.stringify(dataset.name)}: an example among indices ${batch.indices[0]}..${batch.indices[batch.indices.length - 1]} has no label; probing needs a labelled dataset`,
+        `dataset ${JSON.stringify(dataset.name)}: an example among indices ` +
+          `${batch.indices[0]}..${batch.indices[batch.indices.length - 1]} has no label; probing needs a labelled dataset`,
       );
     }
     const pixels = T.fromArray(batch.pixels, batch.shape);

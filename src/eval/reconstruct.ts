@@ -5,7 +5,7 @@ import * as T from "../core/index.ts";
 import type { Key, Tensor } from "../core/index.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { forward } from "../mae/forward.ts";
-import { target } from "../mae/loss.ts";
+import { maeLoss, maskedMean, patchStats, perPatchMse, target, NORM_PIX_EPS } from "../mae/loss.ts";
 import type { PreTrainingParams } from "../mae/params.ts";
 import { patchify, unpatchify } from "../mae/patches.ts";
 
@@ -92,11 +92,10 @@ function gridOf(pixels: Tensor, cfg: ViTMAEConfig): [number, number] {
   return [pixels.shape[2] / cfg.patchSize[0], pixels.shape[3] / cfg.patchSize[1]];
 }
 
-/** pred · sqrt(var + 1e-6) + mean, with each target patch's mean and unbiased variance (as loss.ts normalises). */
+/** pred · sqrt(var + ε) + mean, with each target patch's mean and unbiased variance: the loss's normalisation undone. */
 function withTargetStats(pred: Tensor, targetPatches: Tensor): Tensor {
-  const mean = T.mean(targetPatches, -1, { keepdims: true });
-  const variance = T.variance(targetPatches, -1, { keepdims: true, unbiased: true });
-  return T.add(T.mul(pred, T.sqrt(T.add(variance, 1e-6))), mean);
+  const { mean, variance } = patchStats(targetPatches);
+  return T.add(T.mul(pred, T.sqrt(T.add(variance, NORM_PIX_EPS))), mean);
 }
 
 /** The patch mask [B, L] as a pixel mask [B, C, H, W] (the notebook's mask.unsqueeze(-1).repeat + unpatchify). */
@@ -122,10 +121,8 @@ export function maskedMsePerImage(
   patch: readonly [number, number],
   normPixLoss: boolean,
 ): number[] {
-  const diff = T.sub(prediction, target(pixels, patch, normPixLoss));
-  const perPatch = T.mean(T.mul(diff, diff), -1); // [B, L]
-  const perImage = T.div(T.sum(T.mul(perPatch, mask), -1), T.sum(mask, -1));
-  return Array.from(perImage.toArray());
+  const perPatch = perPatchMse(prediction, target(pixels, patch, normPixLoss)); // [B, L]
+  return Array.from(maskedMean(perPatch, mask, { perImage: true }).toArray());
 }
 
 /**
@@ -159,7 +156,5 @@ export function meanFillBaselineMse(
     );
   const fill = T.div(T.sum(T.mul(pixels, keep), [2, 3], { keepdims: true }), visible); // [B, C, 1, 1]
   const prediction = target(T.broadcastTo(fill, [b, c, h, w]), patch, normPixLoss);
-  const diff = T.sub(prediction, target(pixels, patch, normPixLoss));
-  const perPatch = T.mean(T.mul(diff, diff), -1);
-  return T.div(T.sum(T.mul(perPatch, mask)), T.sum(mask)).item();
+  return maeLoss(pixels, prediction, mask, patch, normPixLoss).item();
 }

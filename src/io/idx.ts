@@ -1,11 +1,9 @@
-// IDX files (MNIST, Fashion-MNIST), plain or gzipped: read, validate (untrusted input), write; follows LeCun's format note.
+// IDX arrays (MNIST, Fashion-MNIST): decode and validate (untrusted input), encode; follows LeCun's format
+// note. Bytes in, bytes out: files, gzipped or not, are src/node/idxFile.ts.
 //
 // Layout: 2 zero bytes, a type byte (0x08 = unsigned byte), a byte with the number of dims, then each
 // dim as a big-endian uint32, then the data, row-major. Images are [n, rows, cols] (magic 0x00000803),
 // labels [n] (magic 0x00000801).
-
-import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 
 /** A malformed or unreadable IDX file; names the file and the problem. */
 export class IdxError extends Error {
@@ -25,12 +23,13 @@ export interface IdxArray {
 
 const UBYTE = 0x08;
 const TYPE_NAMES: Record<number, string> = { 9: "int8", 11: "int16", 12: "int32", 13: "float32", 14: "float64" };
-/** Decompressed size cap: Fashion-MNIST's largest file is 47 MB, so 1 GiB is corruption or a gzip bomb. */
-const MAX_IDX_BYTES = 1 << 30;
 
-/** Parses IDX bytes (gunzipped first when they start with the gzip magic 1f 8b). */
-export function decodeIdx(bytes: Uint8Array, source: string): IdxArray {
-  const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzip(bytes, source) : bytes;
+/** Whether bytes start with the gzip magic 1f 8b (a .gz IDX file, as LeCun's site serves them). */
+export const isGzip = (bytes: Uint8Array): boolean => bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** Parses uncompressed IDX bytes (gzipped ones are refused: src/node/idxFile.ts gunzips files first). */
+export function decodeIdx(raw: Uint8Array, source: string): IdxArray {
+  if (isGzip(raw)) throw new IdxError(source, "is gzip-compressed: gunzip the bytes first (readIdxFile does)");
   if (raw.length < 4) throw new IdxError(source, `${raw.length} bytes, too short for the 4-byte magic number`);
   const [zero0, zero1, type, ndim] = raw;
   const magic = `0x${Array.from(raw.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("")}`;
@@ -58,37 +57,26 @@ export function decodeIdx(bytes: Uint8Array, source: string): IdxArray {
   return { dims, data: new Uint8Array(raw.subarray(headerBytes)) }; // a plain copy, never a Buffer view
 }
 
-/** Reads an IDX file (plain or .gz). */
-export function readIdxFile(path: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new IdxError(path, code === "ENOENT" ? "no such file" : `cannot read the file (${String(cause)})`, cause);
-  }
-  return decodeIdx(bytes, path);
-}
-
-/** Images [n, rows, cols] from an IDX file; anything but 3 dims is an error. */
-export function readIdxImages(path: string): { count: number; rows: number; cols: number; data: Uint8Array } {
-  const { dims, data } = readIdxFile(path);
+/** Images [n, rows, cols] from a decoded IDX array; anything but 3 dims is an error. */
+export function idxImages(
+  { dims, data }: IdxArray,
+  source: string,
+): { count: number; rows: number; cols: number; data: Uint8Array } {
   if (dims.length !== 3) {
     throw new IdxError(
-      path,
+      source,
       `expected images [n, rows, cols] (magic 0x00000803), got ${dims.length} dims [${dims.join(", ")}]`,
     );
   }
   const [count, rows, cols] = dims;
-  if (rows === 0 || cols === 0) throw new IdxError(path, `images of ${rows}x${cols} pixels are empty`);
+  if (rows === 0 || cols === 0) throw new IdxError(source, `images of ${rows}x${cols} pixels are empty`);
   return { count, rows, cols, data };
 }
 
-/** Labels [n] from an IDX file; anything but 1 dim is an error. */
-export function readIdxLabels(path: string): Uint8Array {
-  const { dims, data } = readIdxFile(path);
+/** Labels [n] from a decoded IDX array; anything but 1 dim is an error. */
+export function idxLabels({ dims, data }: IdxArray, source: string): Uint8Array {
   if (dims.length !== 1) {
-    throw new IdxError(path, `expected labels [n] (magic 0x00000801), got ${dims.length} dims [${dims.join(", ")}]`);
+    throw new IdxError(source, `expected labels [n] (magic 0x00000801), got ${dims.length} dims [${dims.join(", ")}]`);
   }
   return data;
 }
@@ -108,15 +96,4 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
   out.set(data, 4 + 4 * dims.length);
   return out;
-}
-
-function gunzip(bytes: Uint8Array, source: string): Uint8Array {
-  try {
-    return gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why =
-      code === "ERR_BUFFER_TOO_LARGE" ? `it decompresses to over ${MAX_IDX_BYTES} bytes` : (cause as Error).message;
-    throw new IdxError(source, `bad gzip data: ${why}`, cause);
-  }
 }

@@ -1,9 +1,8 @@
-// Image files: PNG (pngjs) and JPEG (jpeg-js) decoded to 8-bit HWC as PIL's Image.open(f).convert("RGB"/"L") sees them.
+// Images: PNG (pngjs) and JPEG (jpeg-js) bytes decoded to 8-bit HWC as PIL's Image.open(f).convert("RGB"/"L")
+// sees them, and PNG encoding. Bytes in, bytes out: files are src/node/imageFile.ts.
 
-import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
-import { writeFileAtomic } from "./atomicWrite.ts";
 
 /** An 8-bit image, row-major HWC: pixel (y, x), channel c is `data[(y * width + x) * channels + c]`. */
 export interface Image {
@@ -59,19 +58,6 @@ export function decodeImage(bytes: Uint8Array, source: string): Image {
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
   throw new ImageError(source, `not a PNG or JPEG file (first bytes: ${head})`);
-}
-
-/** Reads and decodes an image file; a missing or unreadable file is an ImageError too. */
-export function readImageFile(path: string): Image {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String(cause);
-    throw new ImageError(path, `cannot read the file: ${why}`, cause);
-  }
-  return decodeImage(bytes, path);
 }
 
 // ---- PNG ----
@@ -245,11 +231,6 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
     bitDepth: 8,
   });
   return new Uint8Array(bytes); // a plain copy: a Buffer's slice() would share memory
-}
-
-/** Writes a PNG atomically (temp file in the same directory, then rename). */
-export function writePngFile(path: string, data: Uint8Array, width: number, height: number, channels: 1 | 3): void {
-  writeFileAtomic(path, encodePng(data, width, height, channels));
 }
 
 function messageOf(e: unknown): string {

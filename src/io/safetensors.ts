@@ -1,7 +1,5 @@
-// The safetensors format on plain typed arrays: read, validate (untrusted input), convert, write; follows huggingface/safetensors.
-
-import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "./atomicWrite.ts";
+// The safetensors format on plain typed arrays: parse and validate (untrusted input), convert,
+// serialise; follows huggingface/safetensors. Bytes in, bytes out: files are src/node/safetensorsFile.ts.
 
 export type SafeDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32";
 export type SafeData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array;
@@ -90,28 +88,6 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
     });
   }
   return { tensors, metadata };
-}
-
-/** Reads and parses a file; a missing file, a directory or an unreadable file gives a SafetensorsError. */
-export function readSafetensorsFile(path: string): SafetensorsFile {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    const problem =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory, not a file"
-          : code === "EACCES" || code === "EPERM"
-            ? "permission denied"
-            : code === "ERR_FS_FILE_TOO_LARGE"
-              ? "file too large to read into memory"
-              : `cannot read the file (${cause instanceof Error ? cause.message : String(cause)})`;
-    throw new SafetensorsError(problem, { source: path }, cause);
-  }
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
 interface Entry {
@@ -366,22 +342,14 @@ function int64ToFloat32(v: bigint): number {
 
 /**
  * Serialises tensors in insertion order, contiguously, with a compact JSON header padded with
- * spaces to a multiple of 8 (so the data section stays 8-byte aligned), as HF writes it.
+ * spaces to a multiple of 8 (so the data section stays 8-byte aligned), as HF writes it. `source`
+ * (the file it is for) is named in errors.
  */
-export function serializeSafetensors(tensors: WritableTensors, metadata: Record<string, string> = {}): Uint8Array {
-  return serialize(tensors, metadata, undefined);
-}
-
-/** Serialises and writes atomically (temp file + rename): a crash never leaves half a checkpoint. */
-export function writeSafetensorsFile(
-  path: string,
+export function serializeSafetensors(
   tensors: WritableTensors,
   metadata: Record<string, string> = {},
-): void {
-  writeFileAtomic(path, serialize(tensors, metadata, path));
-}
-
-function serialize(tensors: WritableTensors, metadata: Record<string, string>, source: string | undefined): Uint8Array {
+  source?: string,
+): Uint8Array {
   const fail = failIn(source);
   const named = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const fields: string[] = []; // built by hand: JSON.stringify would move integer-like names first

@@ -1,13 +1,12 @@
-// Hugging Face checkpoint folders: config.json + model.safetensors, read and written (atomically).
+// Hugging Face checkpoints in memory: config.json (its text or JSON value) and model.safetensors'
+// bytes to a config and parameters, and back. Runs anywhere; folders are checkpointFolder.ts, URLs
+// fetchCheckpoint.ts.
 
-import { existsSync, mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { isLeft } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
-import { writeJsonAtomic } from "../io/atomicWrite.ts";
-import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
-import { configFromFile, toHFJson, type ViTMAEConfig } from "./config.ts";
+import { parseSafetensors, serializeSafetensors, toFloat32, type WritableTensor } from "../io/safetensors.ts";
+import { CHECKPOINT_FILE } from "./checkpointNames.ts";
+import { configFromText, fileIssue, getOrThrow, parseConfig, toHFJson, type ViTMAEConfig } from "./config.ts";
 import {
   namedParameters,
   parameterShapes,
@@ -20,84 +19,82 @@ export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
 
-/**
- * The folder holding the model: `dir` itself, or — for a `vitmae pretrain` output folder — its
- * `checkpoint/` (or `checkpoint.previous/` if a save was interrupted between its two renames).
- */
-export function resolveModelDir(dir: string): string {
-  if (!existsSync(dir)) throw new CheckpointError(`checkpoint folder ${dir} does not exist`);
-  if (!statSync(dir).isDirectory() || existsSync(join(dir, "config.json"))) return dir;
-  for (const sub of ["checkpoint", "checkpoint.previous"])
-    if (existsSync(join(dir, sub, "config.json"))) return join(dir, sub);
-  return dir;
+/** config.json as given: its text, its bytes, or the parsed JSON object. */
+export type ConfigJson = string | Uint8Array | Readonly<Record<string, unknown>>;
+
+/** Where the two parts came from (file paths, URLs), for error messages. */
+export interface CheckpointSources {
+  config?: string;
+  weights?: string;
 }
 
-/** The config of a checkpoint folder (or a config.json path). */
-export function loadConfig(dirIn: string): ViTMAEConfig {
-  const dir = resolveModelDir(dirIn);
-  const path = statSync(dir).isDirectory() ? join(dir, "config.json") : dir;
-  const cfg = configFromFile(path);
-  if (isLeft(cfg)) throw cfg.left;
-  return cfg.right;
+/** A config.json is a few KB; refuse to parse a huge one by mistake. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** The validated config of a config.json; a bad one throws a ConfigError naming the source and every field. */
+export function configFromJson(configJson: ConfigJson, source?: string): ViTMAEConfig {
+  if (typeof configJson !== "string" && !(configJson instanceof Uint8Array))
+    return getOrThrow(parseConfig(configJson, source));
+  const size = typeof configJson === "string" ? configJson.length : configJson.byteLength;
+  if (size > MAX_CONFIG_BYTES)
+    throw fileIssue(source ?? CHECKPOINT_FILE.config, `is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
+  const text = typeof configJson === "string" ? configJson : new TextDecoder().decode(configJson);
+  return getOrThrow(configFromText(text, source));
 }
 
-/** All tensors of a safetensors file as float32 tensors, by name. */
-export function loadNamedTensors(path: string): Map<string, Tensor> {
-  const file = readSafetensorsFile(path);
+/** All tensors of safetensors bytes as float32 tensors, by name (I64 ids and F16/BF16 converted). */
+export function namedTensorsFromBytes(bytes: Uint8Array, source?: string): Map<string, Tensor> {
+  const file = parseSafetensors(bytes, source);
   return new Map([...file.tensors].map(([name, t]) => [name, T.fromArray(toFloat32(t, name), t.shape)]));
 }
 
-function weightsPath(dirIn: string): string {
-  const dir = resolveModelDir(dirIn);
-  const path = join(dir, "model.safetensors");
-  if (!existsSync(path)) {
-    const hint = existsSync(join(dir, "pytorch_model.bin"))
-      ? " (only pytorch_model.bin is there: convert it to safetensors first)"
-      : "";
-    throw new CheckpointError(`no model.safetensors in ${dir}${hint}`);
-  }
-  return path;
-}
-
-/** A ViTMAEForPreTraining checkpoint: config and parameters, every tensor checked by name and shape. */
-export function loadPreTraining(dir: string): { config: ViTMAEConfig; params: PreTrainingParams } {
-  const config = loadConfig(dir);
-  const path = weightsPath(dir);
-  return { config, params: parametersFromNamed<PreTrainingParams>(config, loadNamedTensors(path), { source: path }) };
+/** A ViTMAEForPreTraining checkpoint from memory: every tensor checked by name and shape. */
+export function preTrainingFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): { config: ViTMAEConfig; params: PreTrainingParams } {
+  const config = configFromJson(configJson, sources.config);
+  const named = namedTensorsFromBytes(weights, sources.weights);
+  return { config, params: parametersFromNamed<PreTrainingParams>(config, named, { source: sources.weights }) };
 }
 
 /**
- * A ViTMAEModel (encoder) checkpoint. From a pre-training checkpoint it takes the `vit.` part and
+ * A ViTMAEModel (encoder) from memory. From a pre-training checkpoint it takes the `vit.` part and
  * ignores the decoder, as HF's from_pretrained does; a bare encoder checkpoint has no prefix.
  */
-export function loadEncoder(dir: string): { config: ViTMAEConfig; params: EncoderParams } {
-  const config = loadConfig(dir);
-  const path = weightsPath(dir);
-  const named = loadNamedTensors(path);
+export function encoderFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): { config: ViTMAEConfig; params: EncoderParams } {
+  const config = configFromJson(configJson, sources.config);
+  const named = namedTensorsFromBytes(weights, sources.weights);
   const prefixed = [...named.keys()].some((n) => n.startsWith("vit."));
   const encoderOnly = new Map(
     [...named]
       .filter(([n]) => (prefixed ? n.startsWith("vit.") : !n.startsWith("decoder.")))
       .map(([n, t]) => [prefixed ? n.slice(4) : n, t]),
   );
-  return { config, params: parametersFromNamed<EncoderParams>(config, encoderOnly, { prefix: "", source: path }) };
+  const params = parametersFromNamed<EncoderParams>(config, encoderOnly, { prefix: "", source: sources.weights });
+  return { config, params };
 }
 
-/** Writes config.json and model.safetensors (HF names, float32) into dir, each atomically. */
-export function saveCheckpoint(
-  dir: string,
+/** What `saveCheckpoint` writes, in memory: config.json's text and model.safetensors' bytes (HF names, float32). */
+export function checkpointToBytes(
   config: ViTMAEConfig,
   params: PreTrainingParams | EncoderParams,
   opts: { encoderOnly?: boolean } = {},
-): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new CheckpointError(`cannot create checkpoint folder ${dir}: ${(e as Error).message}`);
-  }
-  const named = namedParameters(params);
+): { configJson: string; weights: Uint8Array } {
   // HF's state-dict order, so the file lists tensors as transformers' save_pretrained does.
   const order = parameterShapes(config, opts.encoderOnly ? "" : "vit.").map(([n]) => n);
+  const json = toHFJson(config);
+  if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];
+  return { configJson: `${JSON.stringify(json, null, 2)}\n`, weights: weightsToBytes(namedParameters(params), order) };
+}
+
+/** model.safetensors' bytes for named tensors (float32), the names in `order` first, then any others. */
+export function weightsToBytes(named: ReadonlyMap<string, Tensor>, order: readonly string[]): Uint8Array {
   const names = [...order.filter((n) => named.has(n)), ...[...named.keys()].filter((n) => !order.includes(n))];
   const tensors = new Map<string, WritableTensor>(
     names.map((n) => {
@@ -105,8 +102,5 @@ export function saveCheckpoint(
       return [n, { dtype: "F32", shape: [...t.shape], data: t.toArray() }];
     }),
   );
-  writeSafetensorsFile(join(dir, "model.safetensors"), tensors, { format: "pt" });
-  const json = toHFJson(config);
-  if (opts.encoderOnly) json.architectures = ["ViTMAEModel"];
-  writeJsonAtomic(join(dir, "config.json"), json);
+  return serializeSafetensors(tensors, { format: "pt" }, CHECKPOINT_FILE.weights);
 }

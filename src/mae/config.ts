@@ -1,7 +1,5 @@
 // ViTMAEConfig: the fields and defaults of HF transformers' configuration_vit_mae.py (4.57), parsed once into a validated value.
 
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { type Either, left, right, isLeft } from "fp-ts/lib/Either.js";
 
 /** The `hidden_act` names of HF's ACT2FN that we implement ("gelu" is the exact erf GELU). */
@@ -268,33 +266,20 @@ function crossFieldIssues(f: Partial<Fields>, json: Record<string, unknown>, iss
   }
 }
 
-// A config.json is a few KB; refuse to read a huge file into memory by mistake.
-const MAX_CONFIG_BYTES = 1 << 20;
+/** A problem with the config file itself (unreadable, not JSON) rather than with a field. */
+export function fileIssue(file: string, problem: string): ConfigError {
+  return new ConfigError([{ field: "file", value: file, problem }], file);
+}
 
-/** A config from a config.json file, or from a folder holding one (as HF's from_pretrained takes). */
-export function configFromFile(path: string): Either<ConfigError, ViTMAEConfig> {
-  const fail = (file: string, problem: string) =>
-    left(new ConfigError([{ field: "file", value: file, problem }], file));
-  let file = path;
-  let text: string;
-  try {
-    if (statSync(file).isDirectory()) file = join(file, "config.json");
-    const stat = statSync(file);
-    if (!stat.isFile()) return fail(file, "is not a regular file"); // a FIFO or device could block the read forever
-    const size = stat.size;
-    if (size > MAX_CONFIG_BYTES)
-      return fail(file, `is ${size} bytes, too large for a config.json (limit ${MAX_CONFIG_BYTES})`);
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    return fail(file, `cannot be read: ${(e as Error).message}`); // fs errors are Errors
-  }
+/** A config from config.json's text: JSON first (a syntax error names the source), then `parseConfig`. */
+export function configFromText(text: string, source?: string): Either<ConfigError, ViTMAEConfig> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    return fail(file, `is not valid JSON: ${(e as Error).message}`); // JSON.parse throws SyntaxError
+    return left(fileIssue(source ?? "config.json", `is not valid JSON: ${(e as Error).message}`)); // a SyntaxError
   }
-  return parseConfig(json, file);
+  return parseConfig(json, source);
 }
 
 /** What HF's save_pretrained writes: model_type, architectures, the 19 fields in snake_case, the extras; keys sorted. */

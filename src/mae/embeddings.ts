@@ -51,6 +51,24 @@ export function checkPixels(cfg: ViTMAEConfig, pixels: Tensor, interpolate: bool
 /** [B, C, H, W] → tokens [B, 1+lenKeep, D] with the mask and idsRestore. */
 export function embed(p: EncoderParams["embeddings"], cfg: ViTMAEConfig, pixels: Tensor, opts: EmbedOptions): Embedded {
   const grid = checkPixels(cfg, pixels, opts.interpolatePosEncoding ?? false);
+  const b = pixels.shape[0];
+  const d = cfg.hiddenSize;
+  const patchEmbeddings = patchEmbed(p.patch_embeddings.projection, cfg, pixels, grid); // (B, L, D)
+  const positions = positionTable(p.position_embeddings, cfg, grid, opts.interpolatePosEncoding ?? false);
+  const placed = T.add(patchEmbeddings, T.slice(positions, [{ start: 1 }])); // + pos[1:]
+  const masked = randomMasking(placed, opts.maskRatio ?? cfg.maskRatio, { noise: opts.noise, key: opts.key });
+  const cls = T.add(T.reshape(p.cls_token, [1, 1, d]), T.reshape(T.slice(positions, [{ stop: 1 }]), [1, 1, d])); // CLS after masking
+  const tokens = T.concat([T.broadcastTo(cls, [b, 1, d]), masked.kept], 1); // (B, 1+lenKeep, D)
+  return { ...masked, tokens, patchEmbeddings, positions, grid };
+}
+
+/** The patch projection, HF's Conv2d(C, D, kernel = stride = patch): [B, C, H, W] → [B, L, D] in row-major grid order. */
+export function patchEmbed(
+  projection: { weight: Tensor; bias: Tensor },
+  cfg: ViTMAEConfig,
+  pixels: Tensor,
+  grid: readonly [number, number],
+): Tensor {
   const [b, c] = pixels.shape;
   const [gh, gw] = grid;
   const [ph, pw] = cfg.patchSize;
@@ -58,13 +76,16 @@ export function embed(p: EncoderParams["embeddings"], cfg: ViTMAEConfig, pixels:
   // The conv with kernel = stride = patch is a matmul over patches in the conv's (C, ph, pw) order.
   const x = T.reshape(pixels, [b, c, gh, ph, gw, pw]); //                 (B, C, gh, ph, gw, pw)
   const patches = T.reshape(T.permute(x, [0, 2, 4, 1, 3, 5]), [b, gh * gw, c * ph * pw]); // (B, L, C·ph·pw)
-  const { weight, bias } = p.patch_embeddings.projection;
-  const patchEmbeddings = linear({ weight: T.reshape(weight, [d, c * ph * pw]), bias }, patches); // (B, L, D)
-  const table = T.reshape(p.position_embeddings, p.position_embeddings.shape.slice(1)); // (1+L0, D)
-  const positions = opts.interpolatePosEncoding ? interpolateEncoderTable(table, cfg.gridSize, grid) : table;
-  const placed = T.add(patchEmbeddings, T.slice(positions, [{ start: 1 }])); // + pos[1:]
-  const masked = randomMasking(placed, opts.maskRatio ?? cfg.maskRatio, { noise: opts.noise, key: opts.key });
-  const cls = T.add(T.reshape(p.cls_token, [1, 1, d]), T.reshape(T.slice(positions, [{ stop: 1 }]), [1, 1, d])); // CLS after masking
-  const tokens = T.concat([T.broadcastTo(cls, [b, 1, d]), masked.kept], 1); // (B, 1+lenKeep, D)
-  return { ...masked, tokens, patchEmbeddings, positions, grid };
+  return linear({ weight: T.reshape(projection.weight, [d, c * ph * pw]), bias: projection.bias }, patches);
+}
+
+/** The position table [1+L, D] for a grid: the stored one, or HF's bicubic resize of it (interpolatePosEncoding). */
+export function positionTable(
+  stored: Tensor,
+  cfg: ViTMAEConfig,
+  grid: readonly [number, number],
+  interpolate: boolean,
+): Tensor {
+  const table = T.reshape(stored, stored.shape.slice(1)); // (1+L0, D)
+  return interpolate ? interpolateEncoderTable(table, cfg.gridSize, grid) : table;
 }

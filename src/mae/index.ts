@@ -12,4 +12,6 @@ export { forward, type ForwardOptions, type PreTrainingOutput } from "./forward.
 export { initPreTraining, initEncoder, initDecoder } from "./init.ts";
 export * from "./params.ts";
 export * from "./checkpoint.ts";
+export * from "./checkpointFolder.ts";
+export { fetchCheckpoint } from "./fetchCheckpoint.ts";
 export { ViTMAEForPreTraining, ViTMAEModel, type ForwardInput } from "./models.ts";

@@ -1,12 +1,15 @@
 // Thin Hugging Face-style classes over the functional core, for users coming from transformers:
-// ViTMAEForPreTraining / ViTMAEModel with fromPretrained, forward and savePretrained.
+// ViTMAEForPreTraining / ViTMAEModel with fromPretrained / savePretrained (folders, where a file system
+// is registered), fromBytes / toBytes and fromUrl (anywhere), and forward.
 
 import * as T from "../core/index.ts";
 import type { Key, Tensor } from "../core/index.ts";
-import { loadEncoder, loadPreTraining, saveCheckpoint } from "./checkpoint.ts";
+import { checkpointToBytes, encoderFromBytes, preTrainingFromBytes, type ConfigJson } from "./checkpoint.ts";
+import { loadEncoder, loadPreTraining, saveCheckpoint } from "./checkpointFolder.ts";
 import type { ViTMAEConfig } from "./config.ts";
 import { checkPixels } from "./embeddings.ts";
 import { encode, type EncoderOutput } from "./encoder.ts";
+import { fetchCheckpoint } from "./fetchCheckpoint.ts";
 import { forward, type PreTrainingOutput } from "./forward.ts";
 import { initEncoder, initPreTraining } from "./init.ts";
 import type { EncoderParams, PreTrainingParams } from "./params.ts";
@@ -54,9 +57,22 @@ export class ViTMAEForPreTraining {
     readonly params: PreTrainingParams,
   ) {}
 
-  /** Loads a HF checkpoint folder (config.json + model.safetensors). */
+  /** Loads a HF checkpoint folder (config.json + model.safetensors); needs a file system (Node). */
   static fromPretrained(dir: string): ViTMAEForPreTraining {
     const { config, params } = loadPreTraining(dir);
+    return new ViTMAEForPreTraining(config, params);
+  }
+
+  /** A checkpoint from memory: config.json (text, bytes or object) and model.safetensors' bytes. */
+  static fromBytes(configJson: ConfigJson, weights: Uint8Array): ViTMAEForPreTraining {
+    const { config, params } = preTrainingFromBytes(configJson, weights);
+    return new ViTMAEForPreTraining(config, params);
+  }
+
+  /** A checkpoint folder at a URL (its config.json and model.safetensors are fetched). */
+  static async fromUrl(url: string | URL): Promise<ViTMAEForPreTraining> {
+    const { configJson, weights, sources } = await fetchCheckpoint(url);
+    const { config, params } = preTrainingFromBytes(configJson, weights, sources);
     return new ViTMAEForPreTraining(config, params);
   }
 
@@ -74,8 +90,14 @@ export class ViTMAEForPreTraining {
     );
   }
 
+  /** Writes config.json and model.safetensors into dir (atomically); needs a file system (Node). */
   savePretrained(dir: string): void {
     saveCheckpoint(dir, this.config, this.params);
+  }
+
+  /** What savePretrained writes, in memory: config.json's text and model.safetensors' bytes. */
+  toBytes(): { configJson: string; weights: Uint8Array } {
+    return checkpointToBytes(this.config, this.params);
   }
 }
 
@@ -85,9 +107,22 @@ export class ViTMAEModel {
     readonly params: EncoderParams,
   ) {}
 
-  /** Loads an encoder checkpoint, or the `vit.` part of a pre-training checkpoint. */
+  /** Loads an encoder checkpoint folder, or the `vit.` part of a pre-training one; needs a file system (Node). */
   static fromPretrained(dir: string): ViTMAEModel {
     const { config, params } = loadEncoder(dir);
+    return new ViTMAEModel(config, params);
+  }
+
+  /** An encoder from memory (the `vit.` part of a pre-training checkpoint, or a bare encoder). */
+  static fromBytes(configJson: ConfigJson, weights: Uint8Array): ViTMAEModel {
+    const { config, params } = encoderFromBytes(configJson, weights);
+    return new ViTMAEModel(config, params);
+  }
+
+  /** An encoder from a checkpoint folder at a URL. */
+  static async fromUrl(url: string | URL): Promise<ViTMAEModel> {
+    const { configJson, weights, sources } = await fetchCheckpoint(url);
+    const { config, params } = encoderFromBytes(configJson, weights, sources);
     return new ViTMAEModel(config, params);
   }
 
@@ -104,7 +139,13 @@ export class ViTMAEModel {
     );
   }
 
+  /** Writes an encoder checkpoint (HF's unprefixed names) into dir; needs a file system (Node). */
   savePretrained(dir: string): void {
     saveCheckpoint(dir, this.config, this.params, { encoderOnly: true });
+  }
+
+  /** What savePretrained writes, in memory. */
+  toBytes(): { configJson: string; weights: Uint8Array } {
+    return checkpointToBytes(this.config, this.params, { encoderOnly: true });
   }
 }

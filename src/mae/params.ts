@@ -117,7 +117,18 @@ export function parametersFromNamed<P>(
   named: ReadonlyMap<string, Tensor>,
   opts: { prefix?: "vit." | ""; source?: string } = {},
 ): P {
-  const expected = parameterShapes(cfg, opts.prefix ?? "vit.");
+  return treeFromNamed(parameterShapes(cfg, opts.prefix ?? "vit."), named, opts.source) as P;
+}
+
+/**
+ * A nested record from named tensors checked against the expected names and shapes: every missing or
+ * unexpected name and every wrong shape is reported (all at once), by name.
+ */
+export function treeFromNamed(
+  expected: readonly [string, readonly number[]][],
+  named: ReadonlyMap<string, Tensor>,
+  source?: string,
+): Record<string, unknown> {
   const problems: string[] = [];
   const root: Record<string, unknown> = {};
   for (const [name, shape] of expected) {
@@ -131,9 +142,9 @@ export function parametersFromNamed<P>(
   for (const name of named.keys()) if (!known.has(name)) problems.push(`unexpected tensor "${name}"`);
   if (problems.length)
     throw new ParameterError(
-      `${opts.source ? `${opts.source}: ` : ""}${problems.length} problem(s) with the parameters:\n  ${problems.join("\n  ")}`,
+      `${source ? `${source}: ` : ""}${problems.length} problem(s) with the parameters:\n  ${problems.join("\n  ")}`,
     );
-  return (opts.prefix === "" ? { ...root } : root) as P;
+  return root;
 }
 
 function setPath(root: Record<string, unknown>, name: string, value: Tensor): void {

@@ -42,7 +42,8 @@ export function makeProgress(
       if (i.step % every !== 0 && i.step !== totalSteps) return;
       const eta = (((Date.now() - started) / done) * (totalSteps - i.step)) / 1000;
       console.log(
-        `step ${i.step}/${totalSteps}  loss ${fmtLoss(i.loss)}  lr ${fmtLr(i.lr)}  ${i.imagesPerSec.toFixed(1)} img/s  ETA ${eta.toFixed(0)}s`,
+        `step ${i.step}/${totalSteps}  loss ${fmtLoss(i.loss)}  lr ${fmtLr(i.lr)}  ` +
+          `${i.imagesPerSec.toFixed(1)} img/s  ETA ${eta.toFixed(0)}s`,
       );
     },
     stop: () => undefined,

@@ -2,7 +2,7 @@
 // (written after the last save, before an interruption) are dropped so the log replays cleanly.
 
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import { writeFileAtomic } from "../io/atomicWrite.ts";
+import { writeFileAtomic } from "../node/atomicWrite.ts";
 import type { StepInfo } from "./pretrain.ts";
 
 export class RunLog {

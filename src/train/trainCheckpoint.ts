@@ -6,9 +6,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as T from "../core/index.ts";
-import { writeJsonAtomic } from "../io/atomicWrite.ts";
-import { readSafetensorsFile, toFloat32, writeSafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
-import { loadPreTraining, saveCheckpoint } from "../mae/checkpoint.ts";
+import { writeJsonAtomic } from "../node/atomicWrite.ts";
+import "../node/nodeFileSystem.ts"; // saveCheckpoint / loadPreTraining go through the file-system seam
+import { toFloat32, type WritableTensor } from "../io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../node/safetensorsFile.ts";
+import { loadPreTraining, saveCheckpoint } from "../mae/checkpointFolder.ts";
+import { CHECKPOINT_FILE, RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import type { AdamWState } from "../nn/adamw.ts";
@@ -30,8 +33,6 @@ export class TrainCheckpointError extends Error {
   override name = "TrainCheckpointError";
 }
 
-export const CHECKPOINT = "checkpoint";
-
 export function saveTrainingCheckpoint(
   outDir: string,
   parts: {
@@ -42,9 +43,9 @@ export function saveTrainingCheckpoint(
     preprocessor: Record<string, unknown>;
   },
 ): string {
-  const staging = join(outDir, `${CHECKPOINT}.partial`);
-  const final = join(outDir, CHECKPOINT);
-  const previous = join(outDir, `${CHECKPOINT}.previous`);
+  const staging = join(outDir, RUN_FOLDER.partial);
+  const final = join(outDir, RUN_FOLDER.checkpoint);
+  const previous = join(outDir, RUN_FOLDER.previous);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   saveCheckpoint(staging, parts.config, parts.params);
@@ -53,9 +54,9 @@ export function saveTrainingCheckpoint(
     moments.set(`exp_avg.${name}`, { dtype: "F32", shape: [m.size], data: m.toArray() });
   for (const [name, v] of parts.opt.v)
     moments.set(`exp_avg_sq.${name}`, { dtype: "F32", shape: [v.size], data: v.toArray() });
-  writeSafetensorsFile(join(staging, "optimizer.safetensors"), moments, { step: String(parts.opt.step.item()) });
-  writeJsonAtomic(join(staging, "preprocessor_config.json"), parts.preprocessor);
-  writeJsonAtomic(join(staging, "trainer_state.json"), parts.state);
+  writeSafetensorsFile(join(staging, CHECKPOINT_FILE.optimizer), moments, { step: String(parts.opt.step.item()) });
+  writeJsonAtomic(join(staging, CHECKPOINT_FILE.preprocessor), parts.preprocessor);
+  writeJsonAtomic(join(staging, CHECKPOINT_FILE.trainerState), parts.state);
   if (existsSync(final)) {
     rmSync(previous, { recursive: true, force: true });
     renameSync(final, previous);
@@ -67,11 +68,11 @@ export function saveTrainingCheckpoint(
 
 /** The newest complete checkpoint folder under a run's output folder (or the folder itself). */
 export function findTrainingCheckpoint(dir: string): string {
-  for (const candidate of [join(dir, CHECKPOINT), join(dir, `${CHECKPOINT}.previous`), dir]) {
-    if (existsSync(join(candidate, "trainer_state.json"))) return candidate;
+  for (const candidate of [join(dir, RUN_FOLDER.checkpoint), join(dir, RUN_FOLDER.previous), dir]) {
+    if (existsSync(join(candidate, CHECKPOINT_FILE.trainerState))) return candidate;
   }
   throw new TrainCheckpointError(
-    `no training checkpoint in ${dir} (expected ${join(dir, CHECKPOINT, "trainer_state.json")})`,
+    `no training checkpoint in ${dir} (expected ${join(dir, RUN_FOLDER.checkpoint, CHECKPOINT_FILE.trainerState)})`,
   );
 }
 
@@ -86,14 +87,15 @@ export function loadTrainingCheckpoint(dir: string): {
   const { config, params } = loadPreTraining(path);
   let state: TrainerState;
   try {
-    state = JSON.parse(readFileSync(join(path, "trainer_state.json"), "utf8")) as TrainerState;
+    state = JSON.parse(readFileSync(join(path, CHECKPOINT_FILE.trainerState), "utf8")) as TrainerState;
   } catch (e) {
-    throw new TrainCheckpointError(`${join(path, "trainer_state.json")}: ${(e as Error).message}`);
+    throw new TrainCheckpointError(`${join(path, CHECKPOINT_FILE.trainerState)}: ${(e as Error).message}`);
   }
   if (!Number.isInteger(state.step) || state.step < 0 || !Number.isInteger(state.seed)) {
-    throw new TrainCheckpointError(`${join(path, "trainer_state.json")}: step and seed must be integers`);
+    throw new TrainCheckpointError(`${join(path, CHECKPOINT_FILE.trainerState)}: step and seed must be integers`);
   }
-  const file = readSafetensorsFile(join(path, "optimizer.safetensors"));
+  const optimizerPath = join(path, CHECKPOINT_FILE.optimizer);
+  const file = readSafetensorsFile(optimizerPath);
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, t] of file.tensors) {
@@ -109,7 +111,7 @@ export function loadTrainingCheckpoint(dir: string): {
       const got = moments.get(name);
       if (got?.length !== t.size) {
         throw new TrainCheckpointError(
-          `${join(path, "optimizer.safetensors")}: ${key}.${name} ${got ? `has ${got.length} values, expected ${t.size}` : "is missing"}`,
+          `${optimizerPath}: ${key}.${name} ${got ? `has ${got.length} values, expected ${t.size}` : "is missing"}`,
         );
       }
     }

@@ -1,7 +1,7 @@
 // An 8-bit RGB raster to draw figures on: fill, rectangles, lines, bitmap-font text, image blits.
 
 import type { Image } from "../io/image.ts";
-import { writePngFile } from "../io/image.ts";
+import { writePngFile } from "../node/imageFile.ts";
 import { ADVANCE, glyph, GLYPH_HEIGHT, GLYPH_WIDTH, LINE_HEIGHT } from "./font.ts";
 
 export type RGB = readonly [number, number, number];

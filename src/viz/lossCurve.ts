@@ -1,7 +1,7 @@
 // The training-loss curve as a PNG: axes with numbered ticks, a title, linear or log10 loss axis.
 
 import type { Image } from "../io/image.ts";
-import { writePngFile } from "../io/image.ts";
+import { writePngFile } from "../node/imageFile.ts";
 import { BLACK, Canvas, WHITE, type RGB } from "./canvas.ts";
 import { LINE_HEIGHT, textWidth } from "./font.ts";
 

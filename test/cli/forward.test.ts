@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { main } from "../../src/cli/main.ts";
-import { readSafetensorsFile, writeSafetensorsFile } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { loadReferenceCase, referenceCaseNames, repoRoot, values } from "../helpers/reference.ts";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "vitmae-cli-"));

@@ -6,11 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { main } from "../../src/cli/main.ts";
-import { PANEL_HEADERS } from "../../src/cli/reconstructCommand.ts";
+import { PANEL_HEADERS } from "../../src/eval/panels.ts";
 import * as T from "../../src/core/index.ts";
 import { preprocess, unnormalize } from "../../src/data/preprocess.ts";
 import { reconstruct } from "../../src/eval/reconstruct.ts";
-import { encodePng, readImageFile, type Image } from "../../src/io/image.ts";
+import { encodePng, type Image } from "../../src/io/image.ts";
+import { readImageFile } from "../../src/node/imageFile.ts";
 import { tiny, unsafeConfig, ViTMAEForPreTraining } from "../../src/mae/index.ts";
 import { gridLayout } from "../../src/viz/grid.ts";
 
@@ -139,7 +140,7 @@ test("a `vitmae pretrain` output folder works through its checkpoint/; --data pi
   assert.ok(grid.height > 26 + 3 * 136);
 });
 
-test("a norm_pix_loss model: shown in normalised-patch space unless --unnormalize-with-target-stats, which other models refuse", async () => {
+test("norm_pix_loss: normalised-patch space unless --unnormalize-with-target-stats, which other models refuse", async () => {
   const normDir = join(root, "normpix");
   ViTMAEForPreTraining.init(unsafeConfig({ normPixLoss: true }, tiny), T.key(12)).savePretrained(normDir);
   const a = await run(["reconstruct", "--model", normDir, "--image", rgb, "--out", join(root, "n1.png")]);

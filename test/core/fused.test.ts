@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../../src/core/index.ts";
 import { checkGrads, valueAndGrad } from "../../src/autodiff/index.ts";
+import { assertClose } from "../helpers/tensors.ts";
 
 const maxDiff = (a: T.Tensor, b: T.Tensor) => Math.max(0, ...Array.from(T.abs(T.sub(a, b)).toArray()));
 const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 3 });
@@ -31,16 +32,22 @@ for (const c of cases) {
   test(`fused ${c.name} equals its composition, values and gradients`, () => {
     fc.assert(
       fc.property(shapeArb, fc.integer({ min: 0, max: 1000 }), (shape, seed) => {
-        const x = T.random.normal(T.key(seed), shape, 0, 2);
-        const weights = T.random.normal(T.key(seed + 1), shape);
-        assert.ok(maxDiff(c.fused(x), c.composite(x)) < 1e-5);
-        const loss = (f: (x: T.Tensor) => T.Tensor) => (x: T.Tensor) => T.sum(T.mul(f(x), weights));
-        const [, gf] = valueAndGrad(loss(c.fused))(x);
-        const [, gc] = valueAndGrad(loss(c.composite))(x);
-        assert.ok(maxDiff(gf, gc) < 1e-4, `${c.name} gradients differ by ${maxDiff(gf, gc)}`);
-        assert.ok(checkGrads(loss(c.fused), [x]).ok);
+        // In float64, where the composition is exact enough for a tight bound even on nearly
+        // constant rows (in float32 its own rounding there exceeds 1e-5).
+        T.withFloat64(() => {
+          const x = T.random.normal(T.key(seed), shape, 0, 2);
+          const weights = T.random.normal(T.key(seed + 1), shape);
+          assertClose(c.fused(x).toArray(), c.composite(x).toArray(), 1e-9, `${c.name} values`);
+          const loss = (f: (x: T.Tensor) => T.Tensor) => (x: T.Tensor) => T.sum(T.mul(f(x), weights));
+          const [, gf] = valueAndGrad(loss(c.fused))(x);
+          const [, gc] = valueAndGrad(loss(c.composite))(x);
+          assertClose(gf.toFloat64Array(), gc.toFloat64Array(), 1e-9, `${c.name} gradients`);
+        });
+        const x32 = T.random.normal(T.key(seed), shape, 0, 2);
+        const r = checkGrads((x: T.Tensor) => T.sum(T.mul(c.fused(x), T.random.normal(T.key(seed + 1), shape))), [x32]);
+        assert.ok(r.ok, `${c.name}: ${JSON.stringify(r.worst)}`);
       }),
-      { numRuns: 25, seed: 7 },
+      { numRuns: 25 },
     );
   });
 }
@@ -54,11 +61,57 @@ test("fused layerNorm gives weight and bias gradients (finite differences)", () 
   assert.ok(result.ok, JSON.stringify(result.worst));
 });
 
-test("fused softmax on non-last axes and strided inputs matches the composition", () => {
+test("softmax on a non-last axis (the composite) equals the fused last-axis softmax of the permuted input", () => {
   const x = T.random.normal(T.key(9), [3, 4, 5]);
-  assert.ok(maxDiff(T.softmax(x, 1), T.softmaxComposite(x, 1)) < 1e-6);
-  const xt = T.transpose(x);
+  const viaLast = T.permute(T.softmax(T.permute(x, [0, 2, 1])), [0, 2, 1]); // axis 1 moved last and back
+  assert.ok(maxDiff(T.softmax(x, 1), viaLast) < 1e-6);
+  assert.ok(maxDiff(T.softmax(x, 0), T.transpose(T.softmax(T.transpose(x, 0, 2)), 0, 2)) < 1e-6);
+  const xt = T.transpose(x); // a strided input to the fused kernel
   assert.ok(maxDiff(T.softmax(xt), T.softmaxComposite(xt)) < 1e-6);
+});
+
+// ---- Special values: the fused ops give what their compositions give ----
+
+/** Rows of 4 to 6 values, a fifth of them special: NaN, ±Infinity, ±0, subnormal, and huge when `huge`. */
+const specialRowsArb = (specials: number[]) =>
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 4, max: 6 })).chain(([n, d]) =>
+    fc
+      .array(
+        fc.oneof({ weight: 4, arbitrary: fc.double({ min: -20, max: 20, noNaN: true }) }, fc.constantFrom(...specials)),
+        {
+          minLength: n * d,
+          maxLength: n * d,
+        },
+      )
+      .map((v) => T.fromArray(v, [n, d])),
+  );
+const SPECIAL = [NaN, -Infinity, 0, -0, 1e-40, -1e-40];
+
+test("fused softmax, gelu and layerNorm equal their compositions on NaN, -Infinity, ±0 and subnormal values", () => {
+  const w = T.fromArray([1, -2, 0.5, 3, 1, 2], [6]);
+  const b = T.fromArray([0, 1, -1, 0.5, 0, 2], [6]);
+  fc.assert(
+    fc.property(specialRowsArb([...SPECIAL, Infinity, 3e38, -3e38]), (x) => {
+      assertClose(T.gelu(x).toArray(), T.geluComposite(x).toArray(), 1e-6, `gelu of ${x.toArray()}`);
+    }),
+  );
+  fc.assert(
+    fc.property(specialRowsArb(SPECIAL), (x) => {
+      const d = x.shape[1];
+      assertClose(T.softmax(x).toArray(), T.softmaxComposite(x).toArray(), 1e-6, `softmax of ${x.toArray()}`);
+      const [wd, bd] = [T.slice(w, [{ stop: d }]), T.slice(b, [{ stop: d }])];
+      const [fused, composite] = [T.layerNorm(x, wd, bd, 1e-5), T.layerNormComposite(x, wd, bd, 1e-5)];
+      assertClose(fused.toArray(), composite.toArray(), 1e-5, `layerNorm of ${x.toArray()}`);
+    }),
+  );
+});
+
+test("fused softmax of a row holding +Infinity is NaN throughout, as the composition and torch give", {
+  todo: "fused.ts shifts by 0 when the max is +Infinity and gives 0 beside it",
+}, () => {
+  const x = T.fromNested([[Infinity, 1, 2]]);
+  assertClose(T.softmaxComposite(x).toArray(), [NaN, NaN, NaN]);
+  assertClose(T.softmax(x).toArray(), T.softmaxComposite(x).toArray());
 });
 
 test("fused softmax keeps -inf entries at probability 0 and rows sum to 1", () => {

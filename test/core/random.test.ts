@@ -25,12 +25,12 @@ test("Threefry-2x32 matches the Random123 known-answer vectors", () => {
 
 test("the same key gives the same numbers; different seeds give different ones", () => {
   fc.assert(
-    fc.property(fc.maxSafeInteger(), (seed) => {
+    fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER - 1 }), (seed) => {
       const [a, b] = [random.normal(T.key(seed), [16]), random.normal(T.key(seed), [16])];
       assert.deepEqual(a.toArray(), b.toArray());
       assert.notDeepEqual(random.normal(T.key(seed + 1), [16]).toArray(), a.toArray());
     }),
-    { numRuns: 30, seed: 3 },
+    { numRuns: 30 },
   );
 });
 
@@ -64,7 +64,7 @@ test("keyFromData(k.toJSON()) gives k back, also through JSON text", () => {
         assert.deepEqual(random.uniform(back, [4]).toArray(), random.uniform(k, [4]).toArray());
       },
     ),
-    { numRuns: 50, seed: 4 },
+    { numRuns: 50 },
   );
 });
 
@@ -119,7 +119,7 @@ test("permutation is a permutation of 0..n-1, and varies with the key", () => {
         [...Array(n).keys()],
       );
     }),
-    { numRuns: 50, seed: 6 },
+    { numRuns: 50 },
   );
   const perms = new Set(Array.from({ length: 20 }, (_, s) => random.permutation(T.key(s), 10).toArray().join(",")));
   assert.ok(perms.size >= 19, "different keys give different permutations");

@@ -4,8 +4,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { readSafetensorsFile, toNumbers, type SafeTensor } from "../../src/io/safetensors.ts";
-import { loadConfig } from "../../src/mae/checkpoint.ts";
+import { toNumbers, type SafeTensor } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile } from "../../src/node/safetensorsFile.ts";
+import { loadConfig } from "../../src/mae/checkpointFolder.ts";
+import "../../src/node/nodeFileSystem.ts"; // loadConfig reads through the file-system seam
 import type { ViTMAEConfig } from "../../src/mae/config.ts";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));

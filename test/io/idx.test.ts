@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { decodeIdx, encodeIdx, IdxError, readIdxFile, readIdxImages, readIdxLabels } from "../../src/io/idx.ts";
+import { decodeIdx, encodeIdx, IdxError } from "../../src/io/idx.ts";
+import { gunzipIdx, readIdxFile, readIdxImages, readIdxLabels } from "../../src/node/idxFile.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vitmae-idx-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,7 +56,7 @@ test("encodeIdx -> decodeIdx is the identity, gzipped or not", () => {
     fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.boolean(), (dims, gz) => {
       const data = Uint8Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => i * 13);
       const bytes = encodeIdx(dims, data);
-      const back = decodeIdx(gz ? gzipSync(bytes) : bytes, "roundtrip");
+      const back = decodeIdx(gz ? gunzipIdx(gzipSync(bytes), "roundtrip") : bytes, "roundtrip");
       assert.deepEqual(back.dims, dims);
       assert.deepEqual(back.data, data);
     }),
@@ -96,6 +97,7 @@ test("images vs labels: the wrong number of dims is named", () => {
 
 test("broken gzip data and missing files", () => {
   const gz = gzipSync(handBuilt(0x08, [4], [1, 2, 3, 4]));
-  assertIdxError(() => decodeIdx(gz.subarray(0, gz.length - 6), "t.gz"), "t.gz", /bad gzip data/);
+  assertIdxError(() => gunzipIdx(gz.subarray(0, gz.length - 6), "t.gz"), "t.gz", /bad gzip data/);
+  assertIdxError(() => decodeIdx(gz, "t.gz"), "t.gz", /is gzip-compressed: gunzip the bytes first/);
   assertIdxError(() => readIdxFile(join(dir, "missing")), join(dir, "missing"), /no such file/);
 });

@@ -8,14 +8,8 @@ import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
-import {
-  decodeImage,
-  encodePng,
-  ImageError,
-  MAX_IMAGE_PIXELS,
-  readImageFile,
-  writePngFile,
-} from "../../src/io/image.ts";
+import { decodeImage, encodePng, ImageError, MAX_IMAGE_PIXELS } from "../../src/io/image.ts";
+import { readImageFile, writePngFile } from "../../src/node/imageFile.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vitmae-image-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,8 +51,10 @@ describe("PNG", () => {
   test("palette PNG expands to RGB; its tRNS alpha is dropped", () => {
     const expected = [170, 234, 178, 170, 234, 178, 20, 206, 245, 153, 204, 5, 122, 123, 193, 170, 234, 178];
     for (const b64 of [
-      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACAgMAAADgGo6JAAAADFBMVEWq6rKZzAUUzvV6e8H3og1NAAAADElEQVR4nGPgYCgAAACMAHlWXrAyAAAAAElFTkSuQmCC",
-      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACAgMAAADgGo6JAAAADFBMVEWq6rKZzAUUzvV6e8H3og1NAAAAAXRSTlMAQObYZgAAAAxJREFUeJxj4GAoAAAAjAB5Vl6wMgAAAABJRU5ErkJggg==",
+      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACAgMAAADgGo6JAAAADFBMVEWq6rKZzAUUzvV6e8H3og1NAAAADElEQVR4nGPgYCgAAACM" +
+        "AHlWXrAyAAAAAElFTkSuQmCC",
+      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACAgMAAADgGo6JAAAADFBMVEWq6rKZzAUUzvV6e8H3og1NAAAAAXRSTlMAQObYZgAAAAxJ" +
+        "REFUeJxj4GAoAAAAjAB5Vl6wMgAAAABJRU5ErkJggg==",
     ]) {
       const image = decodeImage(bytesOf(b64), "palette.png");
       assert.equal(image.channels, 3);
@@ -68,7 +64,8 @@ describe("PNG", () => {
 
   test("RGB PNG with a tRNS colour key keeps that pixel's colour (PIL does not composite)", () => {
     const b64 =
-      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAABnRSTlMAqADlALhEYvozAAAAHUlEQVR4nGNc8XQHM+fnzAdeDDPPsKqaXj13YC0AX6wJrRzBcYgAAAAASUVORK5CYII=";
+      "iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAABnRSTlMAqADlALhEYvozAAAAHUlEQVR4nGNc8XQHM+fnzAdeDDPP" +
+      "sKqaXj13YC0AX6wJrRzBcYgAAAAASUVORK5CYII=";
     const image = decodeImage(bytesOf(b64), "trns.png");
     assert.deepEqual(
       [...image.data],
@@ -144,7 +141,11 @@ describe("JPEG", () => {
 
   test("a grayscale JPEG (written by PIL) stays 1 channel, within 1 of PIL's decode", () => {
     const b64 =
-      "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/wAALCAAIAAgBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/API/+CSX7JP/ACDP+JZ/c/gr/9k=";
+      "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoK" +
+      "CgoKBggLDAsKDAkKCgr/wAALCAAIAAgBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUF" +
+      "BAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVW" +
+      "V1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi" +
+      "4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/API/+CSX7JP/ACDP+JZ/c/gr/9k=";
     const image = decodeImage(bytesOf(b64), "gray.jpg");
     assert.deepEqual([image.width, image.height, image.channels], [8, 8, 1]);
     // PIL's decode of this file; the source was 20·x + 10·y.

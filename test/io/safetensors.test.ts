@@ -9,15 +9,14 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import {
   parseSafetensors,
-  readSafetensorsFile,
   serializeSafetensors,
   toFloat32,
   toNumbers,
-  writeSafetensorsFile,
   SafetensorsError,
   type SafeTensor,
   type WritableTensor,
 } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const referenceDir = resolve(repoRoot, "test/fixtures/hf");
@@ -430,7 +429,7 @@ test("readSafetensorsFile names a missing file and a directory; writeSafetensors
   const dir = mkdtempSync(join(tmpdir(), "safetensors-test-"));
   try {
     throwsSafetensors(() => readSafetensorsFile(join(dir, "nope.safetensors")), "nope.safetensors", "no such file");
-    throwsSafetensors(() => readSafetensorsFile(dir), dir, "is a directory");
+    throwsSafetensors(() => readSafetensorsFile(dir), dir, "is a folder, not a file");
     const path = join(dir, "w.safetensors");
     writeSafetensorsFile(path, { w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } }, { step: "3" });
     assert.deepEqual(readSafetensorsFile(path), {

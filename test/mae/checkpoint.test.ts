@@ -8,12 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { isRight } from "fp-ts/lib/Either.js";
 import * as T from "../../src/core/index.ts";
-import {
-  readSafetensorsFile,
-  SafetensorsError,
-  writeSafetensorsFile,
-  type WritableTensor,
-} from "../../src/io/safetensors.ts";
+import "../../src/node/nodeFileSystem.ts"; // folders are read through the file-system seam, as in Node
+import { SafetensorsError, type WritableTensor } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import {
   CheckpointError,
   ConfigError,
@@ -194,7 +191,7 @@ test("a bad or missing config.json is a ConfigError naming the file and the fiel
       JSON.stringify({ ...JSON.parse(readFileSync(path.join(ref.modelDir, "config.json"), "utf8")), hidden_size: -3 }),
       /hidden_size = -3/,
     ],
-    ["missing", undefined, /cannot be read/],
+    ["missing", undefined, /config\.json": no such file/],
   ];
   for (const [label, text, why] of cases) {
     const dir = freshDir(label);

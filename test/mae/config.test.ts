@@ -12,13 +12,14 @@ import {
   type ConfigOverrides,
   type ViTMAEConfig,
   SUPPORTED_ACTIVATIONS,
-  configFromFile,
   getOrThrow,
   makeConfig,
   parseConfig,
   toHFJson,
   unsafeConfig,
 } from "../../src/mae/config.ts";
+import { configFromFile } from "../../src/mae/checkpointFolder.ts";
+import "../../src/node/nodeFileSystem.ts"; // configFromFile reads through the file-system seam
 import { base, huge, large, mnist, preset, presetNames, presets, tiny } from "../../src/mae/presets.ts";
 
 const referenceDir = path.resolve(import.meta.dirname, "../fixtures/hf");
@@ -320,12 +321,8 @@ test("makeConfig: overrides over a base, unknown fields and clashing extras are 
 test("configFromFile: a missing file, bad JSON or a huge file is a ConfigError naming the file", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "vitmae-config-"));
   const missing = path.join(dir, "nope.json");
-  assert.match(errorOf(configFromFile(missing)).message, new RegExp(`file = "${missing}": cannot be read: ENOENT`));
-  assert.match(
-    errorOf(configFromFile(dir)).message,
-    /config\.json": cannot be read: ENOENT/,
-    "a folder without config.json",
-  );
+  assert.match(errorOf(configFromFile(missing)).message, new RegExp(`file = "${missing}": no such file`));
+  assert.match(errorOf(configFromFile(dir)).message, /config\.json": no such file/, "a folder without config.json");
   const broken = path.join(dir, "broken.json");
   writeFileSync(broken, '{"hidden_size": 64,');
   const bad = errorOf(configFromFile(broken));
@@ -333,7 +330,7 @@ test("configFromFile: a missing file, bad JSON or a huge file is a ConfigError n
   assert.match(bad.message, /is not valid JSON/);
   const big = path.join(dir, "big.json");
   writeFileSync(big, `{"pad": "${"x".repeat(1 << 21)}"}`);
-  assert.match(errorOf(configFromFile(big)).message, /too large for a config\.json/);
+  assert.match(errorOf(configFromFile(big)).message, /over the 1048576-byte limit for a config\.json/);
   assert.match(
     errorOf(configFromFile("/dev/null")).message,
     /is not a regular file/,

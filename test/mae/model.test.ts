@@ -211,7 +211,8 @@ test("bad pixel inputs are named errors, also on the pixel-only maskRatio-0 path
     () => model.forward({ pixelValues: pixels, noise: T.zeros([2, 15]) }),
     (e: Error) => e instanceof ShapeError && /noise must be \[2, 16\]/.test(e.message),
   );
-  assert.throws(() => model.forward({ pixelValues: [1, 2] as unknown as T.Tensor }), /pixelValues must be a Tensor/); // a JS caller's mistake
+  // a JS caller's mistake
+  assert.throws(() => model.forward({ pixelValues: [1, 2] as unknown as T.Tensor }), /pixelValues must be a Tensor/);
 });
 
 test("interpolatePosEncoding runs other (non-square) sizes: 20x12 → a 5x3 grid", () => {

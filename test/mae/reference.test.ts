@@ -10,7 +10,7 @@ import path from "node:path";
 import * as T from "../../src/core/index.ts";
 import type { Tensor } from "../../src/core/index.ts";
 import { treeMap, valueAndGrad, type Tree } from "../../src/autodiff/index.ts";
-import { readSafetensorsFile } from "../../src/io/safetensors.ts";
+import { readSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { main } from "../../src/cli/main.ts";
 import {
   FROZEN_PARAMETERS,

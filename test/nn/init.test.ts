@@ -115,8 +115,10 @@ test("nn init helpers: shapes, N(0, std), xavier bound, initLinear without bias,
   assert.deepEqual(normalInit(T.key(3), [10, 20], 0.02).shape, [10, 20]);
   const s = stats(normalInit(T.key(3), [200, 100], 0.5));
   assert.ok(Math.abs(s.std - 0.5) < 0.02 && Math.abs(s.mean) < 0.01);
+  const bound = Math.sqrt(6 / 80);
   const x = stats(xavierUniform(T.key(4), [30, 50], 50, 30));
-  assert.ok(x.maxAbs <= Math.sqrt(6 / 80));
+  assert.ok(x.maxAbs <= bound && x.maxAbs > 0.95 * bound, `max |w| ${x.maxAbs}: fills [-${bound}, ${bound}]`);
+  assert.ok(Math.abs(x.std - bound / Math.sqrt(3)) < 0.05 * bound, `uniform std ${x.std}`);
   const l = initLinear(T.key(5), 7, 3, 0.1, false);
   assert.deepEqual(l.weight.shape, [3, 7]);
   assert.equal(l.bias, undefined);

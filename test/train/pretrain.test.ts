@@ -105,7 +105,7 @@ function assertSameRun(
     assert.ok(bytes(resumedDir, file).equals(bytes(fullDir, file)), file);
 }
 
-test("stopped after 3 steps (shouldStop), loaded from disk and resumed: the same 6 losses and final parameters as an unbroken run", async () => {
+test("stopped after 3 steps (shouldStop), loaded and resumed: the same 6 losses and final parameters as unbroken", async () => {
   const full = await recorded(runOf(join(root, "full")));
   assert.equal(full.result.step, 6);
   assert.equal(full.result.stopped, false);
@@ -129,7 +129,7 @@ test("stopped after 3 steps (shouldStop), loaded from disk and resumed: the same
   assert.notEqual(otherSeed.steps[0].loss, full.steps[0].loss, "the seed matters, so equality above is not vacuous");
 });
 
-test("with accumulation, clipping and dropout: resuming from the step-3 periodic checkpoint (copied away mid-run) replays the run", async () => {
+test("accumulation, clipping, dropout: resuming from the step-3 checkpoint (copied away mid-run) replays the run", async () => {
   const config: ViTMAEConfig = unsafeConfig({ hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1 }, smallConfig);
   const h = { accumIter: 2, clipGrad: 0.5 };
   const fullDir = join(root, "full-accum");
@@ -198,7 +198,7 @@ test("frozen sin-cos tables never change, and their gradients are left out of th
   );
 });
 
-test("a loss that turns non-finite stops the run with a NonFiniteLossError; the last checkpoint stays, byte for byte, and loads", async () => {
+test("a non-finite loss stops the run with a NonFiniteLossError; the last checkpoint stays, byte for byte, and loads", async () => {
   const dir = join(root, "diverge");
   const snapshots = new Map<number, Map<string, Buffer>>();
   const losses: number[] = [];
@@ -226,10 +226,10 @@ test("a loss that turns non-finite stops the run with a NonFiniteLossError; the 
     (e: unknown) => e,
   );
   assert.ok(error instanceof NonFiniteLossError, String(error));
-  const m =
-    /(?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in (.*)\. Try/.exec(
-      error.message,
-    );
+  const m = new RegExp(
+    String.raw`(?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) at step (\d+); ` +
+      String.raw`stopping\. The last good checkpoint \(step (\d+)\) is kept in (.*)\. Try`,
+  ).exec(error.message);
   assert.ok(m, error.message);
   const [failedAt, savedAt] = [Number(m[1]), Number(m[2])];
   assert.equal(m[3], dir);

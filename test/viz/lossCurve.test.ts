@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { readImageFile, type Image } from "../../src/io/image.ts";
+import type { Image } from "../../src/io/image.ts";
+import { readImageFile } from "../../src/node/imageFile.ts";
 import { formatTick, logTicks, niceTicks, renderLossCurve, writeLossCurvePng } from "../../src/viz/lossCurve.ts";
 
 const points = Array.from({ length: 200 }, (_, i) => ({ step: i * 5, loss: 2 * Math.exp(-i / 40) + 0.1 }));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AtomicWriteError, writeFileAtomic, writeJsonAtomic } from "../../src/io/atomicWrite.ts";
+import { AtomicWriteError, writeFileAtomic, writeJsonAtomic } from "../../src/node/atomicWrite.ts";
 
 function withTempDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "atomic-write-test-"));

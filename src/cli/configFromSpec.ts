@@ -1,0 +1,21 @@
+// The `--config` argument of init and pretrain: a preset name or a config.json path, as a validated config.
+
+import { existsSync } from "node:fs";
+import { isLeft } from "fp-ts/lib/Either.js";
+import type { ViTMAEConfig } from "../mae/config.ts";
+import { configFromFile } from "../mae/checkpointFolder.ts";
+import { preset, presetNames } from "../mae/presets.ts";
+import { CliError } from "./command.ts";
+
+/** A preset name or a config.json path (or a folder holding one). */
+export function configFromSpec(spec: string, cmd: string): ViTMAEConfig {
+  const isPreset = (presetNames as readonly string[]).includes(spec);
+  if (!isPreset && !existsSync(spec))
+    throw new CliError(
+      `vitmae ${cmd}: --config "${spec}" is neither a preset (${presetNames.join(", ")}) nor an existing file`,
+      2,
+    );
+  const cfg = isPreset ? preset(spec) : configFromFile(spec);
+  if (isLeft(cfg)) throw new CliError(`vitmae ${cmd}: ${cfg.left.message}`);
+  return cfg.right;
+}

@@ -1,0 +1,32 @@
+// ViTForImageClassification checkpoint folders, read and written through the file-system seam
+// (src/io/fileSystem.ts), as src/mae/checkpointFolder.ts does for ViTMAE.
+
+import { readCheckpointFolder, writeCheckpointFolder } from "../mae/checkpointFolder.ts";
+import {
+  checkClassifierConfig,
+  classifierFromBytes,
+  classifierToBytes,
+  type LoadClassifierOptions,
+  type LoadedClassifier,
+} from "./checkpoint.ts";
+import type { ViTConfig } from "./config.ts";
+import type { ClassifierParams } from "./params.ts";
+
+/**
+ * A classifier from a checkpoint folder (or a `vitmae pretrain` / `vitmae finetune` output folder): a
+ * classifier checkpoint as it is, or a ViTMAE one's encoder with a new head (see classifierFromBytes).
+ */
+export function loadClassifier(dir: string, opts: LoadClassifierOptions = {}): LoadedClassifier {
+  const folder = readCheckpointFolder(dir, checkClassifierConfig);
+  return classifierFromBytes(
+    folder.configText,
+    folder.readWeights(),
+    { config: folder.configPath, weights: folder.weightsPath },
+    opts,
+  );
+}
+
+/** Writes config.json (model_type "vit") and model.safetensors into dir, each atomically. */
+export function saveClassifier(dir: string, config: ViTConfig, params: ClassifierParams): void {
+  writeCheckpointFolder(dir, classifierToBytes(config, params));
+}
