@@ -155,9 +155,7 @@ test("matmul equals a naive triple loop (with broadcast batch dims)", () => {
   });
 });
 
-test("matmul with k = 0 gives zeros, also when a has batch dims and b has none", {
-  todo: "matmul.ts reshapes a to [-1, 0], which reshape refuses (0 elements)",
-}, () => {
+test("matmul with k = 0 gives zeros, also when a has batch dims and b has none", () => {
   assert.deepEqual([...T.matmul(T.ones([3, 0]), T.ones([0, 2])).toArray()], new Array(6).fill(0));
   assert.deepEqual([...T.matmul(T.ones([2, 3, 0]), T.ones([0, 2])).toArray()], new Array(12).fill(0));
 });

@@ -106,9 +106,7 @@ test("fused softmax, gelu and layerNorm equal their compositions on NaN, -Infini
   );
 });
 
-test("fused softmax of a row holding +Infinity is NaN throughout, as the composition and torch give", {
-  todo: "fused.ts shifts by 0 when the max is +Infinity and gives 0 beside it",
-}, () => {
+test("fused softmax of a row holding +Infinity is NaN throughout, as the composition and torch give", () => {
   const x = T.fromNested([[Infinity, 1, 2]]);
   assertClose(T.softmaxComposite(x).toArray(), [NaN, NaN, NaN]);
   assertClose(T.softmax(x).toArray(), T.softmaxComposite(x).toArray());
