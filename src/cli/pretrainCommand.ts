@@ -2,7 +2,7 @@
 // clean Ctrl-C and exact resume.
 
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
@@ -11,9 +11,10 @@ import { scaledLr } from "../nn/schedule.ts";
 import { NonFiniteLossError, pretrain, type PretrainHyper } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
-import { findTrainingCheckpoint, loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
+import { checkSameRun, refuseToOverwrite } from "./trainingRun.ts";
 
 const CMD = "pretrain";
 
@@ -113,9 +114,12 @@ export const pretrainCommand: Command = {
       augment: values["no-augment"] === true ? false : ((saved?.augment as boolean) ?? true),
     };
     const seed = intFlag(values, "seed", CMD, resumed?.state.seed ?? 0);
-    if (resumed) checkSameRun(resumed.state.hyper, hyper, resumed.state.seed, seed);
+    if (resumed) {
+      const now = { ...hyper, betas: hyper.betas.join(",") };
+      checkSameRun(CMD, resumed.state.hyper, now, { saved: resumed.state.seed, now: seed }, FLAG_OF);
+    }
     const checkpointEvery = intFlag(values, "checkpoint-every", CMD, 100, 1);
-    refuseToOverwrite(outDir, resumed?.path);
+    refuseToOverwrite(outDir, resumed?.path, CMD);
 
     try {
       mkdirSync(outDir, { recursive: true });
@@ -206,22 +210,6 @@ function hfPreprocessorJson(): Record<string, unknown> {
   };
 }
 
-/** A fresh run must not overwrite (or truncate the log of) a run already saved in --out. */
-function refuseToOverwrite(outDir: string, resumingFrom: string | undefined): void {
-  let existing: string;
-  try {
-    existing = findTrainingCheckpoint(outDir);
-  } catch {
-    return; // nothing saved there
-  }
-  if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
-  throw new CliError(
-    `vitmae ${CMD}: --out ${outDir} already holds a training run (${existing}); ` +
-      `continue it with --resume ${outDir}, or choose another --out`,
-    2,
-  );
-}
-
 /** The flag that sets each saved hyperparameter, so a refusal names what the user typed. */
 const FLAG_OF: Record<string, string> = {
   batchSize: "--batch-size",
@@ -235,15 +223,3 @@ const FLAG_OF: Record<string, string> = {
   maskRatio: "--mask-ratio",
   augment: "--no-augment",
 };
-
-/** A resumed run continues exactly only with the same hyperparameters: any difference is an error. */
-function checkSameRun(saved: Record<string, unknown>, now: PretrainHyper, savedSeed: number, seed: number): void {
-  const diffs: string[] = [];
-  const current: Record<string, unknown> = { ...now, betas: now.betas.join(",") };
-  for (const [k, v] of Object.entries(saved))
-    if (JSON.stringify(current[k]) !== JSON.stringify(v))
-      diffs.push(`${FLAG_OF[k] ?? k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(current[k])}`);
-  if (savedSeed !== seed) diffs.push(`--seed: saved ${savedSeed}, now ${seed}`);
-  if (diffs.length)
-    throw new CliError(`vitmae pretrain: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
-}

@@ -23,6 +23,7 @@ export {
   parsePreprocessorConfig,
   PreprocessorConfigError,
   readPreprocessorConfig,
+  toPreprocessorJson,
   type PreprocessorConfig,
 } from "./preprocessorConfig.ts";
 export {

@@ -148,3 +148,22 @@ function parseResample(v: unknown, fail: (p: string) => never): ResampleFilter {
   if (typeof v === "number" && Object.hasOwn(PIL_RESAMPLE_CODES, v)) return PIL_RESAMPLE_CODES[v];
   return fail(`"resample" must be a PIL filter code 0-5 (2 = bilinear, 3 = bicubic), got ${JSON.stringify(v)}`);
 }
+
+/** The settings as HF's preprocessor_config.json (ViTImageProcessor), for the model's input size. */
+export function toPreprocessorJson(
+  p: PreprocessorConfig,
+  size: { height: number; width: number },
+): Record<string, unknown> {
+  const resample = Number(Object.entries(PIL_RESAMPLE_CODES).find(([, f]) => f === p.resample)?.[0] ?? 2);
+  return {
+    image_processor_type: "ViTImageProcessor",
+    do_resize: p.doResize,
+    size,
+    resample,
+    do_rescale: p.doRescale,
+    rescale_factor: p.rescaleFactor,
+    do_normalize: p.doNormalize,
+    image_mean: p.imageMean,
+    image_std: p.imageStd,
+  };
+}

@@ -1,6 +1,7 @@
 // Layer-wise learning-rate decay (ELECTRA, BEiT) as MAE's util/lr_decay.py param_groups_lrd, over Hugging Face's
 // ViT names, and the AdamW step that applies each group's lr scale and weight decay (torch param_groups).
 
+import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { adamwStep, type AdamWState } from "./adamw.ts";
 
@@ -56,7 +57,7 @@ export function adamwStepGroups(
   grads: ReadonlyMap<string, Tensor>,
   state: AdamWState,
   groups: ReadonlyMap<string, ParamGroup>,
-  opts: { lr: number; betas: [number, number]; eps: number; donateState?: boolean },
+  opts: { lr: number | Tensor; betas: [number, number]; eps: number; donateState?: boolean },
 ): { params: Map<string, Tensor>; state: AdamWState } {
   const byGroup = new Map<string, { lrScale: number; weightDecay: number; names: string[] }>();
   for (const name of params.keys()) {
@@ -77,13 +78,13 @@ export function adamwStepGroups(
       grads,
       state,
       { betas: opts.betas, eps: opts.eps, weightDecay },
-      { lr: opts.lr * lrScale, decay: () => weightDecay > 0, donateState: opts.donateState },
+      { lr: T.mul(opts.lr, lrScale), decay: () => weightDecay > 0, donateState: opts.donateState },
     );
     for (const [n, t] of step.params) outParams.set(n, t);
     for (const n of names) {
-      m.set(n, step.state.m.get(n) as Float32Array);
-      v.set(n, step.state.v.get(n) as Float32Array);
+      m.set(n, step.state.m.get(n)!);
+      v.set(n, step.state.v.get(n)!);
     }
   }
-  return { params: outParams, state: { step: state.step + 1, m, v } };
+  return { params: outParams, state: { step: T.add(state.step, 1), m, v } };
 }

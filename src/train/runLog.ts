@@ -5,7 +5,8 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { writeFileAtomic } from "../node/atomicWrite.ts";
 import type { StepInfo } from "./pretrain.ts";
 
-export class RunLog {
+/** A JSONL log of entries that carry the optimizer step they were written at (StepInfo by default). */
+export class RunLog<E extends { step: number } = StepInfo> {
   constructor(readonly path: string) {}
 
   /** Keeps only the entries up to `step` (all of them when starting fresh at 0: none). */
@@ -14,18 +15,18 @@ export class RunLog {
     writeFileAtomic(this.path, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
   }
 
-  append(info: StepInfo): void {
+  append(info: E): void {
     appendFileSync(this.path, `${JSON.stringify({ ...info, time: new Date().toISOString() })}\n`);
   }
 
-  read(): StepInfo[] {
+  read(): E[] {
     if (!existsSync(this.path)) return [];
     return readFileSync(this.path, "utf8")
       .split("\n")
       .filter((l) => l.trim() !== "")
       .flatMap((l) => {
         try {
-          return [JSON.parse(l) as StepInfo];
+          return [JSON.parse(l) as E];
         } catch {
           return []; // a line cut short by a crash
         }

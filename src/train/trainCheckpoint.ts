@@ -33,11 +33,14 @@ export class TrainCheckpointError extends Error {
   override name = "TrainCheckpointError";
 }
 
+/** The model part of a training checkpoint: a ViTMAE pre-training model, or any model that writes its own folder. */
+export type CheckpointModel =
+  | { config: ViTMAEConfig; params: PreTrainingParams }
+  | { writeModel: (dir: string) => void };
+
 export function saveTrainingCheckpoint(
   outDir: string,
-  parts: {
-    config: ViTMAEConfig;
-    params: PreTrainingParams;
+  parts: CheckpointModel & {
     opt: AdamWState;
     state: TrainerState;
     preprocessor: Record<string, unknown>;
@@ -48,7 +51,8 @@ export function saveTrainingCheckpoint(
   const previous = join(outDir, RUN_FOLDER.previous);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  saveCheckpoint(staging, parts.config, parts.params);
+  if ("writeModel" in parts) parts.writeModel(staging);
+  else saveCheckpoint(staging, parts.config, parts.params);
   const moments = new Map<string, WritableTensor>();
   for (const [name, m] of parts.opt.m)
     moments.set(`exp_avg.${name}`, { dtype: "F32", shape: [m.size], data: m.toArray() });
@@ -85,6 +89,17 @@ export function loadTrainingCheckpoint(dir: string): {
 } {
   const path = findTrainingCheckpoint(dir);
   const { config, params } = loadPreTraining(path);
+  return { config, params, ...readTrainingState(path, namedParameters(params)), path };
+}
+
+/**
+ * The trainer state and AdamW moments saved beside a checkpoint's model in `path`, each moment checked
+ * against the model's parameters (`named`) by name and size.
+ */
+export function readTrainingState(
+  path: string,
+  named: ReadonlyMap<string, { size: number; shape: readonly number[] }>,
+): { opt: AdamWState; state: TrainerState } {
   let state: TrainerState;
   try {
     state = JSON.parse(readFileSync(join(path, CHECKPOINT_FILE.trainerState), "utf8")) as TrainerState;
@@ -103,7 +118,7 @@ export function loadTrainingCheckpoint(dir: string): {
     else if (name.startsWith("exp_avg.")) m.set(name.slice(8), toFloat32(t, name));
   }
   // A missing or mis-sized moment would silently restart (zeros) or poison (NaN) that parameter's updates.
-  for (const [name, t] of namedParameters(params)) {
+  for (const [name, t] of named) {
     for (const [key, moments] of [
       ["exp_avg", m],
       ["exp_avg_sq", v],
@@ -120,6 +135,6 @@ export function loadTrainingCheckpoint(dir: string): {
   if (step !== state.step)
     throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
   const asTensors = (moments: Map<string, Float32Array>) =>
-    new Map([...namedParameters(params)].map(([name, t]) => [name, T.fromArray(moments.get(name)!, t.shape)]));
-  return { config, params, opt: { step: T.scalar(step), m: asTensors(m), v: asTensors(v) }, state, path };
+    new Map([...named].map(([name, t]) => [name, T.fromArray(moments.get(name)!, t.shape)]));
+  return { opt: { step: T.scalar(step), m: asTensors(m), v: asTensors(v) }, state };
 }

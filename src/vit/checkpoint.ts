@@ -52,6 +52,11 @@ function jsonOf(configJson: ConfigJson, source: string = CHECKPOINT_FILE.config)
   }
 }
 
+/** Whether a config.json belongs to a classifier (model_type "vit") rather than to a ViTMAE model. */
+export function isClassifierConfig(configJson: ConfigJson, source?: string): boolean {
+  return (jsonOf(configJson, source) as { model_type?: unknown }).model_type === "vit";
+}
+
 /** Throws a ConfigError for a config.json that is neither a valid classifier (model_type "vit") nor ViTMAE config. */
 export function checkClassifierConfig(configJson: ConfigJson, source?: string): void {
   const json = jsonOf(configJson, source);

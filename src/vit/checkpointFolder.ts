@@ -4,6 +4,7 @@
 import { readCheckpointFolder, writeCheckpointFolder } from "../mae/checkpointFolder.ts";
 import {
   checkClassifierConfig,
+  isClassifierConfig,
   classifierFromBytes,
   classifierToBytes,
   type LoadClassifierOptions,
@@ -24,6 +25,12 @@ export function loadClassifier(dir: string, opts: LoadClassifierOptions = {}): L
     { config: folder.configPath, weights: folder.weightsPath },
     opts,
   );
+}
+
+/** Whether the checkpoint folder holds a classifier (config.json's model_type "vit") rather than a ViTMAE model. */
+export function isClassifierFolder(dir: string): boolean {
+  const { configText, configPath } = readCheckpointFolder(dir, checkClassifierConfig);
+  return isClassifierConfig(configText, configPath);
 }
 
 /** Writes config.json (model_type "vit") and model.safetensors into dir, each atomically. */

@@ -4,5 +4,5 @@ export * from "./params.ts";
 export { classify, type ClassifyOptions, type ClassifierOutput } from "./forward.ts";
 export { initClassifier, initHead, classifierOnEncoder } from "./init.ts";
 export * from "./checkpoint.ts";
-export { loadClassifier, saveClassifier } from "./checkpointFolder.ts";
+export { isClassifierFolder, loadClassifier, saveClassifier } from "./checkpointFolder.ts";
 export { ViTForImageClassification, type ClassifierInput } from "./models.ts";

@@ -70,7 +70,7 @@ test("jvp gives J·v; hvp gives H·v; both agree with the reverse-mode Jacobian 
   );
   near(
     jv.toArray(),
-    rows.map((r) => r.reduce((s, rij, j) => s + rij * [1, 0.5, -2][j], 0)),
+    rows.map((r) => r.reduce((s: number, rij: number, j: number) => s + rij * [1, 0.5, -2][j], 0)),
     1e-5,
     "J·v",
   );

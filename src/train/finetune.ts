@@ -1,0 +1,306 @@
+// Fine-tuning a classifier as MAE's main_finetune.py / engine_finetune.py: AdamW with layer-wise lr decay,
+// lr = blr × effective batch / 256 with warmup and half-cycle cosine, drop path, mixup/cutmix with label
+// smoothing (soft-target cross entropy), held-out top-1 every epoch, checkpoints that resume exactly. Every
+// random choice is a pure function of (seed, step), so a resumed run replays the uninterrupted one.
+
+import * as T from "../core/index.ts";
+import type { Key, Tensor } from "../core/index.ts";
+import { valueAndGrad } from "../autodiff/index.ts";
+import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.ts";
+import { DatasetError } from "../data/dataset.ts";
+import { mixupBatch } from "../data/mixup.ts";
+import { evaluateClassifier, type ClassifierEvaluation } from "../eval/evaluateClassifier.ts";
+import { namedParameters } from "../mae/params.ts";
+import { clipGradNorm, initAdamW, type AdamWState } from "../nn/adamw.ts";
+import { smoothedTargets, softTargetCrossEntropy } from "../nn/crossEntropy.ts";
+import { adamwStepGroups, paramGroupsLrd, type ParamGroup } from "../nn/layerDecay.ts";
+import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
+import { loadClassifier, saveClassifier } from "../vit/checkpointFolder.ts";
+import type { ViTConfig } from "../vit/config.ts";
+import { classify } from "../vit/forward.ts";
+import { classifierFromNamed, classifierShapes, type ClassifierParams } from "../vit/params.ts";
+import { NonFiniteLossError, type StepInfo } from "./pretrain.ts";
+import {
+  findTrainingCheckpoint,
+  readTrainingState,
+  saveTrainingCheckpoint,
+  type TrainerState,
+} from "./trainCheckpoint.ts";
+
+export interface FinetuneHyper {
+  batchSize: number;
+  /** Micro-batches per optimizer step (effective batch = batchSize × accumIter). */
+  accumIter: number;
+  epochs: number;
+  totalSteps: number;
+  /** The absolute peak learning rate (already scaled from blr if that was given). */
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  layerDecay: number;
+  /** Drop path rate of the last block (MAE: 0.1). */
+  dropPath: number;
+  betas: [number, number];
+  clipGrad: number | null;
+  /** Mixup / cutmix Beta α (0: off), the probability of mixing a batch, of cutmix over mixup. */
+  mixup: number;
+  cutmix: number;
+  mixupProb: number;
+  switchProb: number;
+  /** Label smoothing (MAE: 0.1). */
+  smoothing: number;
+  /** Random resized crop (scale from cropScaleMin to 1) and, when flip, horizontal flips. */
+  augment: boolean;
+  cropScaleMin: number;
+  flip: boolean;
+}
+
+export interface FinetuneBatch {
+  pixels: Tensor; //  [B, C, H, W]
+  targets: Tensor; // [B, K] soft targets (mixed and smoothed)
+}
+
+export interface StepResult {
+  params: ClassifierParams;
+  optState: AdamWState;
+  loss: number;
+  gradNorm: number | null;
+  /** false: the loss or a gradient was not finite, and params and optState are the ones given. */
+  finite: boolean;
+}
+
+/**
+ * The training step as a pure function (params, optState, batch, lr, key) → (params, optState, loss):
+ * micro-batches' gradients averaged, clipped if asked, one AdamW update over MAE's layer-decay groups.
+ * The moments are updated in place (AdamW's donateState): the optState given must not be used again.
+ */
+export function makeFinetuneStep(
+  cfg: ViTConfig,
+  hyper: Pick<FinetuneHyper, "dropPath" | "betas" | "clipGrad">,
+  groups: ReadonlyMap<string, ParamGroup>,
+): (params: ClassifierParams, optState: AdamWState, batch: FinetuneBatch[], lr: number, key: Key) => StepResult {
+  const lossOf = (p: ClassifierParams, pixels: Tensor, targets: Tensor, key: Key) =>
+    softTargetCrossEntropy(classify(p, cfg, pixels, { key, dropPath: hyper.dropPath }).logits, targets);
+  const lossAndGrad = valueAndGrad(lossOf);
+  return (params, optState, batch, lr, key) => {
+    let lossSum = 0;
+    let gradSum: Map<string, Tensor> | undefined;
+    batch.forEach((micro, i) => {
+      const [loss, grads] = lossAndGrad(params, micro.pixels, micro.targets, T.random.foldIn(key, i));
+      lossSum += loss.item();
+      const named = namedParameters(grads);
+      gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
+    });
+    const loss = lossSum / batch.length;
+    const mean = new Map([...gradSum!].map(([n, g]) => [n, batch.length === 1 ? g : T.div(g, batch.length)]));
+    const finite = Number.isFinite(loss) && [...mean.values()].every((g) => g.toArray().every(Number.isFinite));
+    if (!finite) return { params, optState, loss, gradNorm: null, finite };
+    let grads = mean;
+    let gradNorm: number | null = null;
+    if (hyper.clipGrad !== null) {
+      const clipped = clipGradNorm(grads, hyper.clipGrad);
+      grads = clipped.grads;
+      gradNorm = clipped.norm.item();
+    }
+    const updated = adamwStepGroups(namedParameters(params), grads, optState, groups, {
+      lr,
+      betas: hyper.betas,
+      eps: 1e-8,
+      donateState: true,
+    });
+    return { params: classifierFromNamed(cfg, updated.params), optState: updated.state, loss, gradNorm, finite };
+  };
+}
+
+/** The held-out result after an epoch. */
+export interface EpochInfo {
+  step: number;
+  epoch: number;
+  accuracy: number;
+  loss: number;
+  count: number;
+}
+
+export interface FinetuneRun {
+  config: ViTConfig;
+  /** The starting parameters (a pre-trained encoder with a new head), or the resumed ones. */
+  params: ClassifierParams;
+  train: Dataset;
+  /** Held-out data: top-1 after every epoch. */
+  val?: Dataset;
+  dataSpec: string;
+  preprocess: PreprocessOptions;
+  preprocessorJson: Record<string, unknown>;
+  hyper: FinetuneHyper;
+  seed: number;
+  outDir: string;
+  /** Save every N steps besides every epoch's end (default: only at epochs' ends). */
+  checkpointEvery?: number;
+  resume?: { opt: AdamWState; step: number };
+  onStep?: (info: StepInfo) => void;
+  onEpoch?: (info: EpochInfo, evaluation: ClassifierEvaluation) => void;
+  onCheckpoint?: (path: string, step: number) => void;
+  /** Polled between steps: true stops the run after saving a checkpoint (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface FinetuneResult {
+  params: ClassifierParams;
+  step: number;
+  stopped: boolean;
+  lastLoss: number | null;
+  lastEval: EpochInfo | null;
+}
+
+/** The run's independent key streams, all derived from the seed. */
+export function finetuneKeys(seed: number): { head: Key; data: Key; mix: Key; drop: Key } {
+  const [head, data, mix, drop] = T.random.split(T.random.foldIn(T.key(seed), 0x66696e65), 4);
+  return { head, data, mix, drop };
+}
+
+/** Optimizer steps in one pass over `size` examples (the loader drops the last partial batch, as MAE's). */
+export const stepsPerEpochOf = (size: number, batchSize: number, accumIter: number): number =>
+  Math.floor(Math.floor(size / batchSize) / accumIter);
+
+export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
+  const { config: cfg, hyper: h } = run;
+  const k = cfg.numLabels;
+  const mixing = h.mixup > 0 || h.cutmix > 0;
+  if (mixing && h.batchSize % 2 !== 0)
+    throw new DatasetError(
+      `finetune: mixup/cutmix pair each image with another: the batch size must be even, got ${h.batchSize}`,
+    );
+  const perEpoch = stepsPerEpochOf(run.train.size, h.batchSize, h.accumIter);
+  if (perEpoch < 1)
+    throw new DatasetError(
+      `finetune: ${run.train.size} training examples make no full step of ${h.batchSize} × ${h.accumIter} images`,
+    );
+  const keys = finetuneKeys(run.seed);
+  const loader = makeLoader({
+    dataset: run.train,
+    batchSize: h.batchSize,
+    key: keys.data,
+    preprocess: run.preprocess,
+    augment: h.augment ? { scale: [h.cropScaleMin, 1], flipProbability: h.flip ? 0.5 : 0 } : false,
+    dropLast: true,
+  });
+  const schedule: CosineSchedule = { lr: h.lr, minLr: h.minLr, warmupSteps: h.warmupSteps, totalSteps: h.totalSteps };
+  const groups = paramGroupsLrd(classifierShapes(cfg), cfg.encoder.numHiddenLayers, {
+    weightDecay: h.weightDecay,
+    layerDecay: h.layerDecay,
+  });
+  const trainStep = makeFinetuneStep(cfg, h, groups);
+  let params = run.params;
+  let opt = run.resume?.opt ?? initAdamW(namedParameters(params));
+  let step = run.resume?.step ?? 0;
+  let lastLoss: number | null = null;
+  let lastEval: EpochInfo | null = null;
+  let lastSaved: number | null = null;
+  const save = () => {
+    const state: TrainerState = {
+      step,
+      totalSteps: h.totalSteps,
+      seed: run.seed,
+      hyper: { ...h, betas: h.betas.join(",") },
+      data: run.dataSpec,
+      lastLoss,
+    };
+    const p = params;
+    const path = saveTrainingCheckpoint(run.outDir, {
+      writeModel: (dir) => saveClassifier(dir, cfg, p),
+      opt,
+      state,
+      preprocessor: run.preprocessorJson,
+    });
+    lastSaved = step;
+    run.onCheckpoint?.(path, step);
+  };
+  /** Micro-batch m of optimizer step s: its pixels and soft targets (mixed when mixup/cutmix is on). */
+  const microBatch = (s: number, m: number): FinetuneBatch => {
+    const epoch = Math.floor(s / perEpoch);
+    const index = epoch * loader.batchesPerEpoch + (s % perEpoch) * h.accumIter + m;
+    const batch = loader.batchAt(index);
+    if (!batch.labels)
+      throw new DatasetError(`finetune: dataset ${JSON.stringify(run.train.name)} has unlabelled examples`);
+    for (const y of batch.labels)
+      if (y >= k)
+        throw new DatasetError(
+          `finetune: label ${y} in ${JSON.stringify(run.train.name)}, but the model has ${k} classes`,
+        );
+    const mixed = mixing
+      ? mixupBatch(batch.pixels, batch.shape, batch.labels, k, T.random.foldIn(keys.mix, index), {
+          mixupAlpha: h.mixup,
+          cutmixAlpha: h.cutmix,
+          prob: h.mixupProb,
+          switchProb: h.switchProb,
+          labelSmoothing: h.smoothing,
+        })
+      : { pixels: batch.pixels, targets: smoothedTargets(batch.labels, k, h.smoothing) };
+    return { pixels: T.fromArray(mixed.pixels, batch.shape), targets: T.fromArray(mixed.targets, [batch.shape[0], k]) };
+  };
+
+  while (step < h.totalSteps) {
+    if (run.shouldStop?.()) {
+      save();
+      return { params, step, stopped: true, lastLoss, lastEval };
+    }
+    const started = performance.now();
+    const micro = Array.from({ length: h.accumIter }, (_, m) => microBatch(step, m));
+    const lr = lrAt(schedule, step);
+    const result = trainStep(params, opt, micro, lr, T.random.foldIn(keys.drop, step));
+    if (!result.finite) {
+      const kept =
+        lastSaved !== null
+          ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
+          : "No checkpoint was saved since the run started";
+      throw new NonFiniteLossError(
+        `the ${Number.isFinite(result.loss) ? "gradients" : "loss"} became non-finite at step ${step + 1} (loss ${result.loss}); stopping. ${kept}. Try a lower --blr or --clip-grad.`,
+      );
+    }
+    ({ params, optState: opt } = result);
+    step++;
+    lastLoss = result.loss;
+    const seconds = (performance.now() - started) / 1000;
+    run.onStep?.({
+      step,
+      epoch: step / perEpoch,
+      loss: result.loss,
+      lr,
+      gradNorm: result.gradNorm,
+      imagesPerSec: (h.batchSize * h.accumIter) / seconds,
+      seconds,
+    });
+    const epochEnd = step % perEpoch === 0 || step === h.totalSteps;
+    if (epochEnd && run.val) {
+      const evaluation = evaluateClassifier(params, cfg, run.val, {
+        preprocess: run.preprocess,
+        batchSize: h.batchSize,
+      });
+      lastEval = {
+        step,
+        epoch: step / perEpoch,
+        accuracy: evaluation.accuracy,
+        loss: evaluation.loss,
+        count: evaluation.count,
+      };
+      run.onEpoch?.(lastEval, evaluation);
+    }
+    if (epochEnd || (run.checkpointEvery !== undefined && step % run.checkpointEvery === 0)) save();
+    await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
+  }
+  return { params, step, stopped: false, lastLoss, lastEval };
+}
+
+/** A saved fine-tuning run: the classifier, the optimizer moments and the trainer state, each checked. */
+export function loadFinetuneCheckpoint(dir: string): {
+  config: ViTConfig;
+  params: ClassifierParams;
+  opt: AdamWState;
+  state: TrainerState;
+  path: string;
+} {
+  const path = findTrainingCheckpoint(dir);
+  const { config, params } = loadClassifier(path);
+  return { config, params, ...readTrainingState(path, namedParameters(params)), path };
+}
