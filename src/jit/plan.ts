@@ -144,6 +144,7 @@ export class Plan {
               return (
                 vid !== undefined &&
                 !taken.has(vid) &&
+                !outputIds.has(vid) && // an output of the plan must survive it
                 lastUse.get(vid) === i &&
                 v.storage.size === size &&
                 v.storage.dtype === out.storage.dtype &&

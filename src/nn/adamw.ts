@@ -42,6 +42,11 @@ export interface StepOptions {
    * to the compiled function instead.)
    */
   donateState?: boolean;
+  /**
+   * A 0-d tensor: where it is 0 the step changes nothing (parameters, moments and the step count
+   * stay) — a guard against non-finite gradients decided on the device, without reading them back.
+   */
+  applyIf?: Tensor;
 }
 
 /**
@@ -56,7 +61,8 @@ export function adamwStep(
   cfg: AdamWConfig,
   opts: StepOptions,
 ): { params: Map<string, Tensor>; state: AdamWState } {
-  const t = T.add(state.step, 1);
+  const apply = opts.applyIf ?? T.scalar(1);
+  const t = T.add(state.step, T.notEqual(apply, 0));
   const [b1, b2] = cfg.betas;
   const lr = typeof opts.lr === "number" ? T.scalar(opts.lr) : opts.lr;
   const stepSize = T.div(lr, T.sub(1, T.pow(b1, t))); //  lr / (1 − β1ᵗ)
@@ -78,12 +84,13 @@ export function adamwStep(
     const donate = opts.donateState === true && state.m.has(name) && state.v.has(name);
     const [p1, m1, v1] = mapElements(
       "adamw",
-      [p, g, m0, v0, lr, stepSize, bc2Sqrt],
-      (pi, gi, mi, vi, lri, step, bc2) => {
+      [p, g, m0, v0, lr, stepSize, bc2Sqrt, apply],
+      (pi, gi, mi, vi, lri, step, bc2, ok) => {
         const mNew = mi.mul(b1).add(gi.mul(1 - b1));
         const vNew = vi.mul(b2).add(gi.mul(gi).mul(1 - b2));
         const shrunk = pi.mul(lri.mul(wd).neg().add(1));
-        return [shrunk.sub(step.mul(mNew).div(vNew.sqrt().div(bc2).add(cfg.eps))), mNew, vNew];
+        const pNew = shrunk.sub(step.mul(mNew).div(vNew.sqrt().div(bc2).add(cfg.eps)));
+        return [ok.select(pNew, pi), ok.select(mNew, mi), ok.select(vNew, vi)];
       },
       { inPlace: donate ? [undefined, 2, 3] : [] },
     );

@@ -4,15 +4,14 @@
 // (seed, step), so a resumed run replays the uninterrupted one number for number.
 
 import * as T from "../core/index.ts";
-import type { Key, Tensor } from "../core/index.ts";
-import { valueAndGrad } from "../autodiff/index.ts";
+import type { Key } from "../core/index.ts";
 import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
-import { forward } from "../mae/forward.ts";
 import { initPreTraining } from "../mae/init.ts";
-import { FROZEN_PARAMETERS, namedParameters, parametersFromNamed, type PreTrainingParams } from "../mae/params.ts";
-import { adamwStep, clipGradNorm, initAdamW, maeDecay, type AdamWState } from "../nn/adamw.ts";
+import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
+import { initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
+import { makePretrainStep } from "./pretrainStep.ts";
 import { saveTrainingCheckpoint, type TrainerState } from "./trainCheckpoint.ts";
 
 export interface PretrainHyper {
@@ -92,7 +91,6 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     dropLast: run.dataset.size >= h.batchSize,
   });
   const schedule: CosineSchedule = { lr: h.lr, minLr: h.minLr, warmupSteps: h.warmupSteps, totalSteps: h.totalSteps };
-  const frozen = new Set<string>(FROZEN_PARAMETERS);
   let params = run.resume?.params ?? initPreTraining(keys.init, cfg);
   let opt = run.resume?.opt ?? initAdamW(namedParameters(params));
   let step = run.resume?.step ?? 0;
@@ -117,9 +115,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     lastSaved = step;
     run.onCheckpoint?.(path, step);
   };
-  const lossOf = (p: PreTrainingParams, pixels: Tensor, maskKey: Key, dropoutKey: Key | undefined) =>
-    forward(p, cfg, pixels, { key: maskKey, maskRatio: h.maskRatio, dropoutKey }).loss;
-  const lossAndGrad = valueAndGrad(lossOf);
+  const trainStep = makePretrainStep(cfg, h);
   const dropoutOn = cfg.hiddenDropoutProb > 0 || cfg.attentionProbsDropoutProb > 0;
 
   while (step < h.totalSteps) {
@@ -128,27 +124,25 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       return { params, step, stopped: true, lastLoss };
     }
     const started = performance.now();
-    let lossSum = 0;
-    let gradSum: Map<string, Tensor> | undefined;
-    for (let micro = 0; micro < h.accumIter; micro++) {
-      const index = step * h.accumIter + micro;
+    const indices = Array.from({ length: h.accumIter }, (_, micro) => step * h.accumIter + micro);
+    const pixels = indices.map((index) => {
       const batch = loader.batchAt(index);
-      const pixels = T.fromArray(batch.pixels, batch.shape);
-      const [loss, grads] = lossAndGrad(
-        params,
-        pixels,
-        T.random.foldIn(keys.mask, index),
-        dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined,
-      );
-      lossSum += loss.item();
-      const named = namedParameters(grads);
-      gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
-    }
-    const loss = lossSum / h.accumIter;
-    // Frozen tables get no gradient in torch (requires_grad=False), so they count in no clipping norm.
-    const trainable = [...gradSum!].filter(([n]) => !frozen.has(n));
-    const finiteGrads = trainable.every(([, g]) => g.toArray().every(Number.isFinite));
-    if (!Number.isFinite(loss) || !finiteGrads) {
+      return T.fromArray(batch.pixels, batch.shape);
+    });
+    const lr = lrAt(schedule, step);
+    const out = trainStep(
+      params,
+      opt,
+      pixels,
+      T.scalar(lr),
+      indices.map((index) => T.random.foldIn(keys.mask, index)),
+      indices.map((index) => (dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined)),
+    );
+    // The update is guarded on the device: a non-finite step changes nothing, so the state stays good.
+    params = out.params;
+    opt = out.opt;
+    const loss = out.loss.item();
+    if (out.applied.item() === 0) {
       const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
       const kept =
         lastSaved !== null
@@ -160,23 +154,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
         `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`,
       );
     }
-    let grads = new Map(h.accumIter === 1 ? trainable : trainable.map(([n, g]) => [n, T.div(g, h.accumIter)]));
-    let gradNorm: number | null = null;
-    if (h.clipGrad !== null) {
-      const clipped = clipGradNorm(grads, h.clipGrad);
-      grads = clipped.grads;
-      gradNorm = clipped.norm.item();
-    }
-    const lr = lrAt(schedule, step);
-    const updated = adamwStep(
-      namedParameters(params),
-      grads,
-      opt,
-      { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay },
-      { lr, decay: maeDecay, frozen, donateState: true },
-    );
-    params = parametersFromNamed<PreTrainingParams>(cfg, updated.params);
-    opt = updated.state;
+    const gradNorm = h.clipGrad !== null ? out.gradNorm.item() : null;
     step++;
     lastLoss = loss;
     const seconds = (performance.now() - started) / 1000;

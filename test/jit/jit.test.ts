@@ -160,3 +160,17 @@ test("reading a traced value inside jit, or differentiating through jit, is a cl
   const g = jit((x: Tensor) => T.sum(x));
   assert.throws(() => valueAndGrad((x: Tensor) => g(x))(T.ones([2])), /put grad inside the jit-compiled function/);
 });
+
+test("an output that later kernels also read keeps its value (its buffer is never reused within the plan)", () => {
+  // t goes in place into the donated s; u's kernel reads t last and must not write over it.
+  const f = jit(
+    (s: Tensor) => {
+      const t = T.add(s, 1);
+      return { t, u: T.sqrt(T.mul(t, 2)) };
+    },
+    { donate: [0] },
+  );
+  const out = f(T.scalar(3));
+  assert.equal(out.t.item(), 4);
+  assert.equal(out.u.item(), Math.fround(Math.sqrt(8)));
+});

@@ -36,6 +36,8 @@ export class Element {
   pow = (o: Element | number) => this.binary("pow", o);
   maximum = (o: Element | number) => this.binary("maximum", o);
   minimum = (o: Element | number) => this.binary("minimum", o);
+  /** this ≠ 0 ? a : b */
+  select = (a: Element, b: Element) => this.push({ op: "where", cond: this.register, x: a.register, y: b.register });
   sqrt = () => this.unary("sqrt");
   neg = () => this.unary("neg");
 }
