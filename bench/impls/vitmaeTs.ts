@@ -1,7 +1,9 @@
-// impl "vitmae-ts": our own library on each bench case, written as a user of its public API would.
-// (The CPU backend: wasm SIMD GEMM over both cores, fused softmax / layerNorm / GELU.)
+// impl "vitmae-ts": our own library on each bench case, written as a user of its public API would:
+// the block and the training step compiled with jit (buffers reused by liveness, elementwise chains
+// fused), the training step's parameters and optimizer state donated, as a training loop does.
 import * as T from "../../src/core/index.ts";
 import { valueAndGrad } from "../../src/autodiff/index.ts";
+import { jit } from "../../src/jit/index.ts";
 import { gemmInfo } from "../../src/core/wasm/gemm.ts";
 import { getOrThrow, parseConfig } from "../../src/mae/config.ts";
 import { forward } from "../../src/mae/forward.ts";
@@ -12,7 +14,7 @@ import {
   type PreTrainingParams,
 } from "../../src/mae/params.ts";
 import { activation } from "../../src/nn/activation.ts";
-import { adamwStep, initAdamW } from "../../src/nn/adamw.ts";
+import { adamwStep, initAdamW, type AdamWState } from "../../src/nn/adamw.ts";
 import { block, type BlockParams } from "../../src/nn/block.ts";
 import type { CaseKind, CaseSpec } from "../cases.ts";
 import type { Tensors } from "../safetensors.ts";
@@ -62,9 +64,11 @@ function blockCase(spec: CaseSpec, tensors: Tensors): Workload {
       step: async () => void block(params, x, opts).out,
     };
   }
-  const lossAndGrads = valueAndGrad((p: BlockParams, input: T.Tensor) => T.sum(T.mul(block(p, input, opts).out, g)), {
-    argnums: [0, 1],
-  });
+  const lossAndGrads = jit(
+    valueAndGrad((p: BlockParams, input: T.Tensor) => T.sum(T.mul(block(p, input, opts).out, g)), {
+      argnums: [0, 1],
+    }),
+  );
   return {
     check: async () => {
       const [loss, [gp, gx]] = lossAndGrads(params, x);
@@ -89,35 +93,49 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
   const noDecay = new Set(optimizer.noDecay);
   const frozen = new Set<string>([...FROZEN_PARAMETERS, ...optimizer.frozen]);
   const lossAndGrad = valueAndGrad((p: PreTrainingParams) => forward(p, config, pixels, { noise }).loss);
-  const named = namedParameters(params);
-  const opt = initAdamW(named);
-  // One pre-training step: forward, backward, AdamW update.
-  const trainStep = () => {
-    const [loss, grads] = lossAndGrad(params);
-    const g = namedParameters(grads);
-    const updated = adamwStep(
-      named,
-      g,
-      opt,
-      { betas: [optimizer.beta1, optimizer.beta2], eps: optimizer.eps, weightDecay: optimizer.weightDecay },
-      {
-        lr: optimizer.lr,
-        decay: (name) => !noDecay.has(name),
-        frozen,
-        donateState: true, // as a training loop does (torch updates in place too)
-      },
-    );
-    return { loss, g, updated: updated.params };
+  const adamw = {
+    betas: [optimizer.beta1, optimizer.beta2] as [number, number],
+    eps: optimizer.eps,
+    weightDecay: optimizer.weightDecay,
   };
+  const decay = (name: string) => !noDecay.has(name);
+  // One pre-training step: forward, backward, AdamW update.
+  const update = (p: PreTrainingParams, opt: AdamWState, lr: T.Tensor) => {
+    const [loss, grads] = lossAndGrad(p);
+    const g = namedParameters(grads);
+    const updated = adamwStep(namedParameters(p), g, opt, adamw, { lr, decay, frozen });
+    return { loss, g, params: parametersFromNamed<PreTrainingParams>(config, updated.params), opt: updated.state };
+  };
+  // The check keeps its inputs; the timed loop donates them, as a training loop does (torch updates in place too).
+  const checkStep = jit(update);
+  const trainStep = jit(
+    (p: PreTrainingParams, opt: AdamWState, lr: T.Tensor) => {
+      const { loss, params: next, opt: nextOpt } = update(p, opt, lr);
+      return { loss, params: next, opt: nextOpt };
+    },
+    { donate: [0, 1] },
+  );
+  const lr = T.scalar(optimizer.lr);
+  let state = { params, opt: initAdamW(namedParameters(params)) };
   return {
     check: async () => {
-      const { loss, g, updated } = trainStep();
+      const { loss, g, params: next } = checkStep(params, initAdamW(namedParameters(params)), lr);
       const out = new Map<string, Host>([["loss", host(loss)]]);
       for (const [name, t] of g) out.set(`grad.${name}`, host(t));
-      for (const [name, t] of updated) out.set(`delta.${name}`, host(T.sub(t, named.get(name)!)));
+      const before = namedParameters(params);
+      for (const [name, t] of namedParameters(next)) out.set(`delta.${name}`, host(T.sub(t, before.get(name)!)));
+      // The timed steps start from copies: the donated ones are overwritten.
+      state = {
+        params: parametersFromNamed<PreTrainingParams>(config, new Map([...before].map(([n, t]) => [n, T.add(t, 0)]))),
+        opt: initAdamW(before),
+      };
       return out;
     },
-    step: async () => void trainStep(),
+    step: async () => {
+      const out = trainStep(state.params, state.opt, lr);
+      state = { params: out.params, opt: out.opt };
+      await out.loss.data(); // done when its value can be read (GPUs queue work)
+    },
   };
 }
 
