@@ -134,7 +134,10 @@ export function readTrainingState(
   const step = Number(file.metadata.step ?? state.step);
   if (step !== state.step)
     throw new TrainCheckpointError(`${path}: optimizer step ${step} differs from trainer step ${state.step}`);
+  // In the file's order, as saved (a resumed run writes its moments back in the same order).
   const asTensors = (moments: Map<string, Float32Array>) =>
-    new Map([...named].map(([name, t]) => [name, T.fromArray(moments.get(name)!, t.shape)]));
+    new Map(
+      [...moments].map(([name, values]) => [name, T.fromArray(values, named.get(name)?.shape ?? [values.length])]),
+    );
   return { opt: { step: T.scalar(step), m: asTensors(m), v: asTensors(v) }, state };
 }

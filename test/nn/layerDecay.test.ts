@@ -66,7 +66,7 @@ test("the grouped AdamW step gives each parameter its group's lr and weight deca
           betas: [0.9, 0.999],
           eps,
         });
-        assert.equal(state.step, 1);
+        assert.equal(state.step.item(), 1);
         for (const [name, p] of params) {
           const { lrScale, weightDecay } = groups.get(name)!;
           const g = grads.get(name)!.toArray();
