@@ -57,7 +57,7 @@ export function adamwStepGroups(
   grads: ReadonlyMap<string, Tensor>,
   state: AdamWState,
   groups: ReadonlyMap<string, ParamGroup>,
-  opts: { lr: number | Tensor; betas: [number, number]; eps: number; donateState?: boolean },
+  opts: { lr: number | Tensor; betas: [number, number]; eps: number; donateState?: boolean; applyIf?: Tensor },
 ): { params: Map<string, Tensor>; state: AdamWState } {
   const byGroup = new Map<string, { lrScale: number; weightDecay: number; names: string[] }>();
   for (const name of params.keys()) {
@@ -78,7 +78,12 @@ export function adamwStepGroups(
       grads,
       state,
       { betas: opts.betas, eps: opts.eps, weightDecay },
-      { lr: T.mul(opts.lr, lrScale), decay: () => weightDecay > 0, donateState: opts.donateState },
+      {
+        lr: T.mul(opts.lr, lrScale),
+        decay: () => weightDecay > 0,
+        donateState: opts.donateState,
+        applyIf: opts.applyIf,
+      },
     );
     for (const [n, t] of step.params) outParams.set(n, t);
     for (const n of names) {
@@ -86,5 +91,6 @@ export function adamwStepGroups(
       v.set(n, step.state.v.get(n)!);
     }
   }
-  return { params: outParams, state: { step: T.add(state.step, 1), m, v } };
+  const counted = opts.applyIf ? T.notEqual(opts.applyIf, 0) : 1;
+  return { params: outParams, state: { step: T.add(state.step, counted), m, v } };
 }

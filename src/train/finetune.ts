@@ -6,12 +6,13 @@
 import * as T from "../core/index.ts";
 import type { Key, Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
+import { jit } from "../jit/index.ts";
 import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.ts";
 import { DatasetError } from "../data/dataset.ts";
 import { mixupBatch } from "../data/mixup.ts";
 import { evaluateClassifier, type ClassifierEvaluation } from "../eval/evaluateClassifier.ts";
 import { namedParameters } from "../mae/params.ts";
-import { clipGradNorm, initAdamW, type AdamWState } from "../nn/adamw.ts";
+import { globalNorm, initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { smoothedTargets, softTargetCrossEntropy } from "../nn/crossEntropy.ts";
 import { adamwStepGroups, paramGroupsLrd, type ParamGroup } from "../nn/layerDecay.ts";
 import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
@@ -72,8 +73,9 @@ export interface StepResult {
 
 /**
  * The training step as a pure function (params, optState, batch, lr, key) → (params, optState, loss):
- * micro-batches' gradients averaged, clipped if asked, one AdamW update over MAE's layer-decay groups.
- * The moments are updated in place (AdamW's donateState): the optState given must not be used again.
+ * micro-batches' gradients averaged, clipped if asked, one AdamW update over MAE's layer-decay groups
+ * — compiled once with jit, params and optState donated (use the returned ones). A non-finite loss
+ * or gradient is caught on the device: the update is then skipped, and `finite` says so.
  */
 export function makeFinetuneStep(
   cfg: ViTConfig,
@@ -83,33 +85,45 @@ export function makeFinetuneStep(
   const lossOf = (p: ClassifierParams, pixels: Tensor, targets: Tensor, key: Key) =>
     softTargetCrossEntropy(classify(p, cfg, pixels, { key, dropPath: hyper.dropPath }).logits, targets);
   const lossAndGrad = valueAndGrad(lossOf);
+  const step = jit(
+    (params: ClassifierParams, optState: AdamWState, batch: FinetuneBatch[], lr: Tensor, key: Key) => {
+      let lossSum: Tensor = T.scalar(0);
+      let gradSum: Map<string, Tensor> | undefined;
+      batch.forEach((micro, i) => {
+        const [loss, grads] = lossAndGrad(params, micro.pixels, micro.targets, T.random.foldIn(key, i));
+        lossSum = T.add(lossSum, loss);
+        const named = namedParameters(grads);
+        gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
+      });
+      const loss = T.div(lossSum, batch.length);
+      let grads = new Map([...gradSum!].map(([n, g]) => [n, batch.length === 1 ? g : T.div(g, batch.length)]));
+      const gradNorm = globalNorm(grads);
+      // NaN and ±∞ fail `< ∞`: one test covers the loss and every gradient.
+      const applied = T.less(T.abs(T.add(loss, gradNorm)), Infinity);
+      if (hyper.clipGrad !== null) {
+        const scale = T.minimum(T.div(hyper.clipGrad, T.add(gradNorm, 1e-6)), 1);
+        grads = new Map([...grads].map(([n, g]) => [n, T.mul(g, scale)]));
+      }
+      const updated = adamwStepGroups(namedParameters(params), grads, optState, groups, {
+        lr,
+        betas: hyper.betas,
+        eps: 1e-8,
+        applyIf: applied,
+      });
+      return { params: classifierFromNamed(cfg, updated.params), optState: updated.state, loss, gradNorm, applied };
+    },
+    { donate: [0, 1] },
+  );
   return (params, optState, batch, lr, key) => {
-    let lossSum = 0;
-    let gradSum: Map<string, Tensor> | undefined;
-    batch.forEach((micro, i) => {
-      const [loss, grads] = lossAndGrad(params, micro.pixels, micro.targets, T.random.foldIn(key, i));
-      lossSum += loss.item();
-      const named = namedParameters(grads);
-      gradSum = gradSum ? new Map([...gradSum].map(([n, g]) => [n, T.add(g, named.get(n)!)])) : named;
-    });
-    const loss = lossSum / batch.length;
-    const mean = new Map([...gradSum!].map(([n, g]) => [n, batch.length === 1 ? g : T.div(g, batch.length)]));
-    const finite = Number.isFinite(loss) && [...mean.values()].every((g) => g.toArray().every(Number.isFinite));
-    if (!finite) return { params, optState, loss, gradNorm: null, finite };
-    let grads = mean;
-    let gradNorm: number | null = null;
-    if (hyper.clipGrad !== null) {
-      const clipped = clipGradNorm(grads, hyper.clipGrad);
-      grads = clipped.grads;
-      gradNorm = clipped.norm.item();
-    }
-    const updated = adamwStepGroups(namedParameters(params), grads, optState, groups, {
-      lr,
-      betas: hyper.betas,
-      eps: 1e-8,
-      donateState: true,
-    });
-    return { params: classifierFromNamed(cfg, updated.params), optState: updated.state, loss, gradNorm, finite };
+    const out = step(params, optState, batch, T.scalar(lr), key);
+    const finite = out.applied.item() !== 0;
+    return {
+      params: out.params,
+      optState: out.optState,
+      loss: out.loss.item(),
+      gradNorm: finite && hyper.clipGrad !== null ? out.gradNorm.item() : null,
+      finite,
+    };
   };
 }
 
