@@ -4,7 +4,8 @@
 import * as T from "../core/index.ts";
 import type { Key, Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
-import { adamwStep, initAdamW, type AdamWConfig } from "../nn/adamw.ts";
+import { adamwStep, initAdamW, type AdamWConfig, type AdamWState } from "../nn/adamw.ts";
+import { jit } from "../jit/index.ts";
 
 /**
  * MAE's linprobe head starts with BatchNorm1d(affine=False, eps=1e-6): here with the train split's
@@ -69,34 +70,37 @@ export function trainLinearHead(
   let state = initAdamW(params);
   const adamw: AdamWConfig = { betas: [0.9, 0.999], eps: 1e-8, weightDecay };
   const lossAndGrad = valueAndGrad(crossEntropy);
+  // One AdamW step on a batch, compiled once per batch size; params and state are donated.
+  const step = jit(
+    (p: Map<string, Tensor>, s: AdamWState, xb: Tensor, yb: Tensor) => {
+      const [loss, grads] = lossAndGrad({ weight: p.get("weight")!, bias: p.get("bias")! }, xb, yb) as [
+        Tensor,
+        LinearHead,
+        unknown,
+      ];
+      const g = new Map([
+        ["weight", grads.weight],
+        ["bias", grads.bias],
+      ]);
+      const next = adamwStep(p, g, s, adamw, { lr, decay: (name) => name === "weight" });
+      return { params: next.params, state: next.state, loss };
+    },
+    { donate: [0, 1] },
+  );
   const losses: number[] = [];
   for (let epoch = 0; epoch < epochs; epoch++) {
     const order = T.random.permutation(T.random.foldIn(shuffleKey, epoch), n).toArray();
     let total = 0;
     for (let start = 0; start < n; start += batchSize) {
       const idx = Array.from(order.subarray(start, Math.min(n, start + batchSize)));
-      const head = { weight: params.get("weight")!, bias: params.get("bias")! };
-      const [loss, grads] = lossAndGrad(
-        head,
-        T.take(x, idx, 0),
-        oneHot(
-          idx.map((i) => y[i]),
-          k,
-        ),
-      ) as [Tensor, LinearHead, unknown];
-      total += loss.item() * idx.length;
-      const step = adamwStep(
-        params,
-        new Map([
-          ["weight", grads.weight],
-          ["bias", grads.bias],
-        ]),
-        state,
-        adamw,
-        { lr, decay: (name) => name === "weight" },
+      const targets = oneHot(
+        idx.map((i) => y[i]),
+        k,
       );
-      params = step.params;
-      state = step.state;
+      const out = step(params, state, T.take(x, idx, 0), targets);
+      params = out.params;
+      state = out.state;
+      total += out.loss.item() * idx.length;
     }
     losses.push(total / n);
   }
