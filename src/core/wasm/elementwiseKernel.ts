@@ -1,0 +1,532 @@
+// Emits the elementwise block interpreter (numexpr's design: Cooke, Hubbard et al.): one fixed wasm
+// function runs ANY elementwise Program. The program arrives as bytecode in a descriptor in memory;
+// a task walks its element range in blocks of B floats, and each instruction is one SIMD loop over
+// the block, reading and writing per-thread scratch "registers". Contiguous inputs are read in
+// place, stride-0 inputs are splatted once per task, other strides are gathered per block along
+// the innermost dimension; outputs are copied (or scattered) out at the end of each block.
+import { BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from "../backend.ts";
+import { FunctionBuilder, I32, type Local, type ModuleBuilder, V128 } from "./assembler.ts";
+import { mathImportIndex } from "./mathImports.ts";
+import { THREAD_SCRATCH_BYTES } from "./pool.ts";
+import * as M from "./simdMath.ts";
+
+/** Interpreter opcodes: an instruction's op, plus `powi` (pow by a small integer constant). */
+export const EW_OPCODES = ["input", "const", ...UNARY_OPS, ...BINARY_OPS, "where", "powi"] as const;
+export type EwOpcode = (typeof EW_OPCODES)[number];
+
+/** Descriptor layout, in i32 words from its start. */
+export const EW = {
+  RANK: 0, //       dims of the (coalesced) iteration shape, 1..MAX_RANK
+  CODE: 1, //       instructions
+  BLOCK: 2, //      floats per block (a multiple of 4)
+  OUTPUTS: 3, //    outputs
+  SHAPE: 4, //      the shape, outermost first
+  MAX_RANK: 8,
+  OPERANDS: 12, //  inputs, then outputs: [kind, byte address, byte strides × MAX_RANK]
+  OPERAND_INTS: 10,
+  MAX_OPERANDS: 48,
+  INSTR: 12 + 48 * 10, // [opcode, x, y, z, slot]: x, y, z are registers (instruction indices) or immediates
+  INSTR_INTS: 5,
+  MAX_CODE: 256,
+  OUTS: 12 + 48 * 10 + 256 * 5, // [register, operand] per output
+  MAX_OUTPUTS: 32,
+  WORDS: 12 + 48 * 10 + 256 * 5 + 64,
+} as const;
+
+/** How an operand is laid out over the iteration shape. */
+export const KIND = { contiguous: 0, splat: 1, strided: 2 } as const;
+
+/** Per-thread scratch: the register address table, the index odometer, then the register slots. */
+export const EW_TABLE_AT = 0;
+export const EW_INDEX_AT = 4 * EW.MAX_CODE;
+export const EW_SLOTS_AT = EW_INDEX_AT + 4 * EW.MAX_RANK;
+export const EW_SLOT_BYTES = THREAD_SCRATCH_BYTES - EW_SLOTS_AT;
+/** A slot holds a block plus one vector of padding (splat gathers may overrun a segment by 3 floats). */
+export const slotStride = (block: number): number => 4 * (block + 4);
+
+export function addElementwiseKernel(module: ModuleBuilder): void {
+  const copy = module.addFunction(null, emitCopy());
+  const walk = module.addFunction(null, emitWalk(copy));
+  module.addFunction("elementwise", emitInterpreter(copy, walk));
+}
+
+/** `while (!exit()) body()`. */
+function whileNot(f: FunctionBuilder, exit: () => void, body: () => void): void {
+  f.block().loop();
+  exit();
+  f.brIf(1);
+  body();
+  f.br(0).end().end();
+}
+
+const inc = (f: FunctionBuilder, l: Local, by: number | Local) => {
+  f.get(l);
+  if (typeof by === "number") f.i32Const(by);
+  else f.get(by);
+  f.op("i32.add").set(l);
+};
+
+/**
+ * copy(dst, dstStride, src, srcStride, count): count floats, strides in bytes. Both strides 4: whole
+ * vectors then a scalar tail (never writing past dst's count); a stride-0 source is one value.
+ */
+function emitCopy(): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32], []);
+  const [dst, ds, src, ss, count] = f.params;
+  const nv = f.local(I32);
+  const v = f.local(V128);
+  f.get(ds).i32Const(4).op("i32.eq").get(ss).i32Const(4).op("i32.eq").op("i32.and").if();
+  f.get(count).i32Const(2).op("i32.shr_u").set(nv);
+  whileNot(
+    f,
+    () => f.get(nv).op("i32.eqz"),
+    () => {
+      f.get(dst).get(src).mem("v128.load").mem("v128.store");
+      inc(f, dst, 16);
+      inc(f, src, 16);
+      inc(f, nv, -1);
+    },
+  );
+  f.get(count).i32Const(3).op("i32.and").set(count);
+  f.end();
+  f.get(ss).op("i32.eqz").get(ds).i32Const(4).op("i32.eq").op("i32.and").if();
+  // A splat: vector stores may run 3 floats past count (the scratch slots have room for that).
+  f.get(src).mem("v128.load32_splat").set(v);
+  whileNot(
+    f,
+    () => f.get(count).i32Const(0).op("i32.le_s"),
+    () => {
+      f.get(dst).get(v).mem("v128.store");
+      inc(f, dst, 16);
+      inc(f, count, -4);
+    },
+  );
+  f.end();
+  whileNot(
+    f,
+    () => f.get(count).i32Const(0).op("i32.le_s"),
+    () => {
+      f.get(dst).get(src).mem("f32.load").mem("f32.store");
+      inc(f, dst, ds);
+      inc(f, src, ss);
+      inc(f, count, -1);
+    },
+  );
+  return f;
+}
+
+/**
+ * walk(operand, shape, rank, index, e0, len, buffer, scatter): moves elements e0 .. e0+len-1 (in
+ * row-major order of the iteration shape) of a strided operand into the contiguous buffer, or out
+ * of it when `scatter`, one run along the innermost dimension at a time.
+ */
+function emitWalk(copy: number): FunctionBuilder {
+  const f = new FunctionBuilder(new Array(8).fill(I32), []);
+  const [opd, shape, rank, index, e0, len, buffer, scatter] = f.params;
+  const [rem, d, seg, addr, s, last, inner, at] = Array.from({ length: 8 }, () => f.local(I32));
+  const idx = (dim: Local | number) => {
+    f.get(index);
+    if (typeof dim === "number") f.i32Const(4 * dim);
+    else f.get(dim).i32Const(2).op("i32.shl");
+    f.op("i32.add");
+  };
+  const dimOf = (base: Local, offset: number, dim: Local) =>
+    f.get(base).get(dim).i32Const(2).op("i32.shl").op("i32.add").mem("i32.load", offset);
+  f.get(rank).i32Const(1).op("i32.sub").set(last);
+  // Unravel e0 into the odometer.
+  f.get(e0).set(rem).get(last).set(d);
+  f.loop();
+  idx(d);
+  f.get(rem);
+  dimOf(shape, 0, d);
+  f.op("i32.rem_u").mem("i32.store");
+  f.get(rem);
+  dimOf(shape, 0, d);
+  f.op("i32.div_u").set(rem);
+  inc(f, d, -1);
+  f.get(d).i32Const(0).op("i32.ge_s").brIf(0).end();
+  dimOf(shape, 0, last);
+  f.set(inner);
+  dimOf(opd, 8, last);
+  f.set(s);
+  whileNot(
+    f,
+    () => f.get(len).i32Const(0).op("i32.le_s"),
+    () => {
+      // seg = min(inner - index[last], len)
+      f.get(inner);
+      idx(last);
+      f.mem("i32.load").op("i32.sub").set(seg);
+      f.get(seg).get(len).get(seg).get(len).op("i32.lt_s").op("select").set(seg);
+      // addr = base + Σ index[d]·stride[d]
+      f.get(opd).mem("i32.load", 4).set(addr).i32Const(0).set(d);
+      whileNot(
+        f,
+        () => f.get(d).get(rank).op("i32.ge_s"),
+        () => {
+          f.get(addr);
+          idx(d);
+          f.mem("i32.load");
+          dimOf(opd, 8, d);
+          f.op("i32.mul").op("i32.add").set(addr);
+          inc(f, d, 1);
+        },
+      );
+      f.get(scatter).if();
+      f.get(addr).get(s).get(buffer).i32Const(4).get(seg).call(copy);
+      f.else();
+      f.get(buffer).i32Const(4).get(addr).get(s).get(seg).call(copy);
+      f.end();
+      f.get(buffer).get(seg).i32Const(2).op("i32.shl").op("i32.add").set(buffer);
+      f.get(len).get(seg).op("i32.sub").set(len);
+      // Advance the odometer by seg, carrying into outer dims.
+      f.get(last).set(d);
+      idx(d);
+      f.set(at);
+      f.get(at).get(at).mem("i32.load").get(seg).op("i32.add").mem("i32.store");
+      whileNot(
+        f,
+        () => {
+          // exit unless d > 0 && index[d] >= shape[d]
+          f.get(d).i32Const(0).op("i32.gt_s");
+          idx(d);
+          f.mem("i32.load");
+          dimOf(shape, 0, d);
+          f.op("i32.ge_s").op("i32.and").op("i32.eqz");
+        },
+        () => {
+          idx(d);
+          f.i32Const(0).mem("i32.store");
+          inc(f, d, -1);
+          idx(d);
+          f.set(at);
+          f.get(at).get(at).mem("i32.load").i32Const(1).op("i32.add").mem("i32.store");
+        },
+      );
+    },
+  );
+  return f;
+}
+
+interface Regs {
+  a: Local;
+  b: Local;
+  c: Local;
+}
+
+/** The vector code of each unary op: reads regs.a, pushes the result. */
+const UNARY_CODE: { [P in UnaryOp]: (f: FunctionBuilder, r: Regs) => void } = {
+  identity: (f, r) => f.get(r.a),
+  neg: (f, r) => f.get(r.a).op("f32x4.neg"),
+  exp: (f, r) => M.emitExp(f, r.a),
+  log: (f, r) => M.emitLog(f, r.a),
+  sqrt: (f, r) => f.get(r.a).op("f32x4.sqrt"),
+  rsqrt: (f, r) => f.f32x4Const(1).get(r.a).op("f32x4.sqrt").op("f32x4.div"),
+  abs: (f, r) => f.get(r.a).op("f32x4.abs"),
+  tanh: (f, r) => M.emitTanh(f, r.a),
+  erf: (f, r) => M.emitErf(f, r.a),
+  sigmoid: (f, r) => M.emitSigmoid(f, r.a),
+  // x > 0 ? x : NaN stays NaN, else +0
+  relu: (f, r) =>
+    f.get(r.a).get(r.a).f32x4Const(0).op("f32x4.gt").get(r.a).get(r.a).op("f32x4.ne").op("v128.or").op("v128.and"),
+  sin: (f, r) => perLane(f, r, "sin"),
+  cos: (f, r) => perLane(f, r, "cos"),
+  // x > 0 ? 1 : x < 0 ? -1 : x (±0 and NaN stay)
+  sign: (f, r) => {
+    f.f32x4Const(-1).f32x4Const(1).get(r.a).get(r.a).f32x4Const(0).op("f32x4.gt").op("v128.bitselect");
+    f.get(r.a).f32x4Const(0).op("f32x4.lt").op("v128.bitselect");
+  },
+  floor: (f, r) => f.get(r.a).op("f32x4.floor"),
+  gelu: (f, r) => M.emitGelu(f, r.a),
+  geluDerivative: (f, r) => M.emitGeluDerivative(f, r.a),
+};
+
+const compare = (op: "f32x4.eq" | "f32x4.ne" | "f32x4.lt" | "f32x4.le" | "f32x4.gt" | "f32x4.ge") => {
+  return (f: FunctionBuilder, r: Regs) => f.get(r.a).get(r.b).op(op).f32x4Const(1).op("v128.and");
+};
+/** a ≻ b ? a : b, or NaN if either is NaN (all-ones bits are a NaN). */
+const extremum = (gt: "f32x4.gt" | "f32x4.lt") => (f: FunctionBuilder, r: Regs) => {
+  f.get(r.a).get(r.b).get(r.a).get(r.b).op(gt).op("v128.bitselect");
+  f.get(r.a).get(r.a).op("f32x4.ne").get(r.b).get(r.b).op("f32x4.ne").op("v128.or").op("v128.or");
+};
+
+const BINARY_CODE: { [P in BinaryOp]: (f: FunctionBuilder, r: Regs) => void } = {
+  add: (f, r) => f.get(r.a).get(r.b).op("f32x4.add"),
+  sub: (f, r) => f.get(r.a).get(r.b).op("f32x4.sub"),
+  mul: (f, r) => f.get(r.a).get(r.b).op("f32x4.mul"),
+  div: (f, r) => f.get(r.a).get(r.b).op("f32x4.div"),
+  pow: (f, r) => perLane(f, r, "pow"),
+  maximum: extremum("f32x4.gt"),
+  minimum: extremum("f32x4.lt"),
+  eq: compare("f32x4.eq"),
+  ne: compare("f32x4.ne"),
+  lt: compare("f32x4.lt"),
+  le: compare("f32x4.le"),
+  gt: compare("f32x4.gt"),
+  ge: compare("f32x4.ge"),
+};
+
+/** Calls Math[name] on each lane in float64 (exact to the reference; for the rare ops). */
+function perLane(f: FunctionBuilder, r: Regs, name: "sin" | "cos" | "pow"): void {
+  f.get(r.a);
+  for (let lane = 0; lane < 4; lane++) {
+    f.get(r.a).f32x4ExtractLane(lane).op("f64.promote_f32");
+    if (name === "pow") f.get(r.b).f32x4ExtractLane(lane).op("f64.promote_f32");
+    f.call(mathImportIndex(name)).op("f32.demote_f64").f32x4ReplaceLane(lane);
+  }
+}
+
+/** x^n for an integer n (|n| small) by repeated squaring in float64, so each result rounds once. */
+function powi(f: FunctionBuilder, r: Regs, n: Local): void {
+  const [lo, hi, blo, bhi] = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const e = f.local(I32);
+  f.get(r.a).op("f64x2.promote_low_f32x4").set(blo);
+  f.get(r.a).get(r.a).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  f.op("f64x2.promote_low_f32x4").set(bhi);
+  f.f64x2Const(1).set(lo).f64x2Const(1).set(hi);
+  f.get(n).get(n).i32Const(31).op("i32.shr_s").op("i32.xor").get(n).i32Const(31).op("i32.shr_u").op("i32.add");
+  f.set(e); // |n|
+  whileNot(
+    f,
+    () => f.get(e).op("i32.eqz"),
+    () => {
+      f.get(e).i32Const(1).op("i32.and").if();
+      f.get(lo).get(blo).op("f64x2.mul").set(lo).get(hi).get(bhi).op("f64x2.mul").set(hi);
+      f.end();
+      f.get(blo).get(blo).op("f64x2.mul").set(blo).get(bhi).get(bhi).op("f64x2.mul").set(bhi);
+      f.get(e).i32Const(1).op("i32.shr_u").set(e);
+    },
+  );
+  f.get(n).i32Const(0).op("i32.lt_s").if();
+  f.f64x2Const(1).get(lo).op("f64x2.div").set(lo).f64x2Const(1).get(hi).op("f64x2.div").set(hi);
+  f.end();
+  f.get(lo).op("f32x4.demote_f64x2_zero").get(hi).op("f32x4.demote_f64x2_zero");
+  f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+}
+
+/** elementwise(desc, start, end, …, scratch): runs the program on elements [start, end). */
+function emitInterpreter(copy: number, walk: number): FunctionBuilder {
+  const f = new FunctionBuilder(new Array(16).fill(I32), []);
+  const [desc, start, end] = f.params;
+  const scratch = f.params[15];
+  const L = () => f.local(I32);
+  const [nCode, block, stride, slots, v, ins, op, e0, len, nvec, dst, pa, pb, pc, cnt, opd] = Array.from(
+    { length: 16 },
+    L,
+  );
+  const [rank, shape, index, j, n] = [L(), L(), L(), L(), L()];
+  const regs: Regs = { a: f.local(V128), b: f.local(V128), c: f.local(V128) };
+  const word = (base: Local, at: number) => f.get(base).mem("i32.load", 4 * at);
+  const insAt = () => {
+    f.get(desc)
+      .i32Const(4 * EW.INSTR)
+      .op("i32.add")
+      .get(v)
+      .i32Const(4 * EW.INSTR_INTS);
+    f.op("i32.mul").op("i32.add").set(ins);
+  };
+  const operandAt = (i: () => void) => {
+    i();
+    f.i32Const(4 * EW.OPERAND_INTS)
+      .op("i32.mul")
+      .get(desc)
+      .op("i32.add")
+      .i32Const(4 * EW.OPERANDS)
+      .op("i32.add");
+    f.set(opd);
+  };
+  const tableAt = (reg: () => void) => {
+    f.get(scratch);
+    reg();
+    f.i32Const(2).op("i32.shl").op("i32.add");
+  };
+  /** Fills `count` floats at dst with the f32 value pushed by `value`. */
+  const fill = (value: () => void) => {
+    value();
+    f.op("f32x4.splat").set(regs.a).get(dst).set(pa).get(block).set(cnt);
+    whileNot(
+      f,
+      () => f.get(cnt).i32Const(0).op("i32.le_s"),
+      () => {
+        f.get(pa).get(regs.a).mem("v128.store");
+        inc(f, pa, 16);
+        inc(f, cnt, -4);
+      },
+    );
+  };
+
+  word(desc, EW.CODE).set(nCode);
+  word(desc, EW.BLOCK).set(block);
+  word(desc, EW.RANK).set(rank);
+  word(desc, EW.OUTPUTS).set(n);
+  f.get(desc)
+    .i32Const(4 * EW.SHAPE)
+    .op("i32.add")
+    .set(shape);
+  f.get(scratch).i32Const(EW_INDEX_AT).op("i32.add").set(index);
+  f.get(scratch).i32Const(EW_SLOTS_AT).op("i32.add").set(slots);
+  f.get(block).i32Const(4).op("i32.add").i32Const(2).op("i32.shl").set(stride);
+
+  // Per task: every register's slot address; constants and splatted inputs filled once.
+  f.i32Const(0).set(v);
+  whileNot(
+    f,
+    () => f.get(v).get(nCode).op("i32.ge_s"),
+    () => {
+      insAt();
+      tableAt(() => f.get(v));
+      f.get(slots).get(ins).mem("i32.load", 16).get(stride).op("i32.mul").op("i32.add").tee(dst).mem("i32.store");
+      word(ins, 0).set(op);
+      f.get(op).i32Const(EW_OPCODES.indexOf("const")).op("i32.eq").if();
+      fill(() => f.get(ins).mem("f32.load", 4));
+      f.end();
+      f.get(op).op("i32.eqz").if();
+      operandAt(() => word(ins, 1));
+      word(opd, 0).i32Const(KIND.splat).op("i32.eq").if();
+      fill(() => word(opd, 1).mem("f32.load"));
+      f.end().end();
+      inc(f, v, 1);
+    },
+  );
+
+  f.get(start).set(e0);
+  whileNot(
+    f,
+    () => f.get(e0).get(end).op("i32.ge_s"),
+    () => {
+      f.get(end).get(e0).op("i32.sub").set(len);
+      f.get(block).get(len).get(block).get(len).op("i32.lt_s").op("select").set(len);
+      f.get(len).i32Const(3).op("i32.add").i32Const(2).op("i32.shr_u").set(nvec);
+      f.i32Const(0).set(v);
+      whileNot(
+        f,
+        () => f.get(v).get(nCode).op("i32.ge_s"),
+        () => {
+          insAt();
+          tableAt(() => f.get(v));
+          f.mem("i32.load").set(dst);
+          word(ins, 0).set(op);
+          emitDispatch(f, { ins, op, dst, nvec, pa, pb, pc, cnt, regs, operand: () => operandInput() });
+          inc(f, v, 1);
+        },
+      );
+      // Outputs: copy each block out (contiguous) or scatter it along the strides.
+      f.i32Const(0).set(j);
+      whileNot(
+        f,
+        () => f.get(j).get(n).op("i32.ge_s"),
+        () => {
+          const out = (k: number) =>
+            f
+              .get(desc)
+              .get(j)
+              .i32Const(8)
+              .op("i32.mul")
+              .op("i32.add")
+              .mem("i32.load", 4 * (EW.OUTS + k));
+          tableAt(() => out(0));
+          f.mem("i32.load").set(pa);
+          operandAt(() => out(1));
+          word(opd, 0).i32Const(KIND.contiguous).op("i32.eq").if();
+          word(opd, 1).get(e0).i32Const(2).op("i32.shl").op("i32.add").i32Const(4).get(pa).i32Const(4).get(len);
+          f.call(copy);
+          f.else();
+          f.get(opd).get(shape).get(rank).get(index).get(e0).get(len).get(pa).i32Const(1).call(walk);
+          f.end();
+          inc(f, j, 1);
+        },
+      );
+      inc(f, e0, len);
+    },
+  );
+  return f;
+
+  /** The input instruction: point its register at the block (contiguous) or gather it (strided). */
+  function operandInput(): void {
+    operandAt(() => word(ins, 1));
+    word(opd, 0).i32Const(KIND.contiguous).op("i32.eq").if();
+    tableAt(() => f.get(v));
+    word(opd, 1).get(e0).i32Const(2).op("i32.shl").op("i32.add").mem("i32.store");
+    f.else();
+    word(opd, 0).i32Const(KIND.strided).op("i32.eq").if();
+    f.get(opd).get(shape).get(rank).get(index).get(e0).get(len).get(dst).i32Const(0).call(walk);
+    f.end().end();
+  }
+}
+
+interface DispatchLocals {
+  ins: Local;
+  op: Local;
+  dst: Local;
+  nvec: Local;
+  pa: Local;
+  pb: Local;
+  pc: Local;
+  cnt: Local;
+  regs: Regs;
+  operand: () => void;
+}
+
+/** br_table over the opcodes; each case is one loop over the block's vectors. */
+function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
+  const cases = EW_OPCODES.length;
+  const regAddr = (field: number, into: Local) => {
+    // table[ins[field]]: the table sits at the start of scratch, whose address is dst's base…
+    // …so it is read through the scratch parameter.
+    f.get(f.params[15])
+      .get(l.ins)
+      .mem("i32.load", 4 * field)
+      .i32Const(2)
+      .op("i32.shl")
+      .op("i32.add");
+    f.mem("i32.load").set(into);
+  };
+  /** for each vector: dst = code(a[, b[, c]]) */
+  const loop = (arity: number, code: () => void) => {
+    const ptrs = [l.pa, l.pb, l.pc].slice(0, arity);
+    const vals = [l.regs.a, l.regs.b, l.regs.c];
+    f.get(l.nvec).set(l.cnt);
+    f.loop();
+    f.get(l.dst);
+    ptrs.forEach((p, i) => f.get(p).mem("v128.load").set(vals[i]));
+    code();
+    f.mem("v128.store");
+    inc(f, l.dst, 16);
+    for (const p of ptrs) inc(f, p, 16);
+    inc(f, l.cnt, -1);
+    f.get(l.cnt).brIf(0).end();
+  };
+  f.block();
+  for (let i = 0; i < cases; i++) f.block();
+  f.get(l.op).brTable(
+    Array.from({ length: cases }, (_, i) => i),
+    cases,
+  );
+  EW_OPCODES.forEach((name, i) => {
+    f.end();
+    if (name === "input") l.operand();
+    else if (name === "const") {
+      // filled once per task
+    } else if (name === "where") {
+      regAddr(1, l.pc);
+      regAddr(2, l.pa);
+      regAddr(3, l.pb);
+      // loads are a, b, c = x, y, cond (pc holds the condition)
+      loop(3, () => f.get(l.regs.a).get(l.regs.b).get(l.regs.c).f32x4Const(0).op("f32x4.ne").op("v128.bitselect"));
+    } else if (name === "powi") {
+      regAddr(1, l.pa);
+      const e = f.local(I32);
+      f.get(l.ins).mem("i32.load", 8).set(e);
+      loop(1, () => powi(f, l.regs, e));
+    } else if ((UNARY_OPS as readonly string[]).includes(name)) {
+      regAddr(1, l.pa);
+      loop(1, () => UNARY_CODE[name as UnaryOp](f, l.regs));
+    } else {
+      regAddr(1, l.pa);
+      regAddr(2, l.pb);
+      loop(2, () => BINARY_CODE[name as BinaryOp](f, l.regs));
+    }
+    f.br(cases - 1 - i);
+  });
+  f.end();
+}

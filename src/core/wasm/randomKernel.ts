@@ -1,0 +1,2 @@
+import type { ModuleBuilder } from "./assembler.ts";
+export function addRandomKernel(_module: ModuleBuilder): void {}
