@@ -35,5 +35,5 @@ export { stopGradient } from "./ops/stopGradient.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
-import "./backends/cpu.ts";
+import "./backends/cpu/cpuBackend.ts";
 import "./backends/gpujs.ts";

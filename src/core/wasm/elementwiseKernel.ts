@@ -6,9 +6,11 @@
 // the innermost dimension; outputs are copied (or scattered) out at the end of each block.
 import { BINARY_OPS, UNARY_OPS, type BinaryOp, type UnaryOp } from "../backend.ts";
 import { FunctionBuilder, I32, type Local, type ModuleBuilder, V128 } from "./assembler.ts";
+import { inc, whileNot } from "./emit.ts";
 import { mathImportIndex } from "./mathImports.ts";
 import { THREAD_SCRATCH_BYTES } from "./pool.ts";
 import * as M from "./simdMath.ts";
+import { emitGelu64, emitGeluDerivative64 } from "./simdMath64.ts";
 
 /** Interpreter opcodes: an instruction's op, plus `powi` (pow by a small integer constant). */
 export const EW_OPCODES = ["input", "const", ...UNARY_OPS, ...BINARY_OPS, "where", "powi"] as const;
@@ -49,22 +51,6 @@ export function addElementwiseKernel(module: ModuleBuilder): void {
   const walk = module.addFunction(null, emitWalk(copy));
   module.addFunction("elementwise", emitInterpreter(copy, walk));
 }
-
-/** `while (!exit()) body()`. */
-function whileNot(f: FunctionBuilder, exit: () => void, body: () => void): void {
-  f.block().loop();
-  exit();
-  f.brIf(1);
-  body();
-  f.br(0).end().end();
-}
-
-const inc = (f: FunctionBuilder, l: Local, by: number | Local) => {
-  f.get(l);
-  if (typeof by === "number") f.i32Const(by);
-  else f.get(by);
-  f.op("i32.add").set(l);
-};
 
 /**
  * copy(dst, dstStride, src, srcStride, count): count floats, strides in bytes. Both strides 4: whole
@@ -237,8 +223,8 @@ const UNARY_CODE: { [P in UnaryOp]: (f: FunctionBuilder, r: Regs) => void } = {
     f.get(r.a).f32x4Const(0).op("f32x4.lt").op("v128.bitselect");
   },
   floor: (f, r) => f.get(r.a).op("f32x4.floor"),
-  gelu: (f, r) => M.emitGelu(f, r.a),
-  geluDerivative: (f, r) => M.emitGeluDerivative(f, r.a),
+  gelu: (f, r) => emitGelu64(f, r.a),
+  geluDerivative: (f, r) => emitGeluDerivative64(f, r.a),
 };
 
 const compare = (op: "f32x4.eq" | "f32x4.ne" | "f32x4.lt" | "f32x4.le" | "f32x4.gt" | "f32x4.ge") => {

@@ -159,6 +159,8 @@ export class WorkerPool {
   private readonly claim: BigInt64Array;
   /** The task table; the caller fills rows 0 .. count-1 before `run`. */
   readonly table: Int32Array;
+  /** The calling thread's kernels, by export index. */
+  readonly fns: readonly KernelFn[];
   /** Why a worker failed, once one did (the calling thread then does all the work). */
   failure: string | null = null;
 
@@ -167,6 +169,7 @@ export class WorkerPool {
     this.ctl = new Int32Array(buffer, 0, CTL_INTS);
     this.claim = new BigInt64Array(buffer, CLAIM_BYTE_OFFSET, CLAIM_WORDS);
     this.table = new Int32Array(buffer, TABLE_BYTE_OFFSET, MAX_TASKS * ROW_INTS);
+    this.fns = o.fns;
     Atomics.store(this.ctl, CTL_SPIN, DEFAULT_SPIN);
   }
 

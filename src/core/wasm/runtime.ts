@@ -14,15 +14,18 @@ import { addElementwiseKernel } from "./elementwiseKernel.ts";
 import { addGemmKernels, DEFAULT_SHAPE, relaxedSimdProbe, simdProbe } from "./gemmKernel.ts";
 import { Heap } from "./heap.ts";
 import { MATH_IMPORTS } from "./mathImports.ts";
+import { addReduceKernels } from "./reduceKernels.ts";
 import { addRowKernels } from "./rowKernels.ts";
 import { addRandomKernel } from "./randomKernel.ts";
-import { CONTROL_BYTES, MAX_THREADS, ROW_INTS, THREAD_SCRATCH_BYTES, WorkerPool } from "./pool.ts";
+import { CONTROL_BYTES, MAX_TASKS, MAX_THREADS, ROW_INTS, THREAD_SCRATCH_BYTES, WorkerPool } from "./pool.ts";
 import { type WasmMemory, webAssembly } from "./webAssemblyApi.ts";
 
 export const PAGE = 65536;
 export const MAXIMUM_PAGES = 65536; // 4 GiB, the wasm32 limit
 export const CALL_AT = CONTROL_BYTES;
 export const CALL_BYTES = 65536;
+/** Float64 arguments of a kernel call (eps, distribution parameters) go here, apart from descriptors. */
+export const CALL_SCALARS_AT = CALL_AT + CALL_BYTES / 2;
 export const SCRATCH_AT = CALL_AT + CALL_BYTES;
 export const SCRATCH_BYTES = THREAD_SCRATCH_BYTES;
 export const HEAP_START = SCRATCH_AT + MAX_THREADS * SCRATCH_BYTES;
@@ -113,6 +116,7 @@ function create(): Runtime {
   for (const m of MATH_IMPORTS) builder.importFunction(m.name, m.params, m.results);
   addGemmKernels(builder, { ...DEFAULT_SHAPE, relaxedSimd });
   addElementwiseKernel(builder);
+  addReduceKernels(builder);
   addRowKernels(builder);
   addRandomKernel(builder);
   const exportNames = builder.exportNames();
@@ -204,16 +208,89 @@ export function setCpuThreads(n: number): void {
  * returns when all are done.
  */
 export function runTasks(rt: Runtime, count: number, threads: number): void {
-  const helpers = Math.min(threads, cpuThreads()) - 1;
-  if (helpers > 0) rt.pool.ensureWorkers(helpers);
+  const helpers = Math.min(threads, cpuThreads(), count) - 1;
+  if (helpers <= 0) {
+    runHere(rt, count);
+    return;
+  }
+  rt.pool.ensureWorkers(helpers);
   rt.pool.run(count, Math.min(helpers, rt.pool.workerCount));
 }
 
-/** Writes task row `i`: kernel `fn` (an export index), run after `waitFor` tasks are done, with its arguments. */
-export function setTask(rt: Runtime, i: number, fn: number, waitFor: number, args: ArrayLike<number>): void {
+/** Runs the table's tasks in order on the calling thread, without the pool's atomics. */
+function runHere(rt: Runtime, count: number): void {
   const t = rt.pool.table;
-  const row = i * 17;
-  t[row] = fn;
-  t[row + 1] = waitFor;
-  for (let k = 0; k < args.length; k++) t[row + 2 + k] = args[k];
+  const fns = rt.pool.fns;
+  for (let i = 0; i < count; i++) {
+    const a = i * ROW_INTS + 2;
+    fns[t[a - 2]](
+      t[a],
+      t[a + 1],
+      t[a + 2],
+      t[a + 3],
+      t[a + 4],
+      t[a + 5],
+      t[a + 6],
+      t[a + 7],
+      t[a + 8],
+      t[a + 9],
+      t[a + 10],
+      t[a + 11],
+      t[a + 12],
+      t[a + 13],
+      t[a + 14],
+      SCRATCH_AT,
+    );
+  }
+}
+
+let queued = 0;
+
+/** Appends a task (kernel `fn`, an export index, and its arguments) to the queue run by runQueue. */
+export function queueTask(
+  rt: Runtime,
+  fn: number,
+  a0 = 0,
+  a1 = 0,
+  a2 = 0,
+  a3 = 0,
+  a4 = 0,
+  a5 = 0,
+  a6 = 0,
+  a7 = 0,
+  a8 = 0,
+  a9 = 0,
+  a10 = 0,
+  a11 = 0,
+  a12 = 0,
+  a13 = 0,
+  a14 = 0,
+): void {
+  if (queued === MAX_TASKS) throw new Error(`wasm runtime: more than ${MAX_TASKS} tasks queued`);
+  const t = rt.pool.table;
+  const r = queued++ * ROW_INTS;
+  t[r] = fn;
+  t[r + 1] = 0;
+  t[r + 2] = a0;
+  t[r + 3] = a1;
+  t[r + 4] = a2;
+  t[r + 5] = a3;
+  t[r + 6] = a4;
+  t[r + 7] = a5;
+  t[r + 8] = a6;
+  t[r + 9] = a7;
+  t[r + 10] = a8;
+  t[r + 11] = a9;
+  t[r + 12] = a10;
+  t[r + 13] = a11;
+  t[r + 14] = a12;
+  t[r + 15] = a13;
+  t[r + 16] = a14;
+}
+
+/** Runs the queued tasks on up to `threads` threads and empties the queue. */
+export function runQueue(rt: Runtime, threads: number): void {
+  const count = queued;
+  queued = 0;
+  runTasks(rt, count, threads);
 }

@@ -1,17 +1,15 @@
 // Vectorised float32 math for the wasm kernels: each emitter appends code that pushes f(x) for the
 // four lanes of a v128 local. exp and log follow Cephes (S. Moshier, expf.c / logf.c: Cody–Waite
-// range reduction and minimax polynomials); tanh is Cephes tanhf; erf and the normal CDF use
-// W. J. Cody's rational approximations (as prng.ts does in float64) with exp(-x²) computed from an
-// exact split of x² (as glibc's erfcf does), so the tails keep their relative accuracy. Plain
-// mul + add throughout (no relaxed FMA): the same bits on every engine.
+// range reduction and minimax polynomials); tanh is Cephes tanhf; erf uses W. J. Cody's rational
+// approximations (as prng.ts does in float64) with exp(-x²) from an exact split of x² (as glibc's
+// erfcf does). gelu and its derivative run in float64 lanes (simdMath64.ts). Plain mul + add
+// throughout (no relaxed FMA): the same bits on every engine.
 //
-// Accuracy against the float64 reference rounded to float32, measured over all float32 inputs of
-// each function's range by test/core/cpuMath.test.ts (which asserts these bounds):
-//   exp, log, sigmoid: ≤ 2 ulp;  tanh: ≤ 3 ulp;  erf: ≤ 4 ulp;
-//   gelu: ≤ 4 ulp for x > -10, and ≤ 1e-5 relative (the float32 tail) below;
-//   geluDerivative: ≤ 4 ulp away from its zero at x ≈ -0.7518, 2e-7 absolute near it.
-// Special values follow Math.*: NaN stays NaN, exp(-inf) = 0, exp overflows to inf (x > 88.72),
-// results in the subnormal range are rounded twice (≤ 1 subnormal ulp), log(0) = -inf, log(x<0) = NaN.
+// Accuracy against float64 truth rounded to float32, measured over a sweep of float32 inputs by
+// test/core/cpuMathAccuracy.ts (test/core/cpuMath.test.ts asserts these bounds, bench/kernels.ts
+// prints the measured figures): exp, log, tanh ≤ 1 ulp; sigmoid, erf ≤ 2 ulp. Special values
+// follow Math.*: NaN stays NaN, exp(-inf) = 0, exp overflows to inf (x > 88.72), results in the
+// subnormal range are rounded twice (≤ 1 subnormal ulp), log(0) = -inf, log(x < 0) = NaN.
 import { type FunctionBuilder, type Local, V128 } from "./assembler.ts";
 
 /** Pushes P(t) = (…(c[0]·t + c[1])·t + …)·t + c[n-1] (Horner, plain mul + add). */
@@ -254,50 +252,4 @@ export function emitErf(f: FunctionBuilder, x: Local): void {
   const near = let_(f, () => f.get(p.series).get(p.a).op("f32x4.mul"));
   const far = let_(f, () => f.f32x4Const(1).get(p.erfc).op("f32x4.sub"));
   withSignOf(f, () => pick(f, near, far, p.small), x);
-}
-
-/** Φ(x) = P(N(0,1) <= x), and e^{-x²/2}, for gelu and its derivative. */
-function emitNormalCdf(f: FunctionBuilder, x: Local): { cdf: Local; gauss: Local } {
-  const p = emitErfParts(f, x, Math.SQRT1_2);
-  // Near 0: ½ + ½·erf(x/√2); in the tails: erfc/2 (x < 0) or 1 - erfc/2 (x > 0).
-  const near = let_(f, () =>
-    f
-      .get(x)
-      .f32x4Const(Math.SQRT1_2 * 0.5)
-      .op("f32x4.mul")
-      .get(p.series)
-      .op("f32x4.mul")
-      .f32x4Const(0.5)
-      .op("f32x4.add"),
-  );
-  const half = let_(f, () => f.get(p.erfc).f32x4Const(0.5).op("f32x4.mul"));
-  const upper = let_(f, () => f.f32x4Const(1).get(half).op("f32x4.sub"));
-  const negative = let_(f, () => f.get(x).f32x4Const(0).op("f32x4.lt"));
-  const far = let_(f, () => pick(f, half, upper, negative));
-  const cdf = let_(f, () => pick(f, near, far, p.small));
-  return { cdf, gauss: p.gauss };
-}
-
-/** Pushes gelu x = x·Φ(x). */
-export function emitGelu(f: FunctionBuilder, x: Local): void {
-  const { cdf } = emitNormalCdf(f, x);
-  f.get(x).get(cdf).op("f32x4.mul");
-}
-
-/** Pushes gelu'(x) = Φ(x) + x·φ(x); x·φ(x) is 0 where φ underflows (so ±inf give 1 and 0). */
-export function emitGeluDerivative(f: FunctionBuilder, x: Local): void {
-  const { cdf, gauss } = emitNormalCdf(f, x);
-  const xphi = let_(f, () =>
-    f
-      .get(x)
-      .get(gauss)
-      .f32x4Const(1 / Math.sqrt(2 * Math.PI))
-      .op("f32x4.mul")
-      .op("f32x4.mul"),
-  );
-  const zero = let_(f, () => f.f32x4Const(0));
-  const under = let_(f, () => f.get(gauss).f32x4Const(0).op("f32x4.eq"));
-  f.get(cdf);
-  pick(f, zero, xphi, under);
-  f.op("f32x4.add");
 }
