@@ -75,10 +75,12 @@ const ERFINV_TAIL = [
   1.00167406, 2.83297682,
 ];
 
-/** Pushes √2·erfinv(y) for y in (−1, 1) (float32). */
-function sqrt2Erfinv(f: FunctionBuilder, y: Local): void {
-  const [w, q, c, tw, pc, pt] = Array.from({ length: 6 }, () => f.local(V128));
-  f.f32x4Const(1).get(y).op("f32x4.sub").f32x4Const(1).get(y).op("f32x4.add").op("f32x4.mul").set(q);
+/**
+ * Pushes √2·erfinv(y) for y in (−1, 1) (float32), given q = (1 − y)(1 + y) (which decides the
+ * accuracy near ±1, so the caller computes it from y before y was rounded).
+ */
+function sqrt2Erfinv(f: FunctionBuilder, y: Local, q: Local): void {
+  const [w, c, tw, pc, pt] = Array.from({ length: 5 }, () => f.local(V128));
   emitLog(f, q);
   f.op("f32x4.neg").set(w);
   f.get(w).f32x4Const(2.5).op("f32x4.sub").set(c);
@@ -101,7 +103,7 @@ function emitRandomFill(): FunctionBuilder {
   const [kind, k0, k1, start, end, dst, params] = f.params;
   const scratch = f.params[15];
   const [i, j, n, out, stop] = Array.from({ length: 5 }, () => f.local(I32));
-  const [x0, x1, u, y, z] = Array.from({ length: 5 }, () => f.local(V128));
+  const [x0, x1, u, y, z, q] = Array.from({ length: 6 }, () => f.local(V128));
   const [a, b, c, d, e] = Array.from({ length: 5 }, () => f.local(V128)); // f64x2 splats of the parameters
   const p = (k: number, into: Local) =>
     f
@@ -138,18 +140,27 @@ function emitRandomFill(): FunctionBuilder {
       .f32x4Const(1)
       .op("f32x4.sub")
       .set(y);
-    sqrt2Erfinv(f, y);
+    // y = 2(u + 2⁻²⁴) − 1 is exact in float32, and so are 1 − y and 1 + y.
+    f.f32x4Const(1).get(y).op("f32x4.sub").f32x4Const(1).get(y).op("f32x4.add").op("f32x4.mul").set(q);
+    sqrt2Erfinv(f, y, q);
     f.set(z);
     viaFloat64(f, z, () => f.get(b).op("f64x2.mul").get(a).op("f64x2.add"));
     f.set(z).br(2);
     f.end(); // truncated normal: e·clamp(√2·erfinv(a + b·(u + 2⁻²⁴)), c, d)
+    // y = a + b·(u + 2⁻²⁴) and (1 − y)(1 + y) in float64, then rounded (1 − y would cancel in float32).
     f.get(u)
       .f32x4Const(2 ** -24)
       .op("f32x4.add")
-      .set(y);
-    viaFloat64(f, y, () => f.get(b).op("f64x2.mul").get(a).op("f64x2.add"));
+      .set(u);
+    viaFloat64(f, u, () => f.get(b).op("f64x2.mul").get(a).op("f64x2.add"));
     f.set(y);
-    sqrt2Erfinv(f, y);
+    viaFloat64(f, u, () => {
+      const t = f.local(V128);
+      f.get(b).op("f64x2.mul").get(a).op("f64x2.add").set(t);
+      f.f64x2Const(1).get(t).op("f64x2.sub").f64x2Const(1).get(t).op("f64x2.add").op("f64x2.mul");
+    });
+    f.set(q);
+    sqrt2Erfinv(f, y, q);
     f.set(z);
     viaFloat64(f, z, () => f.get(c).op("f64x2.pmax").get(d).op("f64x2.pmin").get(e).op("f64x2.mul"));
     f.set(z).br(1);

@@ -114,6 +114,24 @@ function emitSoftmax(): FunctionBuilder {
       f.get(m).get(v).op("f32x4.max").set(m);
       f.get(m).f32x4ExtractLane(0).get(m).f32x4ExtractLane(1).op("f32.max");
       f.get(m).f32x4ExtractLane(2).get(m).f32x4ExtractLane(3).op("f32.max").op("f32.max").op("f64.promote_f32").set(mx);
+      // A +inf in the row: the reference's Σ is inf, so each element is e^x/inf: NaN where e^x
+      // overflows float64 (x ≥ 709.78…, inf included), else 0.
+      f.get(mx).f64Const(Infinity).op("f64.eq").if();
+      f.get(r).get(d).op("i32.mul").i32Const(2).op("i32.shl").get(x).op("i32.add").set(p);
+      f.get(q).set(k);
+      const infRow = () =>
+        f.f32x4Const(Number.NaN).f32x4Const(0).get(v).f32x4Const(709.78271484375).op("f32x4.ge").op("v128.bitselect");
+      vectors(f, d, [p, k], () => {
+        f.get(p).mem("v128.load").set(v).get(k);
+        infRow();
+        f.mem("v128.store");
+      });
+      tail(f, d, [p, k], () => {
+        f.get(p).mem("v128.load32_splat").set(v).get(k);
+        infRow();
+        f.f32x4ExtractLane(0).mem("f32.store");
+      });
+      f.else();
       f.get(mx).op("f64.abs").f64Const(Infinity).op("f64.eq").if().f64Const(0).set(mx).end();
       f.get(mx).op("f32.demote_f64").op("f32x4.splat").set(m);
       // Pass 2: e = exp(x − m) into out, summed in float64.
@@ -149,6 +167,7 @@ function emitSoftmax(): FunctionBuilder {
       tail(f, d, [k], () =>
         f.get(k).get(k).mem("f32.load").get(inv).f32x4ExtractLane(0).op("f32.mul").mem("f32.store"),
       );
+      f.end();
     },
   );
   return f;

@@ -28,6 +28,7 @@ const reclaim = new FinalizationRegistry<number>((byteAddress) => runtime().heap
 
 let softLimit: number | undefined; // bytes; undefined: 3/4 of the heap's limit
 let fallbacks = 0;
+let warned = false;
 
 /** New storage of `size` float32 elements. */
 export function allocStorage(backend: Backend, size: number): CpuStorage {
@@ -39,15 +40,18 @@ export function allocStorage(backend: Backend, size: number): CpuStorage {
   const at = heap.liveBytes + bytes <= limit ? heap.alloc(4 * size) : -1;
   if (at < 0) {
     fallbacks++;
-    const why =
-      heap.liveBytes + bytes > limit
-        ? `its wasm heap holds ${mib(heap.liveBytes)} of live tensors, past the soft limit of ${mib(limit)}`
-        : `its wasm heap could not grow past ${mib(heap.capacityBytes)}`;
-    platform.notice(
-      `the cpu backend puts new tensors in host memory (correct, slower kernels): ${why}. ` +
-        "Unreferenced tensors are released only when the event loop turns: await between steps " +
-        "(e.g. await new Promise((r) => setTimeout(r))), or run the step under jit, which frees buffers as it goes.",
-    );
+    if (!warned) {
+      warned = true;
+      const why =
+        heap.liveBytes + bytes > limit
+          ? `its wasm heap holds ${mib(heap.liveBytes)} of live tensors, past the soft limit of ${mib(limit)}`
+          : `its wasm heap could not grow past ${mib(heap.capacityBytes)}`;
+      platform.notice(
+        `the cpu backend puts new tensors in host memory (correct, slower kernels): ${why}. ` +
+          "Unreferenced tensors are released only when the event loop turns: await between steps " +
+          "(e.g. await new Promise((r) => setTimeout(r))), or run the step under jit, which frees buffers as it goes.",
+      );
+    }
     return new HostStorage(backend, new Float32Array(size));
   }
   const s = new WasmStorage(backend, size, at / 4);
