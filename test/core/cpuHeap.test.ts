@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import fc from "fast-check";
-import type { Program, View } from "../../src/core/backend.ts";
+import type { Program, Storage, View } from "../../src/core/backend.ts";
 import { cpuBackend as cpu } from "../../src/core/backends/cpu/cpuBackend.ts";
 import { cpuHeapStats, setCpuHeapSoftLimit, WasmStorage } from "../../src/core/backends/cpu/storage.ts";
 import { HostStorage, referenceBackend as ref } from "../../src/core/backends/reference.ts";
@@ -144,7 +144,7 @@ describe("cpu storage in the heap", () => {
       assert.match(warnings[0], /host memory .* soft limit .* await between steps .* jit/);
       assert.ok(cpuHeapStats().hostFallbacks >= 2);
       // A kernel over heap + host inputs into a host output equals the reference.
-      const v = (s: typeof a): View => ({ storage: s, shape: [10, 100], strides: [100, 1], offset: 0 });
+      const v = (s: Storage): View => ({ storage: s, shape: [10, 100], strides: [100, 1], offset: 0 });
       const program: Program = {
         code: [
           { op: "input", index: 0 },
