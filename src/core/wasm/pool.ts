@@ -13,6 +13,7 @@ const CTL_ERROR = 2; // non-zero once a task threw
 const CTL_WORKERS = 3; // workers with index >= this value exit (0 when the pool closes)
 const CTL_WORKER_FAILED = 4; // non-zero once a worker could not start
 const CTL_SPIN = 5; // how many times a worker polls for the next job before it sleeps
+const CTL_READY = 6; // workers that have instantiated the module and wait for jobs
 const CTL_TASKS = 16; // CTL_TASKS + thread: tasks run by that thread (diagnostics)
 const CTL_INTS = CTL_TASKS + 16;
 /** BigInt64 words (a 64-bit claim counter never wraps, so a stale worker can never claim a task). */
@@ -53,6 +54,7 @@ function runTasks(
   fns: KernelFn[],
   thread: number,
   scratch: number,
+  block: boolean,
   L: Layout,
 ): void {
   for (;;) {
@@ -63,9 +65,13 @@ function runTasks(
     // Task g is claimed, so its job cannot finish (and the table cannot change) before we are done.
     const row = Number(g - Atomics.load(claim, L.CLAIM_BASE)) * L.ROW_INTS;
     const waitFor = table[row + 1];
+    // Wait for the tasks this one depends on (spinning where this thread may not block: a page's main thread).
+    const since = Date.now();
     for (let d = Atomics.load(ctl, L.CTL_DONE); d < waitFor; d = Atomics.load(ctl, L.CTL_DONE)) {
-      if (Atomics.wait(ctl, L.CTL_DONE, d, L.STALL_MS) === "timed-out")
-        throw new Error("wasm pool: dependent tasks stalled (lost worker?)");
+      const late = block
+        ? Atomics.wait(ctl, L.CTL_DONE, d, L.STALL_MS) === "timed-out"
+        : Date.now() - since > L.STALL_MS;
+      if (late) throw new Error("wasm pool: dependent tasks stalled (lost worker?)");
     }
     try {
       const a = row + 2;
@@ -121,10 +127,11 @@ function workerMain(): string {
     const claim = new BigInt64Array(memory.buffer, ${CLAIM_BYTE_OFFSET}, ${CLAIM_WORDS});
     const table = new Int32Array(memory.buffer, ${TABLE_BYTE_OFFSET}, ${MAX_TASKS * ROW_INTS});
     const layout = ${JSON.stringify(LAYOUT)};
+    Atomics.add(ctl, ${CTL_READY}, 1);
     for (;;) {
       const seen = Atomics.load(ctl, ${CTL_EPOCH});
       if (index >= Atomics.load(ctl, ${CTL_WORKERS})) break;
-      runTasks(ctl, claim, table, fns, index + 1, scratch, layout);
+      runTasks(ctl, claim, table, fns, index + 1, scratch, true, layout);
       for (let spin = Atomics.load(ctl, ${CTL_SPIN}); spin > 0 && Atomics.load(ctl, ${CTL_EPOCH}) === seen; spin--);
       Atomics.wait(ctl, ${CTL_EPOCH}, seen);
     }
@@ -199,6 +206,11 @@ export class WorkerPool {
     return this.workers.length;
   }
 
+  /** Workers that have started and instantiated the module (they run tasks from then on). */
+  get readyCount(): number {
+    return Atomics.load(this.ctl, CTL_READY);
+  }
+
   /** True once a worker failed to start (the calling thread then does all the work). */
   get workerFailed(): boolean {
     return Atomics.load(this.ctl, CTL_WORKER_FAILED) !== 0;
@@ -238,7 +250,7 @@ export class WorkerPool {
       Atomics.add(ctl, CTL_EPOCH, 1);
       Atomics.notify(ctl, CTL_EPOCH, helpers);
     }
-    runTasks(ctl, claim, this.table, this.o.fns, 0, this.o.scratchAt, LAYOUT);
+    runTasks(ctl, claim, this.table, this.o.fns, 0, this.o.scratchAt, this.o.platform.canBlock, LAYOUT);
     if (Atomics.load(ctl, CTL_DONE) < count) this.waitForOthers(count);
     if (Atomics.load(ctl, CTL_ERROR) !== 0) throw new Error("wasm pool: a kernel task failed (out-of-bounds access?)");
   }

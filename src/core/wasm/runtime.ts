@@ -196,6 +196,25 @@ export function cpuThreads(): number {
   return threadCount;
 }
 
+/**
+ * Starts the worker threads and resolves, with the number of threads the kernels use, once they
+ * are running. Workers start asynchronously: in a browser none can start while a script runs
+ * without yielding, so a page awaits this once before its first heavy computation (in Node they
+ * join on their own within milliseconds; awaiting is optional).
+ */
+export async function cpuReady(timeoutMs = 10_000): Promise<number> {
+  const rt = runtime();
+  const helpers = cpuThreads() - 1;
+  if (helpers <= 0) return 1;
+  rt.pool.ensureWorkers(helpers);
+  const deadline = Date.now() + timeoutMs;
+  while (rt.pool.readyCount < helpers && !rt.pool.workerFailed && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  if (rt.pool.workerFailed)
+    platform.notice(`a cpu worker thread failed to start (${rt.pool.failure}); the cpu backend runs on one thread`);
+  return cpuThreads();
+}
+
 /** Sets how many threads the kernels use (the calling thread included); surplus workers sleep. */
 export function setCpuThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS)
