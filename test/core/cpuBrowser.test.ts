@@ -64,7 +64,9 @@ async function runPage(isolated: boolean): Promise<{ result: Record<string, unkn
     return { result: JSON.parse(body), console: log };
   } finally {
     clearTimeout(timer);
+    const exited = new Promise((resolve) => browser.once("exit", resolve));
     browser.kill();
+    await exited; // (it writes its profile until it exits)
     server.closeAllConnections();
     server.close();
   }
@@ -80,7 +82,7 @@ describe("cpu backend in a browser", { skip: CHROMIUM ? false : "chromium is not
     );
     assert.equal(out.status, 0, out.stderr);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
 
   it("bundles for the browser without any node: import", () => {
     const text = readFileSync(bundle, "utf8");

@@ -1,6 +1,8 @@
-// A heap allocator over a range of the WebAssembly memory: aligned blocks, free blocks kept in
-// power-of-two size bins (best fit within a bin), coalesced with their neighbours on free, and the
-// range grown on demand up to a limit (the classic segregated-fit design; Wilson et al. 1995).
+// A heap allocator over a range of the WebAssembly memory: aligned blocks; freed blocks first go to
+// exact-size quick lists (a later request of the same size takes one back at once: the steady
+// state of a training step, as in dlmalloc's fastbins), and are coalesced into the free blocks
+// when the quick lists are flushed; free blocks sit in size bins (four per power of two, best fit
+// within the bin: segregated fit, Wilson et al. 1995); the range grows on demand up to a limit.
 
 /** Grows the backing memory so that the heap may end at `end` (bytes); false if it could not. */
 export type GrowFn = (end: number) => boolean;
@@ -17,8 +19,15 @@ export interface HeapOptions {
   alignment?: number;
 }
 
-const BINS = 33;
-const binOf = (bytes: number) => 31 - Math.clz32(bytes); // floor(log2(bytes)), bytes < 2^32
+/** Four bins per power of two: [2^k, 1.25·2^k), [1.25·2^k, 1.5·2^k), … for sizes below 2^32. */
+const BINS = 33 * 4;
+function binOf(bytes: number): number {
+  const k = 31 - Math.clz32(bytes);
+  const sub = k >= 2 ? (bytes >>> (k - 2)) & 3 : 0;
+  return 4 * k + sub;
+}
+/** Quick lists are flushed (coalesced) past this share of the heap's span. */
+const QUICK_SHARE = 0.25;
 
 export class Heap {
   readonly start: number;
@@ -30,6 +39,8 @@ export class Heap {
   private readonly freeAt = new Map<number, number>(); //    address -> size of a free block
   private readonly freeEnding = new Map<number, number>(); // end -> address of a free block
   private readonly bins: Set<number>[] = Array.from({ length: BINS }, () => new Set<number>());
+  private readonly quick = new Map<number, number[]>(); //  size -> freed blocks of exactly that size
+  private quickBytes = 0;
   private live = 0;
   private peak = 0;
 
@@ -77,7 +88,20 @@ export class Heap {
   alloc(bytes: number): number {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new RangeError(`Heap.alloc: bad size ${bytes}`);
     const size = this.blockSize(bytes);
+    const same = this.quick.get(size);
+    if (same !== undefined && same.length > 0) {
+      const at = same.pop()!;
+      this.quickBytes -= size;
+      this.used.set(at, size);
+      this.live += size;
+      if (this.live > this.peak) this.peak = this.live;
+      return at;
+    }
     let at = this.findFree(size);
+    if (at < 0 && this.quickBytes > 0) {
+      this.flush();
+      at = this.findFree(size);
+    }
     if (at < 0) {
       if (!this.extend(size)) return -1;
       at = this.findFree(size);
@@ -91,12 +115,28 @@ export class Heap {
     return at;
   }
 
-  /** Gives a block back; it merges with free neighbours. Throws on an address that is not a live block. */
+  /** Gives a block back (to its quick list). Throws on an address that is not a live block. */
   free(at: number): void {
     const size = this.used.get(at);
     if (size === undefined) throw new Error(`Heap.free: ${at} is not a live block (freed twice?)`);
     this.used.delete(at);
     this.live -= size;
+    let same = this.quick.get(size);
+    if (same === undefined) this.quick.set(size, (same = []));
+    same.push(at);
+    this.quickBytes += size;
+    if (this.quickBytes > QUICK_SHARE * (this.end - this.start)) this.flush();
+  }
+
+  /** Coalesces every quick-listed block with its free neighbours. */
+  flush(): void {
+    for (const [size, blocks] of this.quick) for (const at of blocks) this.release(at, size);
+    this.quick.clear();
+    this.quickBytes = 0;
+  }
+
+  /** Puts a block among the free blocks, merged with free neighbours. */
+  private release(at: number, size: number): void {
     let start = at;
     let bytes = size;
     const before = this.freeEnding.get(start);
@@ -118,16 +158,17 @@ export class Heap {
   blocks(): [number, number][] {
     return [...this.used].sort((a, b) => a[0] - b[0]);
   }
-  /** Free blocks as [address, size] pairs, in address order. */
+  /** Free blocks as [address, size] pairs, in address order (quick-listed ones included, unmerged). */
   freeBlocks(): [number, number][] {
-    return [...this.freeAt].sort((a, b) => a[0] - b[0]);
+    const quick = [...this.quick].flatMap(([size, blocks]) => blocks.map((at): [number, number] => [at, size]));
+    return [...this.freeAt, ...quick].sort((a, b) => a[0] - b[0]);
   }
 
   private floor(bytes: number): number {
     return Math.floor(bytes / this.alignment) * this.alignment;
   }
 
-  /** Best fit in the first bin that may hold `size`, else any block of a larger bin. */
+  /** Best fit in the bin of `size`, else any block of a larger bin (all of whose blocks fit). */
   private findFree(size: number): number {
     const first = binOf(size);
     let best = -1;
