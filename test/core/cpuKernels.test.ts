@@ -113,6 +113,50 @@ describe("cpu reduce", () => {
     );
   });
 
+  it("max and min of rows holding ±0 keep the first zero's sign, and NaN anywhere wins (rows, columns, partials)", () => {
+    const rows = [
+      [0, -0],
+      [-0, 0],
+      [-1, -0, 0, -3],
+      [-2, 0, -0],
+      [0, 0, 0, 0, 0, -0],
+      [-0, -0, -0, -0, -0, 0, 0],
+      [1, 0, -0, Number.NaN],
+      [-0, -5, Number.NaN, 0, 0, 0, 0, 0],
+      // the first zero in a later SIMD lane than a zero of the other sign
+      [-1, -0, -1, -1, 0, -1, -1, -1],
+      [-1, 0, -1, -1, -0, -1, -1, -1, -2],
+    ];
+    for (const row of rows)
+      for (const sign of [1, -1]) {
+        const values = row.map((v) => v * sign); // min of the negated row is the max case mirrored
+        // Element (i, j) of each layout is values[k] along the reduced axis, each value repeated
+        // `reps` times in a row (so that partial sums split the reduced axis between them).
+        for (const [shape, axes, reps] of [
+          [[1, values.length], [1], 1], // a row
+          [[values.length, 1], [0], 1], // a column
+          [[3, values.length * 1000], [1], 1000], // long rows: partials
+          [[values.length * 1000, 2], [0], 1000], // few columns: partials
+        ] as [number[], number[], number][]) {
+          const data = new Float32Array(size(shape));
+          for (let i = 0; i < shape[0]; i++)
+            for (let j = 0; j < shape[1]; j++) {
+              const along = axes[0] === 1 ? j : i;
+              data[i * shape[1] + j] = values[Math.floor(along / reps)];
+            }
+          for (const pooled of [false, true])
+            paths(pooled, () => {
+              for (const op of ["max", "min"] as const) {
+                const [xr, xc] = both(shape, contiguousLayout(2), data);
+                const n = size(shape.filter((_, d) => !axes.includes(d)));
+                const res = targets(n, (b, t, k) => b.reduce(op, k === 0 ? xr : xc, axes, t));
+                assertClose(res[1], res[0], `${op} of ${JSON.stringify(values)} as ${JSON.stringify(shape)}`);
+              }
+            });
+        }
+      }
+  });
+
   it("long rows and few columns split the reduced axis over the threads (partials), and still agree", () => {
     for (const [shape, axes] of [
       [[3, 20000], [1]],
@@ -398,7 +442,7 @@ describe("cpu random", () => {
     fc.record({ kind: fc.constant("bernoulli" as const), p: fc.double({ min: 0, max: 1, noNaN: true }) }),
   );
 
-  it("draws what the reference draws: uniform and bernoulli exactly, normals within 4 ulp of |mean| + |std·z|", () => {
+  it("draws what the reference draws: uniform and bernoulli exactly, normals with z within 5 ulp (then mean + std·z rounded)", () => {
     fc.assert(
       fc.property(dist, key, fc.integer({ min: 0, max: 3000 }), fc.boolean(), (d, k, n, pooled) => {
         paths(pooled, () => {
@@ -409,7 +453,8 @@ describe("cpu random", () => {
             res[1],
             res[0],
             d.kind,
-            (_, w) => 4 * ulp(Math.abs(mean) + Math.abs(w - mean)) + 4 * ulp(std) * 1e-7,
+            // z = (w − mean)/std is drawn in float32 (measured ≤ 4 ulp over 1.2M draws); w rounds once more.
+            (_, w) => (std === 0 ? 0 : Math.abs(std) * 5 * ulp((w - mean) / std)) + ulp(w),
           );
         });
       }),

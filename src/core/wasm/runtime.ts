@@ -15,7 +15,8 @@ import { addGemmKernels, DEFAULT_SHAPE, relaxedSimdProbe, simdProbe } from "./ge
 import { Heap } from "./heap.ts";
 import { MATH_IMPORTS } from "./mathImports.ts";
 import { addReduceKernels } from "./reduceKernels.ts";
-import { addRowKernels } from "./rowKernels.ts";
+import { addLayerNormKernels } from "./layerNormKernels.ts";
+import { addSoftmaxKernels } from "./softmaxKernels.ts";
 import { addRandomKernel } from "./randomKernel.ts";
 import { CONTROL_BYTES, MAX_TASKS, MAX_THREADS, ROW_INTS, THREAD_SCRATCH_BYTES, WorkerPool } from "./pool.ts";
 import { type WasmMemory, webAssembly } from "./webAssemblyApi.ts";
@@ -117,7 +118,8 @@ function create(): Runtime {
   addGemmKernels(builder, { ...DEFAULT_SHAPE, relaxedSimd });
   addElementwiseKernel(builder);
   addReduceKernels(builder);
-  addRowKernels(builder);
+  addSoftmaxKernels(builder);
+  addLayerNormKernels(builder);
   addRandomKernel(builder);
   const exportNames = builder.exportNames();
   const module = new wasm.Module(builder.encode());

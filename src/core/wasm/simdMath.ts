@@ -7,8 +7,8 @@
 //
 // Accuracy against float64 truth rounded to float32, measured over a sweep of float32 inputs by
 // test/core/cpuMathAccuracy.ts (test/core/cpuMath.test.ts asserts these bounds, bench/kernels.ts
-// prints the measured figures): exp, log, tanh ≤ 1 ulp; sigmoid, erf ≤ 2 ulp (gelu and gelu′,
-// in float64 lanes, ≤ 1 ulp: correctly rounded on the whole sweep). Special values
+// prints the measured figures): exp, log, tanh ≤ 1 ulp; sigmoid, erf ≤ 2 ulp; gelu and gelu′ (in
+// float64 lanes) ≤ 1 ulp, gelu′ included near its zero where Φ and x·φ cancel. Special values
 // follow Math.*: NaN stays NaN, exp(-inf) = 0, exp overflows to inf (x > 88.72), results in the
 // subnormal range are rounded twice (≤ 1 subnormal ulp), log(0) = -inf, log(x < 0) = NaN.
 import { type FunctionBuilder, type Local, V128 } from "./assembler.ts";

@@ -67,6 +67,12 @@ export const cpuBackend: Backend = {
 /** Why the cpu backend cannot run here (no WebAssembly SIMD), or null. */
 export const cpuUnavailable = (): string | null => runtimeUnavailable();
 
+// The backend's knobs and figures: threads (cpuReady starts the workers; a page awaits it once),
+// and the heap tensors live in (live bytes and peak, the soft limit past which tensors go to host
+// memory).
+export { cpuReady, cpuThreads, setCpuThreads } from "../../wasm/runtime.ts";
+export { type CpuHeapStats, cpuHeapStats, resetCpuHeapPeak, setCpuHeapSoftLimit } from "./storage.ts";
+
 registerBackend("cpu", () => {
   const why = runtimeUnavailable();
   if (why) throw new Error(`the cpu backend is unavailable here: ${why}`);

@@ -1,85 +1,92 @@
 // The cpu backend's fused row kernels (softmax, layer norm and their backward passes): rows of the
 // last axis split over the threads; strided inputs are first copied into contiguous rows. The
 // layer norm backward pass sums dweight and dbias per task in float64 and combines the tasks here.
+// No JavaScript allocation on the common path (contiguous rows in the heap).
 import type { Target, View } from "../../backend.ts";
 import { CALL_SCALARS_AT, cpuThreads, queueTask, runQueue, type Runtime, runtime } from "../../wasm/runtime.ts";
 import * as K from "../hostKernels.ts";
 import { hostArray, hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
-import { contiguousAt, tempAlloc, tempFree } from "./temporaries.ts";
+import { contiguousAt, isContiguous, tempAlloc, tempFree } from "./temporaries.ts";
 
 /** Below this many elements one thread is faster than waking the others (bench/kernels.ts). */
-let parallelMin = 1 << 14;
-export function setRowsParallelThreshold(elements = 1 << 14): void {
+const DEFAULT_PARALLEL_MIN = 1 << 14;
+let parallelMin = DEFAULT_PARALLEL_MIN;
+export function setRowsParallelThreshold(elements = DEFAULT_PARALLEL_MIN): void {
   parallelMin = elements;
 }
 
-const resident = (...xs: { storage: unknown }[]) => xs.every((x) => x.storage instanceof WasmStorage);
-const rowsOf = (x: View) => {
-  const d = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1];
-  return { d, n: d === 0 ? 0 : x.shape.reduce((a, b) => a * b, 1) / d };
-};
+const inHeap = (v: { storage: unknown }) => v.storage instanceof WasmStorage;
+const lastDim = (x: View) => (x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1]);
+const rowCount = (x: View, d: number) => (d === 0 ? 0 : x.shape.reduce((a, b) => a * b, 1) / d);
 const targetAt = (t: Target) => baseIndex(t.storage as WasmStorage) + t.offset;
 
-/** Splits n rows into tasks; `queue(r0, r1)` queues one. Returns the thread count to run them on. */
-function splitRows(n: number, d: number, queue: (r0: number, r1: number) => void): number {
-  const threads = n * d < parallelMin ? 1 : Math.min(cpuThreads(), n);
-  const tasks = threads === 1 ? 1 : Math.min(n, 4 * threads);
-  for (let t = 0; t < tasks; t++) {
-    const r0 = Math.floor((t * n) / tasks);
-    const r1 = Math.floor(((t + 1) * n) / tasks);
-    if (r1 > r0) queue(r0, r1);
-  }
-  return threads;
+// Temporaries of the current call (contiguous copies of strided inputs), freed by freeTemps().
+const temps: number[] = [];
+/** The f32 index of the view's rows, contiguous (copying them to a temporary if they are not). */
+function rowsAt(v: View, what: string): number {
+  if (isContiguous(v)) return baseIndex(v.storage as WasmStorage) + v.offset;
+  const c = contiguousAt(v, what);
+  temps.push(c.temp);
+  return c.at;
+}
+function freeTemps(): void {
+  for (const t of temps) tempFree(t);
+  temps.length = 0;
 }
 
-/** Runs `body` with contiguous copies of the views where needed, freeing them after. */
-function withContiguous(views: View[], what: string, body: (at: number[]) => void): void {
-  const temps: number[] = [];
-  try {
-    const at = views.map((v) => {
-      const c = contiguousAt(v, what);
-      if (c.temp >= 0) temps.push(c.temp);
-      return c.at;
-    });
-    body(at);
-  } finally {
-    for (const t of temps) tempFree(t);
-  }
+/** Threads for n rows of d (one below the cut-over), and the tasks to split them into. */
+function plan(n: number, d: number): [threads: number, tasks: number] {
+  const threads = n * d < parallelMin ? 1 : Math.min(cpuThreads(), n);
+  return [threads, threads === 1 ? 1 : Math.min(n, 4 * threads)];
 }
+const rowOf = (t: number, tasks: number, n: number) => Math.floor((t * n) / tasks);
 
 export function softmax(x: View, out: Target): void {
-  if (!resident(x, out)) {
+  if (!inHeap(x) || !inHeap(out)) {
     K.softmax(hostView(x), ...hostTarget(out));
     return;
   }
   const rt = runtime();
-  const { d, n } = rowsOf(x);
+  const d = lastDim(x);
+  const n = rowCount(x, d);
   if (n === 0) return;
-  withContiguous([x], "softmax", ([xa]) => {
+  try {
+    const xa = rowsAt(x, "softmax");
     const o = targetAt(out);
     const fn = rt.kernelIndex.softmaxRows;
-    const threads = splitRows(n, d, (r0, r1) => queueTask(rt, fn, 4 * (xa + r0 * d), 4 * (o + r0 * d), d, r1 - r0));
+    const [threads, tasks] = plan(n, d);
+    for (let t = 0; t < tasks; t++) {
+      const [r0, r1] = [rowOf(t, tasks, n), rowOf(t + 1, tasks, n)];
+      queueTask(rt, fn, 4 * (xa + r0 * d), 4 * (o + r0 * d), d, r1 - r0);
+    }
     runQueue(rt, threads);
-  });
+  } finally {
+    freeTemps();
+  }
 }
 
 export function softmaxBackward(y: View, dy: View, out: Target): void {
-  if (!resident(y, dy, out)) {
+  if (!inHeap(y) || !inHeap(dy) || !inHeap(out)) {
     K.softmaxBackward(hostView(y), hostView(dy), ...hostTarget(out));
     return;
   }
   const rt = runtime();
-  const { d, n } = rowsOf(y);
+  const d = lastDim(y);
+  const n = rowCount(y, d);
   if (n === 0) return;
-  withContiguous([y, dy], "softmaxBackward", ([ya, ga]) => {
-    const o = targetAt(out);
+  try {
+    const [ya, ga, o] = [rowsAt(y, "softmaxBackward"), rowsAt(dy, "softmaxBackward"), targetAt(out)];
     const fn = rt.kernelIndex.softmaxBackwardRows;
-    const threads = splitRows(n, d, (r0, r1) =>
-      queueTask(rt, fn, 4 * (ya + r0 * d), 4 * (ga + r0 * d), 4 * (o + r0 * d), d, r1 - r0),
-    );
+    const [threads, tasks] = plan(n, d);
+    for (let t = 0; t < tasks; t++) {
+      const [r0, r1] = [rowOf(t, tasks, n), rowOf(t + 1, tasks, n)];
+      queueTask(rt, fn, 4 * (ya + r0 * d), 4 * (ga + r0 * d), 4 * (o + r0 * d), d, r1 - r0);
+    }
     runQueue(rt, threads);
-  });
+  } finally {
+    freeTemps();
+  }
 }
 
 export function layerNorm(
@@ -91,28 +98,25 @@ export function layerNorm(
   mean: Target,
   rstd: Target,
 ): void {
-  if (!resident(x, weight, bias, out, mean, rstd)) {
+  if (!inHeap(x) || !inHeap(weight) || !inHeap(bias) || !inHeap(out) || !inHeap(mean) || !inHeap(rstd)) {
     const [o, at] = hostTarget(out);
     const [m, meanAt] = hostTarget(mean);
     const [r, rstdAt] = hostTarget(rstd);
-    K.layerNorm(hostView(x), hostView(weight), hostView(bias), eps, {
-      out: o,
-      at,
-      mean: m,
-      meanAt,
-      rstd: r,
-      rstdAt,
-    });
+    K.layerNorm(hostView(x), hostView(weight), hostView(bias), eps, { out: o, at, mean: m, meanAt, rstd: r, rstdAt });
     return;
   }
   const rt = runtime();
-  const { d, n } = rowsOf(x);
+  const d = lastDim(x);
+  const n = rowCount(x, d);
   if (n === 0) return;
-  withContiguous([x, weight, bias], "layerNorm", ([xa, wa, ba]) => {
+  try {
+    const [xa, wa, ba] = [rowsAt(x, "layerNorm"), rowsAt(weight, "layerNorm"), rowsAt(bias, "layerNorm")];
     const [o, m, r] = [targetAt(out), targetAt(mean), targetAt(rstd)];
     rt.f64[CALL_SCALARS_AT / 8] = eps;
     const fn = rt.kernelIndex.layerNormRows;
-    const threads = splitRows(n, d, (r0, r1) =>
+    const [threads, tasks] = plan(n, d);
+    for (let t = 0; t < tasks; t++) {
+      const [r0, r1] = [rowOf(t, tasks, n), rowOf(t + 1, tasks, n)];
       queueTask(
         rt,
         fn,
@@ -125,10 +129,12 @@ export function layerNorm(
         d,
         r1 - r0,
         CALL_SCALARS_AT,
-      ),
-    );
+      );
+    }
     runQueue(rt, threads);
-  });
+  } finally {
+    freeTemps();
+  }
 }
 
 export function layerNormBackward(
@@ -141,13 +147,31 @@ export function layerNormBackward(
   dweight: Target | null,
   dbias: Target | null,
 ): void {
-  const targets = [dx, dweight, dbias].filter((t): t is Target => t !== null);
-  if (!resident(dy, x, weight, mean, rstd, ...targets)) {
-    hostLayerNormBackward(dy, x, weight, mean, rstd, dx, dweight, dbias);
+  const resident =
+    inHeap(dy) &&
+    inHeap(x) &&
+    inHeap(weight) &&
+    inHeap(mean) &&
+    inHeap(rstd) &&
+    (!dx || inHeap(dx)) &&
+    (!dweight || inHeap(dweight)) &&
+    (!dbias || inHeap(dbias));
+  if (!resident) {
+    const t = (x: Target | null) => {
+      if (!x) return null;
+      const [data, at] = hostArray(x.storage);
+      return { data, at: at + x.offset };
+    };
+    K.layerNormBackward(hostView(dy), hostView(x), hostView(weight), hostView(mean), hostView(rstd), {
+      dx: t(dx),
+      dweight: t(dweight),
+      dbias: t(dbias),
+    });
     return;
   }
   const rt = runtime();
-  const { d, n } = rowsOf(x);
+  const d = lastDim(x);
+  const n = rowCount(x, d);
   const sums = dweight !== null || dbias !== null;
   if (n === 0 || d === 0) {
     // No rows: the sums are empty (zeros).
@@ -155,39 +179,44 @@ export function layerNormBackward(
     if (dbias) rt.f32.fill(0, targetAt(dbias), targetAt(dbias) + d);
     return;
   }
-  withContiguous([dy, x, weight, mean, rstd], "layerNormBackward", ([ga, xa, wa, ma, ra]) => {
+  const [threads, tasks] = plan(n, d);
+  const partial = sums ? tempAlloc(16 * d * tasks, "layerNormBackward") : 0;
+  try {
+    const what = "layerNormBackward";
+    const [ga, xa, wa, ma, ra] = [
+      rowsAt(dy, what),
+      rowsAt(x, what),
+      rowsAt(weight, what),
+      rowsAt(mean, what),
+      rowsAt(rstd, what),
+    ];
     const o = dx ? targetAt(dx) : 0;
     const fn = rt.kernelIndex.layerNormBackwardRows;
     const flags = (dx ? 1 : 0) | (sums ? 2 : 0);
-    const ranges: number[] = [];
-    const threads = splitRows(n, d, (r0, r1) => ranges.push(r0, r1));
-    const tasks = ranges.length / 2;
-    const partial = sums ? tempAlloc(16 * d * tasks, "layerNormBackward") : 0;
-    try {
-      if (sums) rt.f64.fill(0, partial / 8, partial / 8 + 2 * d * tasks);
-      for (let t = 0; t < tasks; t++) {
-        const [r0, r1] = [ranges[2 * t], ranges[2 * t + 1]];
-        queueTask(
-          rt,
-          fn,
-          4 * (ga + r0 * d),
-          4 * (xa + r0 * d),
-          4 * wa,
-          4 * (ma + r0),
-          4 * (ra + r0),
-          4 * (o + r0 * d),
-          partial + 16 * d * t,
-          d,
-          r1 - r0,
-          flags,
-        );
-      }
-      runQueue(rt, threads);
-      if (sums) combinePartials(rt, partial / 8, tasks, d, dweight, dbias);
-    } finally {
-      if (sums) tempFree(partial);
+    if (sums) rt.f64.fill(0, partial / 8, partial / 8 + 2 * d * tasks);
+    for (let t = 0; t < tasks; t++) {
+      const [r0, r1] = [rowOf(t, tasks, n), rowOf(t + 1, tasks, n)];
+      queueTask(
+        rt,
+        fn,
+        4 * (ga + r0 * d),
+        4 * (xa + r0 * d),
+        4 * wa,
+        4 * (ma + r0),
+        4 * (ra + r0),
+        4 * (o + r0 * d),
+        partial + 16 * d * t,
+        d,
+        r1 - r0,
+        flags,
+      );
     }
-  });
+    runQueue(rt, threads);
+    if (sums) combinePartials(rt, partial / 8, tasks, d, dweight, dbias);
+  } finally {
+    freeTemps();
+    if (sums) tempFree(partial);
+  }
 }
 
 /** dweight[j] = Σ over tasks of partial[t][j], dbias[j] = Σ partial[t][d + j] (float64, in task order). */
@@ -200,38 +229,15 @@ function combinePartials(
   dbias: Target | null,
 ): void {
   const f64 = rt.f64;
-  for (const [target, off] of [
-    [dweight, 0],
-    [dbias, d],
-  ] as const) {
+  for (let which = 0; which < 2; which++) {
+    const target = which === 0 ? dweight : dbias;
     if (!target) continue;
     const o = targetAt(target);
+    const off = which === 0 ? 0 : d;
     for (let j = 0; j < d; j++) {
       let s = 0;
       for (let t = 0; t < tasks; t++) s += f64[at + 2 * d * t + off + j];
       rt.f32[o + j] = s;
     }
   }
-}
-
-function hostLayerNormBackward(
-  dy: View,
-  x: View,
-  weight: View,
-  mean: View,
-  rstd: View,
-  dx: Target | null,
-  dweight: Target | null,
-  dbias: Target | null,
-): void {
-  const t = (x: Target | null) => {
-    if (!x) return null;
-    const [data, at] = hostArray(x.storage);
-    return { data, at: at + x.offset };
-  };
-  K.layerNormBackward(hostView(dy), hostView(x), hostView(weight), hostView(mean), hostView(rstd), {
-    dx: t(dx),
-    dweight: t(dweight),
-    dbias: t(dbias),
-  });
 }
