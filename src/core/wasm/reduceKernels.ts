@@ -170,142 +170,146 @@ function pickScalar(f: FunctionBuilder, isMax: () => void, value: () => void, be
 /**
  * reduceColumns(op, src, outerStride, o0, o1, i0, i1, redStride, inner, j0, j1, dst, f64out):
  * out[o·inner + j] = reduce over i in [i0, i1) of src[o·outerStride + i·redStride + j] (element
- * strides), for o in [o0, o1) and j in [j0, j1): each reduced run is one sequential pass, as in the
- * reference. Accumulators live in scratch, 256 columns at a time. f64out writes float64 partials.
+ * strides), for o in [o0, o1) and j in [j0, j1). Columns go in strips of 16 (then 4, then 1) whose
+ * accumulators stay in registers while the strip walks down the reduced axis: each column is one
+ * sequential pass, as in the reference. f64out writes float64 partials.
  */
 function emitReduceColumns(): FunctionBuilder {
   const f = kernelFunction(FunctionBuilder);
   const [op, src, outerStride, o0, o1, i0, i1, redStride, inner, j0, j1, dst, f64out] = f.params;
-  const scratch = f.params[15];
-  const [o, i, jc, width, p, q, a, nvec, k] = Array.from({ length: 9 }, () => f.local(I32));
-  const [v, acc] = [f.local(V128), f.local(V128)];
-  const value = f.local(F64);
-  const isSum = () => f.get(op).op("i32.eqz");
-  const isMax = () => f.get(op).i32Const(1).op("i32.eq");
-  // scratch: [0, 2 KiB) f64 sums or f32 extrema, [2 KiB, 3 KiB) NaN flags (f32 lanes, all-ones = NaN seen)
-  const COLS = 256;
+  const [o, j, p, step, count, outAt] = Array.from({ length: 6 }, () => f.local(I32));
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const nan = Array.from({ length: 4 }, () => f.local(V128));
+  const v = f.local(V128);
+  const x = f.local(F32);
+  const sum = f.local(F64);
+  const scalarNan = f.local(I32);
 
+  /** Writes the value pushed by `value` (float64) as column j + c of row o. */
+  const store = (c: number, value: () => void) => {
+    f.get(f64out).if();
+    f.get(outAt).i32Const(3).op("i32.shl").get(dst).op("i32.add");
+    value();
+    f.mem("f64.store", 8 * c);
+    f.else();
+    at4(f, dst, outAt);
+    value();
+    f.op("f32.demote_f64").mem("f32.store", 4 * c);
+    f.end();
+  };
+  /** Walks the strip of `width` columns at j down the reduced axis: `row()` once per element row. */
+  const walk = (row: () => void) => {
+    f.get(o).get(outerStride).op("i32.mul").get(i0).get(redStride).op("i32.mul").op("i32.add").get(j).op("i32.add");
+    f.i32Const(2).op("i32.shl").get(src).op("i32.add").set(p);
+    f.get(i1).get(i0).op("i32.sub").set(count);
+    whileNot(
+      f,
+      () => f.get(count).i32Const(0).op("i32.le_s"),
+      () => {
+        row();
+        inc(f, p, step);
+        inc(f, count, -1);
+      },
+    );
+  };
+  /** One strip of `vectors` × 4 columns (sum, or max/min by `pick`). */
+  const strip = (vectors: number, kind: "sum" | "pmax" | "pmin") => {
+    for (let q = 0; q < 2 * vectors; q++)
+      if (kind === "sum") f.f64x2Const(0).set(acc[q]);
+      else if (q < vectors)
+        f.f32x4Const(kind === "pmax" ? -Infinity : Infinity)
+          .set(acc[q])
+          .i32x4Const(0)
+          .set(nan[q]);
+    walk(() => {
+      for (let q = 0; q < vectors; q++) {
+        f.get(p)
+          .mem("v128.load", 16 * q)
+          .set(v);
+        if (kind === "sum") {
+          addHalf(f, acc[2 * q], v, false);
+          addHalf(f, acc[2 * q + 1], v, true);
+        } else {
+          // pmax(acc, v) = acc < v ? v : acc: the first of equal values stays
+          f.get(acc[q])
+            .get(v)
+            .op(kind === "pmax" ? "f32x4.pmax" : "f32x4.pmin")
+            .set(acc[q]);
+          f.get(nan[q]).get(v).get(v).op("f32x4.ne").op("v128.or").set(nan[q]);
+        }
+      }
+    });
+    for (let c = 0; c < 4 * vectors; c++)
+      store(c, () => {
+        if (kind === "sum") f.get(acc[c >> 1]).f64x2ExtractLane(c & 1);
+        else {
+          f.f64Const(Number.NaN)
+            .get(acc[c >> 2])
+            .f32x4ExtractLane(c & 3)
+            .op("f64.promote_f32");
+          f.get(nan[c >> 2]).i32x4ExtractLane(c & 3);
+          f.op("select");
+        }
+      });
+  };
+  /** One column, element by element. */
+  const column = (kind: "sum" | "pmax" | "pmin") => {
+    if (kind === "sum") f.f64Const(0).set(sum);
+    else
+      f.f64Const(kind === "pmax" ? -Infinity : Infinity)
+        .set(sum)
+        .i32Const(0)
+        .set(scalarNan);
+    walk(() => {
+      f.get(p).mem("f32.load").set(x);
+      if (kind === "sum") f.get(sum).get(x).op("f64.promote_f32").op("f64.add").set(sum);
+      else {
+        f.get(x).get(x).op("f32.ne").get(scalarNan).op("i32.or").set(scalarNan);
+        f.get(x).op("f64.promote_f32").get(sum).get(x).op("f64.promote_f32").get(sum);
+        f.op(kind === "pmax" ? "f64.gt" : "f64.lt")
+          .op("select")
+          .set(sum);
+      }
+    });
+    store(0, () => {
+      if (kind === "sum") f.get(sum);
+      else f.f64Const(Number.NaN).get(sum).get(scalarNan).op("select");
+    });
+  };
+  const stripsOf = (kind: "sum" | "pmax" | "pmin") => {
+    f.get(j0).set(j);
+    for (const [width, emit] of [
+      [16, () => strip(4, kind)],
+      [4, () => strip(1, kind)],
+      [1, () => column(kind)],
+    ] as [number, () => void][]) {
+      whileNot(
+        f,
+        () => f.get(j).i32Const(width).op("i32.add").get(j1).op("i32.gt_s"),
+        () => {
+          f.get(o).get(inner).op("i32.mul").get(j).op("i32.add").set(outAt);
+          emit();
+          inc(f, j, width);
+        },
+      );
+    }
+  };
+
+  f.get(redStride).i32Const(2).op("i32.shl").set(step);
   forRange(
     f,
     o,
     () => f.get(o0),
     o1,
     () => {
-      f.get(j0).set(jc);
-      whileNot(
-        f,
-        () => f.get(jc).get(j1).op("i32.ge_s"),
-        () => {
-          f.get(j1).get(jc).op("i32.sub").set(width);
-          f.i32Const(COLS).get(width).i32Const(COLS).get(width).op("i32.lt_s").op("select").set(width);
-          f.get(width).i32Const(3).op("i32.add").i32Const(2).op("i32.shr_u").set(nvec);
-          // Initial accumulators: 0 (sum) or ∓inf, and no NaN seen.
-          forRange(
-            f,
-            k,
-            () => f.i32Const(0),
-            nvec,
-            () => {
-              isSum().if();
-              f.get(scratch).get(k).i32Const(5).op("i32.shl").op("i32.add").tee(a).f64x2Const(0).mem("v128.store");
-              f.get(a).f64x2Const(0).mem("v128.store", 16);
-              f.else();
-              f.get(scratch).get(k).i32Const(4).op("i32.shl").op("i32.add").tee(a);
-              f.f32x4Const(-Infinity).f32x4Const(Infinity);
-              isMax();
-              f.op("select").mem("v128.store");
-              f.get(a).i32x4Const(0).mem("v128.store", 2048);
-              f.end();
-            },
-          );
-          forRange(
-            f,
-            i,
-            () => f.get(i0),
-            i1,
-            () => {
-              // p = src + 4·(o·outerStride + i·redStride + jc)
-              f.get(o)
-                .get(outerStride)
-                .op("i32.mul")
-                .get(i)
-                .get(redStride)
-                .op("i32.mul")
-                .op("i32.add")
-                .get(jc)
-                .op("i32.add");
-              f.i32Const(2).op("i32.shl").get(src).op("i32.add").set(p);
-              // Whole vectors of columns; the last partial vector reads past its end (its lanes are never stored).
-              forRange(
-                f,
-                k,
-                () => f.i32Const(0),
-                nvec,
-                () => {
-                  f.get(p).get(k).i32Const(4).op("i32.shl").op("i32.add").mem("v128.load").set(v);
-                  isSum().if();
-                  f.get(scratch).get(k).i32Const(5).op("i32.shl").op("i32.add").set(q);
-                  f.get(q)
-                    .get(q)
-                    .mem("v128.load")
-                    .get(v)
-                    .op("f64x2.promote_low_f32x4")
-                    .op("f64x2.add")
-                    .mem("v128.store");
-                  f.get(q).get(q).mem("v128.load", 16);
-                  high(f, v);
-                  f.op("f64x2.promote_low_f32x4").op("f64x2.add").mem("v128.store", 16);
-                  f.else();
-                  f.get(scratch).get(k).i32Const(4).op("i32.shl").op("i32.add").set(q);
-                  f.get(q).mem("v128.load").set(acc);
-                  f.get(q).get(acc).get(v).op("f32x4.pmax").get(acc).get(v).op("f32x4.pmin");
-                  isMax();
-                  f.op("select").mem("v128.store");
-                  f.get(q)
-                    .get(q)
-                    .mem("v128.load", 2048)
-                    .get(v)
-                    .get(v)
-                    .op("f32x4.ne")
-                    .op("v128.or")
-                    .mem("v128.store", 2048);
-                  f.end();
-                },
-              );
-            },
-          );
-          // Write the columns out: sums are float64 at scratch + 8k, extrema float32 at scratch + 4k.
-          forRange(
-            f,
-            k,
-            () => f.i32Const(0),
-            width,
-            () => {
-              f.get(o).get(inner).op("i32.mul").get(jc).op("i32.add").get(k).op("i32.add").set(a);
-              isSum().if();
-              f.get(scratch).get(k).i32Const(3).op("i32.shl").op("i32.add").mem("f64.load").set(value);
-              f.else();
-              f.get(scratch).get(k).i32Const(2).op("i32.shl").op("i32.add").set(q);
-              f.f64Const(Number.NaN)
-                .get(q)
-                .mem("f32.load")
-                .op("f64.promote_f32")
-                .get(q)
-                .mem("i32.load", 2048)
-                .op("select");
-              f.set(value);
-              f.end();
-              f.get(f64out).if();
-              f.get(dst).get(a).i32Const(3).op("i32.shl").op("i32.add").get(value).mem("f64.store");
-              f.else();
-              at4(f, dst, a);
-              f.get(value).op("f32.demote_f64").mem("f32.store");
-              f.end();
-            },
-          );
-          inc(f, jc, COLS);
-        },
-      );
+      f.get(op).op("i32.eqz").if();
+      stripsOf("sum");
+      f.else();
+      f.get(op).i32Const(1).op("i32.eq").if();
+      stripsOf("pmax");
+      f.else();
+      stripsOf("pmin");
+      f.end().end();
     },
   );
   return f;
