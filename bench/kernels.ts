@@ -166,7 +166,7 @@ function rowsSection(): void {
     const ln = best(() => cpu.layerNorm(x, w, w, 1e-6, out, mean, rstd));
     const lnb = best(() => cpu.layerNormBackward(g, x, w, stat(mean), stat(rstd), out, dw, db));
     console.log(
-      `  [${rows}, ${d}]`.padEnd(18) + `softmax ${r(sm)}  backward ${r(smb)}   layerNorm ${r(ln)}  backward ${r(lnb)}`,
+      `  ${`[${rows}, ${d}]`.padEnd(16)}softmax ${r(sm)}  backward ${r(smb)}   layerNorm ${r(ln)}  backward ${r(lnb)}`,
     );
   }
 }
