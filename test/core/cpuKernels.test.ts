@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { Backend, Distribution, Target, View } from "../../src/core/backend.ts";
 import { cpuBackend as cpu } from "../../src/core/backends/cpu/cpuBackend.ts";
+import { setIndexingParallelThreshold } from "../../src/core/backends/cpu/indexing.ts";
 import { setReduceParallelThreshold } from "../../src/core/backends/cpu/reduce.ts";
 import { setRowsParallelThreshold } from "../../src/core/backends/cpu/rows.ts";
 import { referenceBackend as ref } from "../../src/core/backends/reference.ts";
@@ -36,6 +37,7 @@ function paths(pooled: boolean, body: () => void): void {
   setReduceParallelThreshold(pooled ? 0 : undefined);
   setRowsParallelThreshold(pooled ? 0 : undefined);
   setGemmParallelThreshold(pooled ? 0 : undefined);
+  setIndexingParallelThreshold(pooled ? 0 : undefined);
   try {
     body();
   } finally {
@@ -43,6 +45,7 @@ function paths(pooled: boolean, body: () => void): void {
     setReduceParallelThreshold();
     setRowsParallelThreshold();
     setGemmParallelThreshold();
+    setIndexingParallelThreshold();
   }
 }
 
@@ -366,22 +369,35 @@ describe("cpu gather, scatterAdd, argsort, argmax", () => {
 
   it("gather and scatterAdd agree exactly, with the index broadcast along the inner dims or not", () => {
     fc.assert(
-      fc.property(indexCase, fc.integer(), layoutArb(3), ([shape, axis, nx, rowwise], seed, lx) => {
-        const xShape = shape.map((s, d) => (d === axis ? nx : s));
-        const lxr = { ...contiguousLayout(xShape.length), ...(xShape.length === 3 ? lx : {}) };
-        const [xr, xc] = both(xShape, lxr, values(storageSize(xShape, lxr), seed, { specials: true }));
-        // the index: [..axis] varying, broadcast (stride 0) along the inner dims when rowwise
-        const li = { ...contiguousLayout(shape.length), broadcast: shape.map((_, d) => rowwise && d > axis) };
-        const idx = indices(storageSize(shape, li), nx, seed + 1);
-        const [ir, ic] = both(shape, li, idx);
-        const g = targets(size(shape), (b, t, k) => b.gather(k === 0 ? xr : xc, k === 0 ? ir : ic, axis, t));
-        assertClose(g[1], g[0], `gather axis ${axis} ${JSON.stringify(shape)}`);
-        const [sr, sc] = both(shape, contiguousLayout(shape.length), values(size(shape), seed + 2));
-        const s = targets(size(xShape), (b, t, k) =>
-          b.scatterAdd(k === 0 ? xr : xc, k === 0 ? ir : ic, k === 0 ? sr : sc, axis, t),
-        );
-        assertClose(s[1], s[0], `scatterAdd axis ${axis}`);
-      }),
+      fc.property(
+        indexCase,
+        fc.integer(),
+        layoutArb(3),
+        layoutArb(3),
+        layoutArb(3),
+        fc.boolean(),
+        ([shape, axis, nx, rowwise], seed, lx, lIndex, lSrc, pooled) => {
+          const pick = (l: Layout) => (shape.length === 3 ? l : contiguousLayout(shape.length));
+          const xShape = shape.map((s, d) => (d === axis ? nx : s));
+          const lxr = xShape.length === 3 ? lx : contiguousLayout(xShape.length);
+          const [xr, xc] = both(xShape, lxr, values(storageSize(xShape, lxr), seed, { specials: true }));
+          // the index: broadcast (stride 0) along the inner dims when rowwise, else any layout
+          const li = rowwise
+            ? { ...contiguousLayout(shape.length), broadcast: shape.map((_, d) => d > axis) }
+            : pick(lIndex);
+          const [ir, ic] = both(shape, li, indices(storageSize(shape, li), nx, seed + 1));
+          const ls = pick(lSrc);
+          const [sr, sc] = both(shape, ls, values(storageSize(shape, ls), seed + 2));
+          paths(pooled, () => {
+            const g = targets(size(shape), (b, t, k) => b.gather(k === 0 ? xr : xc, k === 0 ? ir : ic, axis, t));
+            assertClose(g[1], g[0], `gather axis ${axis} ${JSON.stringify(shape)}`);
+            const s = targets(size(xShape), (b, t, k) =>
+              b.scatterAdd(k === 0 ? xr : xc, k === 0 ? ir : ic, k === 0 ? sr : sc, axis, t),
+            );
+            assertClose(s[1], s[0], `scatterAdd axis ${axis}`);
+          });
+        },
+      ),
       { numRuns: 200 },
     );
   });

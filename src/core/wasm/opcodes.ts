@@ -65,6 +65,7 @@ export const PLAIN = {
   "f64.div": 0xa3,
   "f64.min": 0xa4,
   "f64.max": 0xa5,
+  "i32.trunc_f32_s": 0xa8,
   "f32.convert_i32_s": 0xb2,
   "f32.convert_i32_u": 0xb3,
   "f32.demote_f64": 0xb6,

@@ -13,6 +13,7 @@ import { ModuleBuilder } from "./assembler.ts";
 import { addElementwiseKernel } from "./elementwiseKernel.ts";
 import { addGemmKernels, DEFAULT_SHAPE, relaxedSimdProbe, simdProbe } from "./gemmKernel.ts";
 import { Heap } from "./heap.ts";
+import { addIndexKernels } from "./indexKernels.ts";
 import { MATH_IMPORTS } from "./mathImports.ts";
 import { addReduceKernels } from "./reduceKernels.ts";
 import { addLayerNormKernels } from "./layerNormKernels.ts";
@@ -121,6 +122,7 @@ function create(): Runtime {
   addSoftmaxKernels(builder);
   addLayerNormKernels(builder);
   addRandomKernel(builder);
+  addIndexKernels(builder);
   const exportNames = builder.exportNames();
   const module = new wasm.Module(builder.encode());
   const env: { memory: WasmMemory } & Record<string, unknown> = { memory };
