@@ -37,10 +37,10 @@ export interface GemmBatchStrides {
 }
 
 /**
- * Below this many multiply-adds, waking the workers costs more than it saves: a sleeping worker
- * takes ~50 µs to join here (a VM), while 2M multiply-adds take ~90 µs on one core.
+ * Below this many multiply-adds one thread is faster than the pool (bench/kernels.ts, 2 cores,
+ * 2026-11-30, µs one thread / two: 80³ = 512K multiply-adds 35/34, 101³ ≈ 1M 60/52).
  */
-const DEFAULT_PARALLEL_MIN_MACS = 1 << 21;
+const DEFAULT_PARALLEL_MIN_MACS = 1 << 20;
 
 let relaxedWanted = true;
 let parallelMinMacs = DEFAULT_PARALLEL_MIN_MACS;

@@ -20,8 +20,19 @@ interface Encoded {
 
 const cache = new WeakMap<Program, Encoded | null>();
 const OPCODE = new Map<string, number>(EW_OPCODES.map((op, i) => [op, i]));
-/** Ops that cost about 10 adds per element (the rest cost about 1). */
-const HEAVY = new Set<string>(["exp", "log", "tanh", "erf", "sigmoid", "gelu", "geluDerivative", "sin", "cos", "pow"]);
+/** Relative cost per element of the ops that are not a few SIMD instructions (the rest cost 1). */
+const HEAVY: Record<string, number> = {
+  exp: 10,
+  log: 10,
+  tanh: 12,
+  sigmoid: 10,
+  erf: 24,
+  gelu: 20,
+  geluDerivative: 20,
+  sin: 30,
+  cos: 30,
+  pow: 30,
+};
 const f32bits = new Int32Array(1);
 const f32view = new Float32Array(f32bits.buffer);
 
@@ -74,7 +85,7 @@ function encode(program: Program, inputs: number): Encoded | null {
             row[1] = y.value;
           }
         } else row[0] = reg(ins.x, i);
-        cost += HEAVY.has(op) ? 10 : 1;
+        cost += HEAVY[op] ?? 1;
     }
     out[at] = OPCODE.get(op)!;
     out.set(row, at + 1);
@@ -118,13 +129,18 @@ function operandsOf(ins: Program["code"][number]): number[] {
 }
 
 /**
- * Below this much work (elements × relative cost) one thread is faster than waking the others
- * (measured by bench/kernels.ts on this 2-core VM; see the figures there).
+ * The cut-over to the pool, measured by bench/kernels.ts (2 cores, 2026-11-30, µs one thread / two):
+ * exp 22/22 at 8K elements, 42/34 at 16K; gelu 31/21 at 4K; add 78/90 at 256K, 151/122 at 512K
+ * (cheap ops are bound by memory bandwidth, which a second thread barely adds to here). So a
+ * program goes to the pool when elements × cost reach 2^17, and a cheap one (cost < 8) only from
+ * 2^19 elements.
  */
-let parallelMinWork = 1 << 16;
+const DEFAULT_MIN_WORK = 1 << 17;
+const CHEAP_MIN_ELEMENTS = 1 << 19;
+let parallelMinWork = DEFAULT_MIN_WORK;
 
 /** Sets the cut-over (tests set 0 to run even tiny programs on the pool); no argument restores it. */
-export function setElementwiseParallelThreshold(work = 1 << 16): void {
+export function setElementwiseParallelThreshold(work = DEFAULT_MIN_WORK): void {
   parallelMinWork = work;
 }
 
@@ -185,7 +201,8 @@ export function elementwise(
     I[d + EW.OUTS + 2 * j] = program.outputs[j];
     I[d + EW.OUTS + 2 * j + 1] = inputs.length + j;
   }
-  const threads = n * e.cost < parallelMinWork ? 1 : Math.min(cpuThreads(), Math.ceil(n / e.block));
+  const cheapAndSmall = e.cost < 8 && n < CHEAP_MIN_ELEMENTS && parallelMinWork > 0;
+  const threads = n * e.cost < parallelMinWork || cheapAndSmall ? 1 : Math.min(cpuThreads(), Math.ceil(n / e.block));
   if (threads === 1) {
     rt.kernels.elementwise(CALL_AT, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SCRATCH_AT);
     return;

@@ -11,8 +11,11 @@ import { hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 import { contiguousAt, isContiguous, tempFree } from "./temporaries.ts";
 
-/** Below this many elements one thread is faster than waking the others. */
-const DEFAULT_PARALLEL_MIN = 1 << 15;
+/**
+ * Below this many elements one thread is faster than the pool: gather and scatterAdd move memory,
+ * like a plain add (pool slower up to 256K elements on these 2 cores, bench/kernels.ts).
+ */
+const DEFAULT_PARALLEL_MIN = 1 << 18;
 let parallelMin = DEFAULT_PARALLEL_MIN;
 export function setIndexingParallelThreshold(elements = DEFAULT_PARALLEL_MIN): void {
   parallelMin = elements;

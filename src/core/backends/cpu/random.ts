@@ -9,7 +9,7 @@ import * as K from "../hostKernels.ts";
 import { hostTarget } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 
-/** Below this many draws one thread is faster than waking the others (bench/kernels.ts). */
+/** Below this many draws one thread is faster than the pool (Threefry costs about what an exp does: see elementwise.ts). */
 const PARALLEL_MIN = 1 << 14;
 const cdf = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
 

@@ -10,9 +10,13 @@ import { hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 import { contiguousAt, tempAlloc, tempFree } from "./temporaries.ts";
 
-/** Below this many elements one thread is faster than waking the others (bench/kernels.ts). */
-let parallelMin = 1 << 15;
-export function setReduceParallelThreshold(elements = 1 << 15): void {
+/**
+ * Below this many elements one thread is faster than the pool (bench/kernels.ts, 2 cores,
+ * 2026-11-30, sums of rows of 256, µs one thread / two: 32K elements 11/11, 64K 18/15).
+ */
+const DEFAULT_PARALLEL_MIN = 1 << 16;
+let parallelMin = DEFAULT_PARALLEL_MIN;
+export function setReduceParallelThreshold(elements = DEFAULT_PARALLEL_MIN): void {
   parallelMin = elements;
 }
 

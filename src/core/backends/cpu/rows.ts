@@ -9,11 +9,20 @@ import { hostArray, hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 import { contiguousAt, isContiguous, tempAlloc, tempFree } from "./temporaries.ts";
 
-/** Below this many elements one thread is faster than waking the others (bench/kernels.ts). */
-const DEFAULT_PARALLEL_MIN = 1 << 14;
+/**
+ * Below these many elements one thread is faster than the pool (bench/kernels.ts, 2 cores,
+ * 2026-11-30, rows of 256, µs one thread / two): softmax (exp per element) 22/20 at 4K and 44/29
+ * at 8K; layer norm (a few flops per byte) 45/39 at 32K in one run, still slower to 256K in
+ * another: the backward passes are taken as layer norm.
+ */
+const SOFTMAX_MIN = 1 << 12;
+const DEFAULT_PARALLEL_MIN = 1 << 15;
 let parallelMin = DEFAULT_PARALLEL_MIN;
-export function setRowsParallelThreshold(elements = DEFAULT_PARALLEL_MIN): void {
-  parallelMin = elements;
+let softmaxMin = SOFTMAX_MIN;
+/** Sets the cut-over (tests set 0 to use the pool for any size); no argument restores the defaults. */
+export function setRowsParallelThreshold(elements?: number): void {
+  parallelMin = elements ?? DEFAULT_PARALLEL_MIN;
+  softmaxMin = elements ?? SOFTMAX_MIN;
 }
 
 const inHeap = (v: { storage: unknown }) => v.storage instanceof WasmStorage;
@@ -35,9 +44,9 @@ function freeTemps(): void {
   temps.length = 0;
 }
 
-/** Threads for n rows of d (one below the cut-over), and the tasks to split them into. */
-function plan(n: number, d: number): [threads: number, tasks: number] {
-  const threads = n * d < parallelMin ? 1 : Math.min(cpuThreads(), n);
+/** Threads for n rows of d (one below the cut-over `min`), and the tasks to split them into. */
+function plan(n: number, d: number, min = parallelMin): [threads: number, tasks: number] {
+  const threads = n * d < min ? 1 : Math.min(cpuThreads(), n);
   return [threads, threads === 1 ? 1 : Math.min(n, 4 * threads)];
 }
 const rowOf = (t: number, tasks: number, n: number) => Math.floor((t * n) / tasks);
@@ -55,7 +64,7 @@ export function softmax(x: View, out: Target): void {
     const xa = rowsAt(x, "softmax");
     const o = targetAt(out);
     const fn = rt.kernelIndex.softmaxRows;
-    const [threads, tasks] = plan(n, d);
+    const [threads, tasks] = plan(n, d, softmaxMin);
     for (let t = 0; t < tasks; t++) {
       const [r0, r1] = [rowOf(t, tasks, n), rowOf(t + 1, tasks, n)];
       queueTask(rt, fn, 4 * (xa + r0 * d), 4 * (o + r0 * d), d, r1 - r0);
