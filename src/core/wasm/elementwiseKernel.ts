@@ -355,6 +355,30 @@ interface DispatchLocals {
   operand: () => void;
 }
 
+/** Ops of a few instructions, whose loops are unrolled. */
+const CHEAP = new Set<string>([
+  "identity",
+  "neg",
+  "sqrt",
+  "rsqrt",
+  "abs",
+  "relu",
+  "sign",
+  "floor",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "maximum",
+  "minimum",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+]); // prettier-ignore
+
 /** br_table over the opcodes; each case is one loop over the block's vectors. */
 function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
   const cases = EW_OPCODES.length;
@@ -369,20 +393,48 @@ function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
       .op("i32.add");
     f.mem("i32.load").set(into);
   };
-  /** for each vector: dst = code(a[, b[, c]]) */
-  const loop = (arity: number, code: () => void) => {
+  /**
+   * for each vector: dst = code(a[, b[, c]]). Cheap ops (a few instructions) go four vectors per
+   * iteration, so that the loop's own pointer and counter updates do not dominate.
+   */
+  const loop = (arity: number, code: () => void, unroll = 1) => {
     const ptrs = [l.pa, l.pb, l.pc].slice(0, arity);
     const vals = [l.regs.a, l.regs.b, l.regs.c];
+    const step = (u: number) => {
+      f.get(l.dst);
+      ptrs.forEach((p, i) =>
+        f
+          .get(p)
+          .mem("v128.load", 16 * u)
+          .set(vals[i]),
+      );
+      code();
+      f.mem("v128.store", 16 * u);
+    };
+    const advance = (vectors: number) => {
+      inc(f, l.dst, 16 * vectors);
+      for (const p of ptrs) inc(f, p, 16 * vectors);
+      inc(f, l.cnt, -vectors);
+    };
     f.get(l.nvec).set(l.cnt);
-    f.loop();
-    f.get(l.dst);
-    ptrs.forEach((p, i) => f.get(p).mem("v128.load").set(vals[i]));
-    code();
-    f.mem("v128.store");
-    inc(f, l.dst, 16);
-    for (const p of ptrs) inc(f, p, 16);
-    inc(f, l.cnt, -1);
-    f.get(l.cnt).brIf(0).end();
+    if (unroll > 1) {
+      whileNot(
+        f,
+        () => f.get(l.cnt).i32Const(unroll).op("i32.lt_s"),
+        () => {
+          for (let u = 0; u < unroll; u++) step(u);
+          advance(unroll);
+        },
+      );
+    }
+    whileNot(
+      f,
+      () => f.get(l.cnt).op("i32.eqz"),
+      () => {
+        step(0);
+        advance(1);
+      },
+    );
   };
   f.block();
   for (let i = 0; i < cases; i++) f.block();
@@ -400,7 +452,7 @@ function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
       regAddr(2, l.pa);
       regAddr(3, l.pb);
       // loads are a, b, c = x, y, cond (pc holds the condition)
-      loop(3, () => f.get(l.regs.a).get(l.regs.b).get(l.regs.c).f32x4Const(0).op("f32x4.ne").op("v128.bitselect"));
+      loop(3, () => f.get(l.regs.a).get(l.regs.b).get(l.regs.c).f32x4Const(0).op("f32x4.ne").op("v128.bitselect"), 4);
     } else if (name === "powi") {
       regAddr(1, l.pa);
       const e = f.local(I32);
@@ -408,11 +460,11 @@ function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
       loop(1, () => powi(f, l.regs, e));
     } else if ((UNARY_OPS as readonly string[]).includes(name)) {
       regAddr(1, l.pa);
-      loop(1, () => UNARY_CODE[name as UnaryOp](f, l.regs));
+      loop(1, () => UNARY_CODE[name as UnaryOp](f, l.regs), CHEAP.has(name) ? 4 : 1);
     } else {
       regAddr(1, l.pa);
       regAddr(2, l.pb);
-      loop(2, () => BINARY_CODE[name as BinaryOp](f, l.regs));
+      loop(2, () => BINARY_CODE[name as BinaryOp](f, l.regs), CHEAP.has(name) ? 4 : 1);
     }
     f.br(cases - 1 - i);
   });
