@@ -238,6 +238,13 @@ const CHEAP = new Set<string>([
   "ge",
 ]); // prettier-ignore
 
+/**
+ * The float32 math functions are latency-bound (long Horner chains): two vectors per iteration let
+ * them overlap (exp 4.4 → 2.9 ns per element alone, tanh 6.5 → 3.8; the float64 gelu family spills
+ * registers when unrolled and stays at one).
+ */
+const UNROLL: Record<string, number> = { exp: 2, log: 2, tanh: 2, sigmoid: 2, erf: 2 };
+
 /** br_table over the opcodes; each case is one loop over the block's vectors. */
 function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
   const cases = EW_OPCODES.length;
@@ -319,7 +326,7 @@ function emitDispatch(f: FunctionBuilder, l: DispatchLocals): void {
       loop(1, () => powi(f, l.regs, e));
     } else if ((UNARY_OPS as readonly string[]).includes(name)) {
       regAddr(1, l.pa);
-      loop(1, () => UNARY_CODE[name as UnaryOp](f, l.regs), CHEAP.has(name) ? 4 : 1);
+      loop(1, () => UNARY_CODE[name as UnaryOp](f, l.regs), UNROLL[name] ?? (CHEAP.has(name) ? 4 : 1));
     } else {
       regAddr(1, l.pa);
       regAddr(2, l.pb);
