@@ -37,10 +37,11 @@ export interface GemmBatchStrides {
 }
 
 /**
- * Below this many multiply-adds one thread is faster than the pool (bench/kernels.ts, 2 cores,
- * 2026-11-30, µs one thread / two: 80³ = 512K multiply-adds 35/34, 101³ ≈ 1M 60/52).
+ * Below this many multiply-adds one thread is faster than the pool (bench/kernels.ts, 2 shared
+ * cores, 2026-11-30, µs one thread / two: one run 80³ = 512K multiply-adds 35/34 and 101³ ≈ 1M 60/52,
+ * another 128³ ≈ 2M 106/118 and 161³ ≈ 4M 213/183).
  */
-const DEFAULT_PARALLEL_MIN_MACS = 1 << 20;
+const DEFAULT_PARALLEL_MIN_MACS = 1 << 21;
 
 let relaxedWanted = true;
 let parallelMinMacs = DEFAULT_PARALLEL_MIN_MACS;

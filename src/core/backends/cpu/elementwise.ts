@@ -129,9 +129,10 @@ function operandsOf(ins: Program["code"][number]): number[] {
 }
 
 /**
- * The cut-over to the pool, measured by bench/kernels.ts (2 cores, 2026-11-30, µs one thread / two):
- * exp 22/22 at 8K elements, 42/34 at 16K; gelu 31/21 at 4K; add 78/90 at 256K, 151/122 at 512K
- * (cheap ops are bound by memory bandwidth, which a second thread barely adds to here). So a
+ * The cut-over to the pool, measured by bench/kernels.ts (2 shared cores, 2026-11-30, µs one thread /
+ * two, two runs agreeing): exp 22/22 and 24/22 at 8K elements, 42/34 and 45/37 at 16K; gelu 31/21
+ * and 37/25 at 4K; add 78/90 and 74/90 at 256K, 151/122 and 154/109 at 512K (cheap ops are bound by
+ * memory bandwidth, which a second thread barely adds to here). So a
  * program goes to the pool when elements × cost reach 2^17, and a cheap one (cost < 8) only from
  * 2^19 elements.
  */

@@ -11,10 +11,11 @@ import { baseIndex, WasmStorage } from "./storage.ts";
 import { contiguousAt, tempAlloc, tempFree } from "./temporaries.ts";
 
 /**
- * Below this many elements one thread is faster than the pool (bench/kernels.ts, 2 cores,
- * 2026-11-30, sums of rows of 256, µs one thread / two: 32K elements 11/11, 64K 18/15).
+ * Below this many elements one thread is faster than the pool (bench/kernels.ts, 2 shared cores,
+ * 2026-11-30, sums of rows of 256, µs one thread / two: one run 32K elements 11/11 and 64K 18/15,
+ * another 128K 27/37 and 256K 51/39).
  */
-const DEFAULT_PARALLEL_MIN = 1 << 16;
+const DEFAULT_PARALLEL_MIN = 1 << 17;
 let parallelMin = DEFAULT_PARALLEL_MIN;
 export function setReduceParallelThreshold(elements = DEFAULT_PARALLEL_MIN): void {
   parallelMin = elements;

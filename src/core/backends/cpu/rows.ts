@@ -10,13 +10,13 @@ import { baseIndex, WasmStorage } from "./storage.ts";
 import { contiguousAt, isContiguous, tempAlloc, tempFree } from "./temporaries.ts";
 
 /**
- * Below these many elements one thread is faster than the pool (bench/kernels.ts, 2 cores,
- * 2026-11-30, rows of 256, µs one thread / two): softmax (exp per element) 22/20 at 4K and 44/29
- * at 8K; layer norm (a few flops per byte) 45/39 at 32K in one run, still slower to 256K in
- * another: the backward passes are taken as layer norm.
+ * Below these many elements one thread is faster than the pool (bench/kernels.ts, 2 shared cores,
+ * 2026-11-30, rows of 256, µs one thread / two, two runs): softmax (an exp per element) 22/20 and
+ * 30/39 at 4K, 44/29 and 40/32 at 8K; layer norm (a few flops per byte) 45/39 at 32K in one run,
+ * 39/46 at 32K and 75/53 at 64K in the other. The backward passes are taken as layer norm.
  */
-const SOFTMAX_MIN = 1 << 12;
-const DEFAULT_PARALLEL_MIN = 1 << 15;
+const SOFTMAX_MIN = 1 << 13;
+const DEFAULT_PARALLEL_MIN = 1 << 16;
 let parallelMin = DEFAULT_PARALLEL_MIN;
 let softmaxMin = SOFTMAX_MIN;
 /** Sets the cut-over (tests set 0 to use the pool for any size); no argument restores the defaults. */
