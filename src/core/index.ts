@@ -37,4 +37,5 @@ export { stopGradient } from "./ops/stopGradient.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
+import "./backends/cpu/cpuBackend.ts";
 import "./backends/gpujs.ts";

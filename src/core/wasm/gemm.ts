@@ -1,13 +1,12 @@
-// Public entry of the CPU matrix multiply: C (+)= A·B on strided Float32Array views, synchronous,
-// run by the emitted wasm SIMD kernel (gemmKernel.ts) over all cores (pool.ts).
-import os from "node:os";
-import v8 from "node:v8";
-import { DEFAULT_SHAPE, emitGemmModule, KERNEL_EXPORTS, relaxedSimdProbe } from "./gemmKernel.ts";
-import { CONTROL_BYTES, MAX_THREADS, SCRATCH_FLOATS, WorkerPool } from "./pool.ts";
+// Public entry of the CPU matrix multiply: C (+)= A·B, synchronous, run by the emitted wasm SIMD
+// kernel (gemmKernel.ts) over all cores (pool.ts) in the shared runtime (runtime.ts). The cpu
+// backend calls gemmResident on operands already in the wasm memory (read in place with their
+// strides, C written straight into the target); gemm/gemmBatched take Float32Arrays and stage them.
+import { DEFAULT_SHAPE } from "./gemmKernel.ts";
 import { type PlacedMatrix, planTasks } from "./gemmPlan.ts";
+import { cpuThreads, type Runtime, runTasks, runtime, runtimeUnavailable, setCpuThreads } from "./runtime.ts";
+import { MAX_THREADS } from "./pool.ts";
 import { copyStaged, type MatrixView, planStaging, type StagedMatrix } from "./stageMatrix.ts";
-import { type WasmMemory, type WebAssemblyApi, webAssembly } from "./webAssemblyApi.ts";
-
 export interface GemmArgs {
   m: number;
   n: number;
@@ -37,88 +36,37 @@ export interface GemmBatchStrides {
   cBatchStride: number;
 }
 
-const PAGE = 65536;
-const MAXIMUM_PAGES = 65536; // 4 GiB, the wasm32 limit
-const INITIAL_PAGES = 256;
 /**
- * Below this many multiply-adds, waking the workers costs more than it saves: a sleeping worker
- * takes ~50 µs to join here (a VM), while 2M multiply-adds take ~90 µs on one core.
+ * Below this many multiply-adds one thread is faster than the pool (bench/kernels.ts, 2 shared
+ * cores, 2026-11-30, µs one thread / two: one run 80³ = 512K multiply-adds 35/34 and 101³ ≈ 1M 60/52,
+ * another 128³ ≈ 2M 106/118 and 161³ ≈ 4M 213/183).
  */
 const DEFAULT_PARALLEL_MIN_MACS = 1 << 21;
 
-interface Runtime {
-  memory: WasmMemory;
-  pool: WorkerPool;
-  relaxedSimd: boolean;
-  f32: Float32Array; // view of memory.buffer, refreshed after it grows
-}
-
-/** One runtime per kernel flavour, created on first use (benchmarks switch between them). */
-const runtimes: { relaxed?: Runtime; plain?: Runtime } = {};
-let threadCount = Math.max(1, Math.min(MAX_THREADS, os.availableParallelism()));
 let relaxedWanted = true;
 let parallelMinMacs = DEFAULT_PARALLEL_MIN_MACS;
 
-/** Whether the engine has relaxed SIMD, setting the V8 flag that enables it on Node 20 if needed. */
-function detectRelaxedSimd(wasm: WebAssemblyApi): boolean {
-  if (wasm.validate(relaxedSimdProbe())) return true;
-  try {
-    v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-  } catch {
-    // Flags locked: the validation below decides.
-  }
-  return wasm.validate(relaxedSimdProbe());
-}
-
-function createRuntime(wantRelaxed: boolean): Runtime {
-  const wasm = webAssembly;
-  if (!wasm) throw new Error("gemm: this JavaScript engine has no WebAssembly");
-  if (DEFAULT_SHAPE.mr * DEFAULT_SHAPE.nr > SCRATCH_FLOATS)
-    throw new Error("gemm: kernel tile larger than task scratch");
-  const relaxedSimd = wantRelaxed && detectRelaxedSimd(wasm);
-  const memory = new wasm.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
-  const module = new wasm.Module(emitGemmModule({ ...DEFAULT_SHAPE, relaxedSimd, maximumPages: MAXIMUM_PAGES }));
-  const { exports } = new wasm.Instance(module, { env: { memory } });
-  // Exports of our own module, all (i32...) => void.
-  const fns = KERNEL_EXPORTS.map((name) => exports[name] as (...args: number[]) => void);
-  const pool = new WorkerPool(memory, module, fns, KERNEL_EXPORTS);
-  return { memory, pool, relaxedSimd, f32: new Float32Array(memory.buffer) };
-}
-
-function runtimeKey(): "relaxed" | "plain" {
-  return relaxedWanted ? "relaxed" : "plain";
-}
-
-function getRuntime(): Runtime {
-  return (runtimes[runtimeKey()] ??= createRuntime(relaxedWanted));
-}
-
-/** True when WebAssembly SIMD with shared memory works here (the gemm functions need it). */
+/** True when WebAssembly SIMD works here (the gemm functions need it). */
 export function wasmAvailable(): boolean {
-  try {
-    getRuntime();
-    return true;
-  } catch {
-    return false;
-  }
+  return runtimeUnavailable() === null;
 }
 
 export function gemmInfo(): { threads: number; relaxedSimd: boolean } {
-  const rt = getRuntime();
-  return { threads: rt.pool.workerFailed ? 1 : threadCount, relaxedSimd: rt.relaxedSimd };
+  const rt = runtime();
+  return { threads: cpuThreads(), relaxedSimd: rt.relaxedSimd && relaxedWanted };
 }
 
-/** Tasks run so far by each thread of the current pool (index 0: the main thread); diagnostics. */
+/** Tasks run so far by each thread of the pool (index 0: the calling thread); diagnostics. */
 export function gemmTaskCounts(): number[] {
-  return getRuntime().pool.taskCounts();
+  return runtime().pool.taskCounts();
 }
 
-/** Threads to use (the main thread included): 1 runs on the main thread only. */
+/** Threads to use (the calling thread included), for every CPU kernel: 1 runs on the calling thread only. */
 export function setGemmThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
     throw new RangeError(`setGemmThreads: expected an integer in 1..${MAX_THREADS}, got ${n}`);
   }
-  threadCount = n; // surplus workers just stay asleep
+  setCpuThreads(n);
 }
 
 /** Smallest problem (batch*m*n*k multiply-adds) run on several threads; tests lower it to 0. */
@@ -139,6 +87,54 @@ export function gemm(args: GemmArgs): void {
 /** `batch` independent products C[t] (+)= A[t]·B[t]; a batch stride of 0 broadcasts A or B. */
 export function gemmBatched(batch: number, args: GemmArgs & GemmBatchStrides): void {
   multiply(batch, args, args.aBatchStride, args.bBatchStride, args.cBatchStride);
+}
+
+/** A matrix in the wasm memory: element (t, i, p) is f32[at + t*batchStride + i*rowStride + p*colStride]. */
+export interface ResidentMatrix {
+  at: number;
+  rowStride: number;
+  colStride: number;
+  batchStride: number; // 0 broadcasts one matrix to every batch
+}
+
+/**
+ * `batch` products C[t] (+)= A[t]·B[t] of matrices resident in the wasm memory; C is dense row-major,
+ * batch after batch, from f32 index `cAt`. Operands are read in place with their strides.
+ */
+export function gemmResident(
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  a: ResidentMatrix,
+  b: ResidentMatrix,
+  cAt: number,
+  accumulate = false,
+): void {
+  const rt = runtime();
+  if (batch === 0 || m === 0 || n === 0) return;
+  if (k === 0) {
+    if (!accumulate) rt.f32.fill(0, cAt, cAt + batch * m * n);
+    return;
+  }
+  const place = (x: ResidentMatrix, batches: number): PlacedMatrix => ({
+    origin: 4 * x.at,
+    rowStride: 4 * x.rowStride,
+    colStride: 4 * x.colStride,
+    batchStride: 4 * x.batchStride,
+    batches,
+  });
+  run(
+    rt,
+    batch,
+    m,
+    n,
+    k,
+    place(a, a.batchStride === 0 ? 1 : batch),
+    place(b, b.batchStride === 0 ? 1 : batch),
+    cAt,
+    accumulate,
+  );
 }
 
 function multiply(
@@ -171,83 +167,111 @@ function multiply(
     colStride: args.bColStride,
     batchStride: bBatchStride,
   };
+  const rt = runtime();
+  const aBatches = aBatchStride === 0 ? 1 : batch;
+  const bBatches = bBatchStride === 0 ? 1 : batch;
+  const aStage = planStaging(a, m, k, aBatches);
+  const bStage = planStaging(b, k, n, bBatches);
+  const need = 4 * (aStage.floats + bStage.floats + batch * m * n) + packBytes(m, n, k, aBatches, bBatches);
+  const blocks: number[] = [];
+  const take = (floats: number) => {
+    const at = rt.heap.alloc(4 * floats);
+    if (at < 0) {
+      for (const x of blocks) rt.heap.free(x);
+      throw outOfMemory(rt, need, batch, m, n, k);
+    }
+    blocks.push(at);
+    return at / 4;
+  };
   try {
-    run(batch, m, n, k, a, b, c, cOffset, cBatchStride, accumulate);
-  } catch (error) {
-    // A failed job may leave a worker mid-task: start over with a fresh memory and pool.
-    runtimes[runtimeKey()]?.pool.close();
-    delete runtimes[runtimeKey()];
-    throw error;
+    const aAt = take(aStage.floats);
+    const bAt = take(bStage.floats);
+    const cAt = take(batch * m * n);
+    const f32 = rt.f32;
+    copyStaged(a, m, k, aStage, f32, aAt);
+    copyStaged(b, k, n, bStage, rt.f32, bAt);
+    const cDense = batch === 1 || cBatchStride === m * n;
+    if (accumulate) {
+      if (cDense) rt.f32.set(c.subarray(cOffset, cOffset + batch * m * n), cAt);
+      else
+        for (let t = 0; t < batch; t++)
+          rt.f32.set(c.subarray(cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n), cAt + t * m * n);
+    }
+    run(rt, batch, m, n, k, placed(aStage, aAt), placed(bStage, bAt), cAt, accumulate);
+    const out = rt.f32;
+    if (cDense) c.set(out.subarray(cAt, cAt + batch * m * n), cOffset);
+    else
+      for (let t = 0; t < batch; t++)
+        c.set(out.subarray(cAt + t * m * n, cAt + (t + 1) * m * n), cOffset + t * cBatchStride);
+  } finally {
+    for (const x of blocks) rt.heap.free(x);
   }
 }
 
+const packFloats = (lines: number, width: number, k: number) => Math.ceil(lines / width) * width * k;
+const packBytes = (m: number, n: number, k: number, aBatches: number, bBatches: number) =>
+  4 * (packFloats(m, DEFAULT_SHAPE.mr, k) * aBatches + packFloats(n, DEFAULT_SHAPE.nr, k) * bBatches);
+
+function outOfMemory(rt: Runtime, bytes: number, batch: number, m: number, n: number, k: number): RangeError {
+  const need = `gemm: batch=${batch} m=${m} n=${n} k=${k} needs ${Math.ceil(bytes / 2 ** 20)} MiB of wasm memory`;
+  const limit = rt.heap.limitBytes;
+  if (bytes > limit - rt.heap.liveBytes)
+    return new RangeError(
+      `${need}, more than the ${Math.round((limit + rt.heap.start) / 2 ** 20)} MiB limit (${Math.round(rt.heap.liveBytes / 2 ** 20)} MiB in use)`,
+    );
+  return new RangeError(`${need}; growing the memory failed`);
+}
+
+/** Packs A and B into temporary heap blocks and runs the task table over the threads. */
 function run(
+  rt: Runtime,
   batch: number,
   m: number,
   n: number,
   k: number,
-  a: MatrixView,
-  b: MatrixView,
-  c: Float32Array,
-  cOffset: number,
-  cBatchStride: number,
+  a: PlacedMatrix,
+  b: PlacedMatrix,
+  cAt: number,
   accumulate: boolean,
 ): void {
-  const rt = getRuntime();
   const { mr, nr } = DEFAULT_SHAPE;
-  const aBatches = a.batchStride === 0 ? 1 : batch;
-  const bBatches = b.batchStride === 0 ? 1 : batch;
-  const aPackFloats = Math.ceil(m / mr) * mr * k;
-  const bPackFloats = Math.ceil(n / nr) * nr * k;
-  const aStage = planStaging(a, m, k, aBatches);
-  const bStage = planStaging(b, k, n, bBatches);
-
-  // Layout after the control region, in floats, each part 64-byte aligned.
-  const aAt = CONTROL_BYTES / 4;
-  const bAt = aAt + align16(aStage.floats);
-  const aPackAt = bAt + align16(bStage.floats);
-  const bPackAt = aPackAt + align16(aPackFloats * aBatches);
-  const cAt = bPackAt + align16(bPackFloats * bBatches);
-  const f32 = ensureMemory(rt, (cAt + m * n * batch) * 4, batch, m, n, k);
-
-  copyStaged(a, m, k, aStage, f32, aAt);
-  copyStaged(b, k, n, bStage, f32, bAt);
-  const cDense = batch === 1 || cBatchStride === m * n;
-  if (accumulate) {
-    if (cDense) f32.set(c.subarray(cOffset, cOffset + batch * m * n), cAt);
-    else
-      for (let t = 0; t < batch; t++)
-        f32.set(c.subarray(cOffset + t * cBatchStride, cOffset + t * cBatchStride + m * n), cAt + t * m * n);
+  const aPackFloats = packFloats(m, mr, k);
+  const bPackFloats = packFloats(n, nr, k);
+  const aPack = rt.heap.alloc(4 * aPackFloats * a.batches);
+  const bPack = aPack < 0 ? -1 : rt.heap.alloc(4 * bPackFloats * b.batches);
+  if (bPack < 0) {
+    if (aPack >= 0) rt.heap.free(aPack);
+    throw outOfMemory(rt, packBytes(m, n, k, a.batches, b.batches), batch, m, n, k);
   }
-
-  const threads = batch * m * n * k < parallelMinMacs || rt.pool.workerFailed ? 1 : threadCount;
-  if (threads > 1) rt.pool.ensureWorkers(threads - 1);
-  const taskCount = planTasks(rt.pool.table, {
-    m,
-    n,
-    k,
-    batch,
-    threads,
-    accumulate,
-    shape: DEFAULT_SHAPE,
-    a: placed(aStage, aAt),
-    b: placed(bStage, bAt),
-    aPack: aPackAt * 4,
-    bPack: bPackAt * 4,
-    c: cAt * 4,
-    aPackBatchBytes: aBatches === 1 ? 0 : aPackFloats * 4,
-    bPackBatchBytes: bBatches === 1 ? 0 : bPackFloats * 4,
-  });
-  rt.pool.run(taskCount, Math.min(threads - 1, rt.pool.workerCount));
-
-  if (cDense) c.set(f32.subarray(cAt, cAt + batch * m * n), cOffset);
-  else
-    for (let t = 0; t < batch; t++)
-      c.set(f32.subarray(cAt + t * m * n, cAt + (t + 1) * m * n), cOffset + t * cBatchStride);
-}
-
-function align16(floats: number): number {
-  return Math.ceil(floats / 16) * 16;
+  try {
+    const threads = batch * m * n * k < parallelMinMacs ? 1 : cpuThreads();
+    const relaxed = rt.relaxedSimd && relaxedWanted;
+    const taskCount = planTasks(rt.pool.table, {
+      m,
+      n,
+      k,
+      batch,
+      threads,
+      accumulate,
+      shape: DEFAULT_SHAPE,
+      a,
+      b,
+      aPack,
+      bPack,
+      c: 4 * cAt,
+      aPackBatchBytes: a.batches === 1 ? 0 : aPackFloats * 4,
+      bPackBatchBytes: b.batches === 1 ? 0 : bPackFloats * 4,
+      kernels: {
+        packA: rt.kernelIndex.packA,
+        packB: rt.kernelIndex.packB,
+        gemmBlocks: rt.kernelIndex[relaxed ? "gemmBlocks" : "gemmBlocksPlain"],
+      },
+    });
+    runTasks(rt, taskCount, threads);
+  } finally {
+    rt.heap.free(aPack);
+    rt.heap.free(bPack);
+  }
 }
 
 /** Byte address and byte strides of a staged matrix placed at float index `at`. */
@@ -259,23 +283,6 @@ function placed(s: StagedMatrix, at: number): PlacedMatrix {
     batchStride: s.batchStride * 4,
     batches: s.batches,
   };
-}
-
-/** Grows the shared memory to at least `bytes`; returns a current Float32Array view of it. */
-function ensureMemory(rt: Runtime, bytes: number, batch: number, m: number, n: number, k: number): Float32Array {
-  const have = rt.memory.buffer.byteLength;
-  if (bytes > have) {
-    const need = `gemm: batch=${batch} m=${m} n=${n} k=${k} needs ${Math.ceil(bytes / 2 ** 20)} MiB of wasm memory`;
-    if (bytes > MAXIMUM_PAGES * PAGE)
-      throw new RangeError(`${need}, more than the ${(MAXIMUM_PAGES * PAGE) / 2 ** 20} MiB limit`);
-    try {
-      rt.memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch (error) {
-      throw new RangeError(`${need}; growing it failed: ${(error as Error).message}`);
-    }
-  }
-  if (rt.f32.buffer.byteLength !== rt.memory.buffer.byteLength) rt.f32 = new Float32Array(rt.memory.buffer);
-  return rt.f32;
 }
 
 function checkCount(name: string, v: number): void {

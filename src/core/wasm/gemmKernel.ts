@@ -25,30 +25,36 @@ export const DEFAULT_SHAPE: KernelShape = { mr: 4, nr: 8, kc: 256, unroll: 1 };
 
 export interface KernelOptions extends KernelShape {
   relaxedSimd: boolean; // f32x4.relaxed_madd instead of f32x4.mul + f32x4.add
-  maximumPages: number; // of the imported shared memory
 }
 
 /**
- * Export names. Every export takes i32 arguments only (byte addresses, byte strides, counts), so
- * one task table row can describe a call to any of them; `gemmBlocks` also takes a per-thread
- * scratch address as its last argument.
+ * Adds the GEMM's exports to a module: packA, packB, and gemmBlocks (with relaxed_madd when
+ * `relaxedSimd`) plus gemmBlocksPlain (mul + add) so that one module serves both flavours. Every
+ * export takes i32 arguments only (byte addresses, byte strides, counts), so one task table row
+ * can describe a call to any of them; `gemmBlocks` also takes the thread's scratch address last.
  */
-export const KERNEL_EXPORTS = ["packA", "packB", "gemmBlocks"] as const;
-
-export function emitGemmModule(opts: KernelOptions): Uint8Array {
-  if (opts.nr % 4 !== 0) throw new RangeError(`emitGemmModule: nr=${opts.nr} must be a multiple of 4`);
-  const module = new ModuleBuilder({ initialPages: 1, maximumPages: opts.maximumPages });
+export function addGemmKernels(module: ModuleBuilder, opts: KernelOptions): void {
+  if (opts.nr % 4 !== 0) throw new RangeError(`addGemmKernels: nr=${opts.nr} must be a multiple of 4`);
   module.addFunction("packA", emitPack(opts.mr));
   module.addFunction("packB", emitPack(opts.nr));
   module.addFunction("gemmBlocks", emitGemmBlocks(opts));
-  return module.encode();
+  module.addFunction("gemmBlocksPlain", emitGemmBlocks({ ...opts, relaxedSimd: false }));
 }
 
 /** A module using relaxed SIMD, to test (WebAssembly.validate) whether the engine supports it. */
 export function relaxedSimdProbe(): Uint8Array {
-  const module = new ModuleBuilder({ initialPages: 1, maximumPages: 1 });
+  const module = new ModuleBuilder({ initialPages: 1, maximumPages: 1, shared: false });
   const f = new FunctionBuilder([], []);
   f.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd().drop();
+  module.addFunction("probe", f);
+  return module.encode();
+}
+
+/** A module using (plain) SIMD, to test whether the engine supports it. */
+export function simdProbe(): Uint8Array {
+  const module = new ModuleBuilder({ initialPages: 1, maximumPages: 1, shared: false });
+  const f = new FunctionBuilder([], []);
+  f.v128Zero().v128Zero().f32x4Add().drop();
   module.addFunction("probe", f);
   return module.encode();
 }

@@ -1,6 +1,6 @@
 // Splits one (batched) GEMM into the task table run by pool.ts: packing tasks for A and B, then
 // compute tasks over blocks of C (batches, or row and column panel ranges) for dynamic scheduling.
-import { KERNEL_EXPORTS, type KernelShape } from "./gemmKernel.ts";
+import type { KernelShape } from "./gemmKernel.ts";
 import { MAX_TASKS, ROW_INTS } from "./pool.ts";
 
 /** A staged matrix: byte address of element (0, 0) of batch 0, byte strides, staged batches. */
@@ -27,11 +27,10 @@ export interface GemmPlan {
   c: number; // byte addresses of the packed panels and of C
   aPackBatchBytes: number;
   bPackBatchBytes: number; // 0 when broadcast
+  /** Export indices of packA, packB and the gemmBlocks flavour to run. */
+  kernels: { packA: number; packB: number; gemmBlocks: number };
 }
 
-const PACK_A = KERNEL_EXPORTS.indexOf("packA");
-const PACK_B = KERNEL_EXPORTS.indexOf("packB");
-const GEMM_BLOCKS = KERNEL_EXPORTS.indexOf("gemmBlocks");
 /** Compute tasks per thread: enough for dynamic load balancing, few enough to keep blocks large. */
 const TASKS_PER_THREAD = 4;
 /** Budget for a row block of packed A (rows x kc floats), about a third of a 2 MiB L2. */
@@ -61,7 +60,7 @@ export function planTasks(table: Int32Array, plan: GemmPlan): number {
   const { m, n, k, threads, shape } = plan;
   addPackTasks(
     tasks,
-    PACK_A,
+    plan.kernels.packA,
     plan.a,
     plan.a.rowStride,
     plan.a.colStride,
@@ -74,7 +73,7 @@ export function planTasks(table: Int32Array, plan: GemmPlan): number {
   );
   addPackTasks(
     tasks,
-    PACK_B,
+    plan.kernels.packB,
     plan.b,
     plan.b.colStride,
     plan.b.rowStride,
@@ -164,7 +163,7 @@ function addComputeTasks(tasks: TaskWriter, plan: GemmPlan, waitFor: number): vo
   const beta = plan.accumulate ? 1 : 0;
   const cBatchBytes = m * n * 4;
   const block = (t0: number, nb: number, i0: number, i1: number, j0: number, j1: number) =>
-    tasks.add(GEMM_BLOCKS, waitFor, [
+    tasks.add(plan.kernels.gemmBlocks, waitFor, [
       plan.aPack + t0 * plan.aPackBatchBytes,
       plan.bPack + t0 * plan.bPackBatchBytes,
       plan.c + t0 * cBatchBytes,
