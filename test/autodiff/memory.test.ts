@@ -1,5 +1,6 @@
 // The trace hangs off the tensors, so a training loop through valueAndGrad must keep memory flat:
-// 1,000 SGD steps of a small MLP, heap measured after forced GCs in a child process (--expose-gc).
+// 1,000 SGD steps of a small MLP, the JS heap and the backend's live storage measured after forced
+// GCs in a child process (--expose-gc).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,9 +17,11 @@ test("1,000 steps of a 2-layer MLP keep the heap flat, and the loss goes down", 
     timeout: 60_000,
   });
   assert.equal(run.status, 0, `child failed: ${run.stderr}`);
-  const { losses, heap } = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as {
+  const { backend, losses, heap, storage } = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as {
+    backend: string;
     losses: number[];
     heap: Record<string, number>;
+    storage: Record<string, number>;
   };
   assert.ok(losses[1] < losses[0] * 0.5, `SGD should learn: loss ${losses[0]} -> ${losses[1]}`);
   // A leaked graph would keep ~50 tensors per step alive (tens of KB each step): megabytes by step 1,000.
@@ -27,4 +30,11 @@ test("1,000 steps of a 2-layer MLP keep the heap flat, and the loss goes down", 
     growth < 1_000_000,
     `heap grew by ${(growth / 1e6).toFixed(2)} MB between step 100 and 1000 (${heap[100]} -> ${heap[1000]})`,
   );
+  if (backend === "cpu") {
+    const stored = storage[1000] - storage[100];
+    assert.ok(
+      stored < 100_000,
+      `cpu storage grew by ${stored} B between step 100 and 1000 (${storage[100]} -> ${storage[1000]})`,
+    );
+  }
 });

@@ -272,7 +272,9 @@ for (const name of BACKENDS) {
       ];
       for (const [what, draw, tol] of draws) {
         const [got, want] = both(name, draw);
-        assertNear(got, want, `${what} [${shape}] from key ${Math.abs(seed)}`, tol);
+        // mean + std·z rounds at the scale of |mean| + |std·z| (a float32 kernel may differ there).
+        const scale = what === "normal" ? Array.from(want, (w) => Math.abs(w) + 2) : undefined;
+        assertNear(got, want, `${what} [${shape}] from key ${Math.abs(seed)}`, tol, scale);
       }
     });
   });

@@ -16,7 +16,8 @@ test("fromNdarray on the reference backend shares the ndarray's memory, its stri
   const t = onBackend("reference", () => T.fromNdarray(nd));
   assert.deepEqual(t.shape, nd.shape);
   const expected: number[] = [];
-  for (let i = 0; i < nd.shape[0]; i++) for (let j = 0; j < nd.shape[1]; j++) for (let k = 0; k < nd.shape[2]; k++) expected.push(nd.get(i, j, k));
+  for (let i = 0; i < nd.shape[0]; i++)
+    for (let j = 0; j < nd.shape[1]; j++) for (let k = 0; k < nd.shape[2]; k++) expected.push(nd.get(i, j, k));
   assert.deepEqual([...t.toArray()], expected);
   data[nd.offset] = 99; // shared: the tensor sees the ndarray's memory
   assert.equal(t.toArray()[0], 99);
@@ -24,20 +25,27 @@ test("fromNdarray on the reference backend shares the ndarray's memory, its stri
 
 test("fromNdarray copies onto other backends and for other array types; toNdarray round-trips", () => {
   fc.assert(
-    fc.property(shapeArb(0, 3, 4).chain((s) => fc.tuple(fc.constant(s), valuesArb(size(s)))), ([shape, values]) => {
-      const nd = ndarray(Float64Array.from(values), shape.length ? shape : [1]);
-      for (const name of T.availableBackends().filter((n) => n === "reference" || n === "cpu")) {
-        const t = onBackend(name, () => T.fromNdarray(nd));
-        assert.deepEqual([...t.toArray()], values.map(Math.fround), `${name}: values`);
-        const back = T.toNdarray(t);
-        assert.deepEqual(back.shape, [...t.shape]);
-        // Every element, read through the ndarray's own indexing.
-        const at = (i: number) => back.shape.map((_, d) => Math.floor(i / size(back.shape.slice(d + 1))) % back.shape[d]);
-        for (let i = 0; i < t.size; i++) assert.equal(back.get(...at(i)), Math.fround(values[i]), `${name}: element ${i}`);
-      }
-      const fromPlain = onBackend("reference", () => T.fromNdarray(ndarray(Array.from(values), shape.length ? shape : [1])));
-      assert.deepEqual([...fromPlain.toArray()], values.map(Math.fround));
-    }),
+    fc.property(
+      shapeArb(0, 3, 4).chain((s) => fc.tuple(fc.constant(s), valuesArb(size(s)))),
+      ([shape, values]) => {
+        const nd = ndarray(Float64Array.from(values), shape.length ? shape : [1]);
+        for (const name of T.availableBackends().filter((n) => n === "reference" || n === "cpu")) {
+          const t = onBackend(name, () => T.fromNdarray(nd));
+          assert.deepEqual([...t.toArray()], values.map(Math.fround), `${name}: values`);
+          const back = T.toNdarray(t);
+          assert.deepEqual(back.shape, [...t.shape]);
+          // Every element, read through the ndarray's own indexing.
+          const at = (i: number) =>
+            back.shape.map((_, d) => Math.floor(i / size(back.shape.slice(d + 1))) % back.shape[d]);
+          for (let i = 0; i < t.size; i++)
+            assert.equal(back.get(...at(i)), Math.fround(values[i]), `${name}: element ${i}`);
+        }
+        const fromPlain = onBackend("reference", () =>
+          T.fromNdarray(ndarray(Array.from(values), shape.length ? shape : [1])),
+        );
+        assert.deepEqual([...fromPlain.toArray()], values.map(Math.fround));
+      },
+    ),
   );
 });
 

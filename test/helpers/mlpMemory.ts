@@ -1,7 +1,10 @@
 // A child-process script for test/autodiff/memory.test.ts: trains a 2-layer MLP with SGD through
-// valueAndGrad and prints the heap (after a forced GC) at chosen steps. Run with node --expose-gc.
+// valueAndGrad and prints the JS heap and the cpu backend's live storage (after forced GCs) at
+// chosen steps. Run with node --expose-gc. The loop yields to the event loop each step, as a real
+// training loop does: storage owned by a backend is given back by finalizers, which run then.
 
 import * as T from "../../src/core/index.ts";
+import { cpuHeapStats } from "../../src/core/backends/cpu/cpuBackend.ts";
 import { treeZip, valueAndGrad } from "../../src/autodiff/index.ts";
 
 interface Params {
@@ -33,14 +36,25 @@ const loss = (p: Params): T.Tensor => {
 };
 const step = valueAndGrad(loss);
 
-const report: { losses: number[]; heap: Record<number, number> } = { losses: [], heap: {} };
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+const report: { backend: string; losses: number[]; heap: Record<number, number>; storage: Record<number, number> } = {
+  backend: T.backend().name,
+  losses: [],
+  heap: {},
+  storage: {},
+};
 for (let i = 1; i <= steps; i++) {
   const [value, grads] = step(params);
   params = treeZip((p, g) => T.sub(p, T.mul(g, 0.05)), params, grads as Params);
   if (i === 1 || i === steps) report.losses.push(value.item());
+  await tick();
   if (marks.has(i)) {
-    for (let r = 0; r < 3; r++) gc();
+    for (let r = 0; r < 3; r++) {
+      gc();
+      await tick(); // finalizers of what the GC found run now
+    }
     report.heap[i] = process.memoryUsage().heapUsed;
+    report.storage[i] = cpuHeapStats().liveBytes;
   }
 }
 console.log(JSON.stringify(report));

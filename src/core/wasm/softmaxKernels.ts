@@ -12,7 +12,7 @@ export function addSoftmaxKernels(module: ModuleBuilder): void {
 
 /**
  * softmaxRows(x, out, d, rows): out = e^{x−m} / Σ e^{x−m} per row, m the row's max (0 when it is
- * ±inf, as in the reference). A row's last d & 3 elements go through a vector padded with −inf
+ * −inf; a row holding +inf is NaN, as in the reference). A row's last d & 3 elements go through a vector padded with −inf
  * (whose exp is 0), staged in scratch.
  */
 function emitSoftmax(): FunctionBuilder {
@@ -55,13 +55,12 @@ function emitSoftmax(): FunctionBuilder {
       f.get(m).get(v).op("f32x4.max").set(m);
       f.get(m).f32x4ExtractLane(0).get(m).f32x4ExtractLane(1).op("f32.max");
       f.get(m).f32x4ExtractLane(2).get(m).f32x4ExtractLane(3).op("f32.max").op("f32.max").op("f64.promote_f32").set(mx);
-      // A +inf in the row: the reference's Σ is inf, so each element is e^x/inf: NaN where e^x
-      // overflows float64 (x ≥ 709.78…, inf included), else 0.
+      // A +inf in the row: x − max is NaN there (inf − inf), so Σ is NaN and the whole row is NaN, as
+      // the reference, the composition and torch give.
       f.get(mx).f64Const(Infinity).op("f64.eq").if();
       f.get(r).get(d).op("i32.mul").i32Const(2).op("i32.shl").get(x).op("i32.add").set(p);
       f.get(q).set(k);
-      const infRow = () =>
-        f.f32x4Const(Number.NaN).f32x4Const(0).get(v).f32x4Const(709.78271484375).op("f32x4.ge").op("v128.bitselect");
+      const infRow = () => f.f32x4Const(Number.NaN);
       vectors(f, d, [p, k], () => {
         f.get(p).mem("v128.load").set(v).get(k);
         infRow();

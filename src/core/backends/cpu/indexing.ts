@@ -86,7 +86,7 @@ const inHeap = (v: { storage: unknown }) => v.storage instanceof WasmStorage;
 export function gather(x: View, index: View, axis: number, out: Target): void {
   const nx = x.shape[axis];
   if (!inHeap(x) || !inHeap(index) || !inHeap(out)) {
-    checkIndexView("gather", index, axis, nx);
+    checkIndexView("takeAlongAxis", index, axis, nx);
     K.gather(hostView(x), hostView(index), axis, ...hostTarget(out));
     return;
   }
@@ -95,8 +95,8 @@ export function gather(x: View, index: View, axis: number, out: Target): void {
   const rt = runtime();
   try {
     const rows = byRows(index, axis);
-    const ia = indexValues("gather", index, axis, rows, nx);
-    const xa = contiguous(x, "gather");
+    const ia = indexValues("takeAlongAxis", index, axis, rows, nx);
+    const xa = contiguous(x, "takeAlongAxis");
     const oa = baseIndex(out.storage as WasmStorage) + out.offset;
     const threads = outer * n * inner < parallelMin ? 1 : cpuThreads();
     // Tasks over outer ranges, or over parts of n when there are few outers: gathered rows never collide.
