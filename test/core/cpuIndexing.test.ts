@@ -98,10 +98,10 @@ describe("cpu gather, scatterAdd, argsort, argmax", () => {
     );
   });
 
-  it("gather and scatterAdd throw a RangeError naming the kernel, axis, value and size for a bad index", () => {
+  it("gather and scatterAdd throw a RangeError naming the op (takeAlongAxis, scatterAdd), axis, value and size for a bad index", () => {
     const x = makeView(cpu, [2, 3], contiguousLayout(2), new Float32Array(6));
     for (const [bad, what] of [
-      [3, /gather: index 3 along axis 1 is out of range for a dimension of size 3/],
+      [3, /takeAlongAxis: index 3 along axis 1 is out of range for a dimension of size 3/],
       [-1, /index -1 along axis 1 is out of range/],
       [1.5, /index 1.5 along axis 1 is not an integer/],
       [Number.NaN, /index NaN along axis 1 is not an integer/],
