@@ -4,6 +4,7 @@
 import * as T from "../core/index.ts";
 import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.ts";
 import { DatasetError } from "../data/dataset.ts";
+import { jit } from "../jit/index.ts";
 import { crossEntropy } from "../nn/crossEntropy.ts";
 import type { ViTConfig } from "../vit/config.ts";
 import { classify } from "../vit/forward.ts";
@@ -34,6 +35,8 @@ export function evaluateClassifier(
     augment: false,
     shuffle: false,
   });
+  // Compiled, so each batch's intermediates are freed as the plan runs rather than when the event loop turns.
+  const logitsOf = jit((p: ClassifierParams, pixels: T.Tensor) => classify(p, cfg, pixels).logits);
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let correct = 0;
   let lossSum = 0;
@@ -45,7 +48,7 @@ export function evaluateClassifier(
         throw new DatasetError(
           `dataset ${JSON.stringify(dataset.name)} has label ${y}, but the model has ${k} classes`,
         );
-    const logits = classify(params, cfg, T.fromArray(batch.pixels, batch.shape)).logits;
+    const logits = logitsOf(params, T.fromArray(batch.pixels, batch.shape));
     lossSum += crossEntropy(logits, batch.labels).item() * batch.labels.length;
     const predicted = T.argmax(logits, -1).toArray();
     batch.labels.forEach((y, i) => {

@@ -6,6 +6,7 @@ import type { Tensor } from "../core/index.ts";
 import { DatasetError, type Dataset } from "../data/dataset.ts";
 import { makeLoader } from "../data/loader.ts";
 import type { PreprocessOptions } from "../data/preprocess.ts";
+import { jit } from "../jit/index.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { ViTMAEModel } from "../mae/models.ts";
 import type { EncoderParams } from "../mae/params.ts";
@@ -42,7 +43,10 @@ export function encoderFeatures(
   dataset: Dataset,
   opts: FeatureOptions,
 ): Features {
-  const model = new ViTMAEModel(encoder.config, encoder.params);
+  // Compiled, so each batch's intermediates are freed as the plan runs rather than when the event loop turns.
+  const pooled = jit((p: EncoderParams, pixels: Tensor) =>
+    poolFeatures(new ViTMAEModel(encoder.config, p).forward({ pixelValues: pixels, maskRatio: 0 }).lastHiddenState),
+  );
   const d = encoder.config.hiddenSize;
   const n = dataset.size;
   // No shuffling and no augmentation: the key is never used, the order is the dataset's.
@@ -66,10 +70,9 @@ export function encoderFeatures(
           `${batch.indices[0]}..${batch.indices[batch.indices.length - 1]} has no label; probing needs a labelled dataset`,
       );
     }
-    const pixels = T.fromArray(batch.pixels, batch.shape);
-    const pooled = poolFeatures(model.forward({ pixelValues: pixels, maskRatio: 0 }).lastHiddenState);
-    cls.set(pooled.cls.toArray(), done * d);
-    meanPool.set(pooled.meanPool.toArray(), done * d);
+    const out = pooled(encoder.params, T.fromArray(batch.pixels, batch.shape));
+    cls.set(out.cls.toArray(), done * d);
+    meanPool.set(out.meanPool.toArray(), done * d);
     labels.set(batch.labels, done);
     done += batch.indices.length;
     opts.onProgress?.(done, n);
