@@ -5,6 +5,7 @@
 export * as T from "./core/index.ts";
 export { Tensor, ShapeError, key, setBackend, backend, availableBackends, withFloat64 } from "./core/index.ts";
 export * from "./autodiff/index.ts";
+export * from "./jit/index.ts";
 export * as nn from "./nn/index.ts";
 export * from "./mae/index.ts";
 export * from "./vit/index.ts";

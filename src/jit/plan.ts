@@ -68,6 +68,8 @@ export class Plan {
   /** Per output slot of kind "fresh": what to allocate. */
   private readonly freshSpecs = new Map<number, { backend: Backend; size: number; dtype: DType }>();
   private readonly keySources: readonly KeySource[];
+  /** Per step, the views its launch gets (made on the first run). */
+  private launchViews?: [MutableView[], MutableView[]][];
 
   constructor(trace: Trace, io: PlanInputs) {
     this.keySources = trace.keys;
@@ -216,12 +218,32 @@ export class Plan {
           return [slot.storage, 0];
       }
     };
-    const resolve = (sv: SlotView): View => {
-      const [storage, base] = storageOf(sv.slot);
-      return { storage, shape: sv.view.shape, strides: sv.view.strides, offset: sv.view.offset + base };
+    // The launch views are made once and patched per call where their storage changes (arguments,
+    // fresh outputs): no JavaScript allocation per kernel launch.
+    this.launchViews ??= this.steps.map((s) => [s.inputs.map(viewFor), s.outputs.map(viewFor)]);
+    const place = (v: MutableView, sv: SlotView) => {
+      const slot = sv.slot;
+      v.storage =
+        slot.kind === "arena"
+          ? this.arenas.get(slot.arena)!
+          : slot.kind === "argument"
+            ? args[slot.arg]
+            : slot.kind === "fresh"
+              ? fresh.get(slot.output)!
+              : slot.storage;
+      v.offset = sv.view.offset + (slot.kind === "arena" ? slot.offset : 0);
     };
+    this.steps.forEach((s, i) => {
+      const [ins, outs] = this.launchViews![i];
+      s.inputs.forEach((sv, j) => place(ins[j], sv));
+      s.outputs.forEach((sv, j) => place(outs[j], sv));
+    });
     const env = this.keyEnv(keys);
-    for (const s of this.steps) s.eq.launch(s.backend, s.inputs.map(resolve), s.outputs.map(resolve), env);
+    for (let i = 0; i < this.steps.length; i++) {
+      const s = this.steps[i];
+      const [ins, outs] = this.launchViews[i];
+      s.eq.launch(s.backend, ins, outs, env);
+    }
     return this.outputSlots.map((slot) => storageOf(slot)[0]);
   }
 
@@ -245,6 +267,16 @@ export class Plan {
     this.arenas.clear();
   }
 }
+
+/** A launch view whose storage and offset are set per call. */
+interface MutableView {
+  storage: Storage;
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
+}
+
+const viewFor = (sv: SlotView): MutableView => ({ ...sv.view });
 
 /** Keeps the equations some output depends on. */
 function prune(eqs: readonly Equation[], outputs: ReadonlySet<number>): Equation[] {
