@@ -32,6 +32,8 @@ export type Compiled<F extends (...args: never[]) => unknown> = F & {
   memory(): PlanMemory | undefined;
   /** Kernels launched per call by the most recent plan (after fusion). */
   kernelCount(): number | undefined;
+  /** What fills the arena at the most recent plan's peak: bytes and value count per op, largest first. */
+  peakBreakdown(): { op: string; bytes: number; count: number }[];
   /** How many signatures were traced (each compiles a plan). */
   readonly traces: number;
 };
@@ -74,6 +76,16 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
   Object.assign(compiled, {
     memory: () => last?.plan.memory,
     kernelCount: () => last?.plan.kernelCount,
+    peakBreakdown: () => {
+      const byOp = new Map<string, { op: string; bytes: number; count: number }>();
+      for (const v of last?.plan.peak.values ?? []) {
+        const e = byOp.get(v.op) ?? { op: v.op, bytes: 0, count: 0 };
+        e.bytes += v.elements * 4;
+        e.count++;
+        byOp.set(v.op, e);
+      }
+      return [...byOp.values()].sort((a, b) => b.bytes - a.bytes);
+    },
     traces: 0,
   });
   return compiled;

@@ -68,6 +68,8 @@ export class Plan {
   /** Per output slot of kind "fresh": what to allocate. */
   private readonly freshSpecs = new Map<number, { backend: Backend; size: number; dtype: DType }>();
   private readonly keySources: readonly KeySource[];
+  /** The intermediate values alive together at the plan's peak: the op that made each, and its size. */
+  readonly peak: { elements: number; values: { op: string; elements: number }[] } = { elements: 0, values: [] };
   /** Per step, the views its launch gets (made on the first run). */
   private launchViews?: [MutableView[], MutableView[]][];
 
@@ -75,7 +77,7 @@ export class Plan {
     this.keySources = trace.keys;
     const outputIds = new Set(io.outputs.filter((o): o is number => typeof o === "number"));
     const live = prune(trace.equations, outputIds);
-    const eqs = fuseElementwise(live, outputIds);
+    const eqs = freeEarly(fuseElementwise(live, outputIds), outputIds, new Set(io.arguments));
     this.kernelCount = eqs.length;
     const slots = this.layOut(eqs, io, outputIds);
     for (const eq of eqs) {
@@ -128,6 +130,8 @@ export class Plan {
       return a;
     };
     const blockOf = new Map<number, { arena: string; offset: number; size: number }>();
+    const producer = new Map<number, string>();
+    let liveElements = 0;
     const outputIndex = new Map<number, number>();
     io.outputs.forEach((o, j) => {
       if (typeof o === "number" && !outputIndex.has(o)) outputIndex.set(o, j);
@@ -180,6 +184,12 @@ export class Plan {
         blockOf.set(id, { arena, offset, size: align(size) });
         slots.set(id, { kind: "arena", arena, offset });
         this.arenaSpecs.set(arena, { backend: be, dtype: out.storage.dtype, size: listOf(arena).high });
+        producer.set(id, eq.op);
+        liveElements += align(size);
+        if (liveElements > this.peak.elements) {
+          this.peak.elements = liveElements;
+          this.peak.values = [...blockOf].map(([v, b]) => ({ op: producer.get(v)!, elements: b.size }));
+        }
       }
       // Blocks whose last reader was this equation (or that nobody reads) are free again.
       const ending = [...eq.inputs.map(idOf), ...eq.outputs.map(idOf)];
@@ -189,6 +199,7 @@ export class Plan {
         if (block) {
           listOf(block.arena).release(block.offset, block.size);
           blockOf.delete(id);
+          liveElements -= block.size;
         }
       }
     });
@@ -277,6 +288,67 @@ interface MutableView {
 }
 
 const viewFor = (sv: SlotView): MutableView => ({ ...sv.view });
+
+/**
+ * Runs memory-freeing equations as early as they can run: one that only writes outputs of the plan
+ * (an optimizer's update of one parameter, in place), that shrinks its inputs at least fourfold (a
+ * reduction such as a gradient's sum of squares) or that makes a handful of numbers (what such
+ * updates wait for) moves to just after its last input is computed,
+ * instead of wherever the trace put it (usually after the whole backward pass). Then a gradient's
+ * buffer is free once its update has run, rather than every gradient living at once. Everything
+ * else keeps its order.
+ */
+function freeEarly(eqs: readonly Equation[], outputs: ReadonlySet<number>, args: ReadonlySet<number>): Equation[] {
+  const size = (views: readonly View[]) => views.reduce((n, v) => n + (idOf(v) === undefined ? 0 : v.storage.size), 0);
+  const frees = (eq: Equation) =>
+    eq.outputs.every((o) => outputs.has((o.storage as TracedStorage).id)) ||
+    4 * size(eq.outputs) <= size(eq.inputs) ||
+    size(eq.outputs) <= 64; // scalar bookkeeping (a step count, a bias correction) that updates wait for
+  // Also early: an elementwise equation (allocating no more than it reads) that only such equations
+  // read — a gradient's square, on its way to its sum.
+  const readers = new Map<number, Equation[]>();
+  for (const eq of eqs)
+    for (const v of eq.inputs) if (idOf(v) !== undefined) readers.set(idOf(v)!, [...(readers.get(idOf(v)!) ?? []), eq]);
+  const early = new Set(eqs.filter(frees));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const eq of eqs) {
+      if (early.has(eq)) continue;
+      const users = eq.outputs.flatMap((o) => readers.get((o.storage as TracedStorage).id) ?? []);
+      const pullable = eq.program !== undefined && size(eq.outputs) <= size(eq.inputs);
+      if (pullable && users.length > 0 && users.every((u) => early.has(u))) {
+        early.add(eq);
+        grew = true;
+      }
+    }
+  }
+  const ready = new Set<number>(args);
+  const waiting = eqs.filter((eq) => early.has(eq));
+  const order: Equation[] = [];
+  const emit = (eq: Equation) => {
+    order.push(eq);
+    for (const o of eq.outputs) ready.add((o.storage as TracedStorage).id);
+  };
+  const canRun = (eq: Equation) => eq.inputs.every((v) => idOf(v) === undefined || ready.has(idOf(v)!));
+  const flush = () => {
+    for (let again = true; again; ) {
+      again = false;
+      for (let i = 0; i < waiting.length; i++) {
+        if (!canRun(waiting[i])) continue;
+        emit(waiting.splice(i--, 1)[0]);
+        again = true;
+      }
+    }
+  };
+  flush();
+  for (const eq of eqs) {
+    if (early.has(eq)) continue;
+    emit(eq);
+    flush();
+  }
+  for (const eq of waiting) emit(eq); // (none left: every input is computed by the end)
+  return order;
+}
 
 /** Keeps the equations some output depends on. */
 function prune(eqs: readonly Equation[], outputs: ReadonlySet<number>): Equation[] {
