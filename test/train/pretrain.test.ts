@@ -16,7 +16,6 @@ import { initPreTraining } from "../../src/mae/init.ts";
 import { FROZEN_PARAMETERS, namedParameters, type PreTrainingParams } from "../../src/mae/params.ts";
 import {
   DivergenceError,
-  NonFiniteLossError,
   pretrain,
   runKeys,
   type PretrainHyper,
