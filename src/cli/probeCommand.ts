@@ -51,7 +51,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
   --k K                   neighbours for k-NN (default 20)
   --limit N               use a seeded random N examples of the dataset (for quick runs)
   --batch-size B          images per encoder call when computing features (default 128)
-  --json FILE             also write the results as JSON (atomically)`,
+  --json FILE             also write the results as JSON (atomically; never inside a checkpoint folder)
+  --overwrite             replace --json if it exists`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -63,6 +64,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     limit: { type: "string" },
     "batch-size": { type: "string" },
     json: { type: "string" },
+    overwrite: { type: "boolean" },
   },
   run(values) {
     const modelFlag = required(values, "model", CMD);
@@ -77,7 +79,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const limit = values.limit === undefined ? undefined : intFlag(values, "limit", CMD, 0, 2);
     const batchSize = intFlag(values, "batch-size", CMD, 128, 1);
     const jsonPath = values.json as string | undefined;
-    if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD);
+    if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
     const encoder = ViTMAEModel.fromPretrained(modelDir);

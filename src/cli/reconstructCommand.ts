@@ -40,7 +40,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
   --unnormalize-with-target-stats    norm_pix_loss models only: show pred·sqrt(var+1e-6)+mean with each
                                      target patch's own mean/var (uses the hidden pixels' statistics);
                                      without it the reconstruction is shown in normalised-patch space
-  --out FILE                         the PNG to write (atomically)`,
+  --out FILE                         the PNG to write (atomically; never inside a checkpoint folder)
+  --overwrite                        replace --out if it exists`,
   options: {
     model: { type: "string" },
     image: { type: "string", multiple: true },
@@ -50,6 +51,7 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     seed: { type: "string" },
     "unnormalize-with-target-stats": { type: "boolean" },
     out: { type: "string" },
+    overwrite: { type: "boolean" },
   },
   run(values) {
     const modelFlag = required(values, "model", CMD);
@@ -72,7 +74,7 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
         2,
       );
     const withTargetStats = values["unnormalize-with-target-stats"] === true;
-    checkOutputPath(out, CMD);
+    checkOutputPath(out, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
     const model = ViTMAEForPreTraining.fromPretrained(modelDir);
