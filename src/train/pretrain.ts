@@ -189,7 +189,8 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       indices.map((index) => T.random.foldIn(keys.mask, index)),
       indices.map((index) => (dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined)),
     );
-    // The update is guarded on the device: a non-finite step changes nothing, so the state stays good.
+    // The update is guarded on the device (a parameter whose gradient is not finite keeps its value);
+    // a step that was not applied whole stops the run without saving its state.
     params = out.params;
     opt = out.opt;
     const loss = out.loss.item();
