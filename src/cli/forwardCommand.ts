@@ -4,12 +4,12 @@
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
-import { loadNamedTensors, loadPreTraining } from "../mae/checkpointFolder.ts";
+import { loadNamedTensors, tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { forward } from "../mae/forward.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import type { WritableTensor } from "../io/safetensors.ts";
 import { writeSafetensorsFile } from "../node/safetensorsFile.ts";
-import { CliError, required, type Command } from "./command.ts";
+import { CliError, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 export const forwardCommand: Command = {
@@ -46,7 +46,7 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     const inputsPath = required(values, "inputs", "forward");
     const outPath = required(values, "out", "forward");
     checkOutputPath(outPath, "forward", values.overwrite === true);
-    const { config, params } = loadPreTraining(checkpointDir(modelFlag, "forward"));
+    const { config, params } = orFail("forward", tryLoadPreTraining(checkpointDir(modelFlag, "forward")));
     const inputs = loadNamedTensors(inputsPath);
     const pixels = inputs.get("pixel_values");
     if (!pixels)

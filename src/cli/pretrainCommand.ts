@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { skippingUnreadable, withoutBad } from "../data/badImages.ts";
-import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG, type Dataset } from "../data/index.ts";
+import { tryParseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG, type Dataset } from "../data/index.ts";
 import { ImageError } from "../io/image.ts";
 import { listed } from "../mae/checkpoint.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
@@ -16,8 +16,8 @@ import { fromSaved, toSaved, type PretrainHyper } from "../train/hyper.ts";
 import { DivergenceError, pretrain, StepFailedError } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
-import { loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { tryLoadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
 import { machineMemory } from "./machineMemory.ts";
 import { checkSameRun, maeConfigDiffs, refuseToOverwrite } from "./trainingRun.ts";
@@ -79,7 +79,8 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
   },
   async run(values) {
     const outDir = required(values, "out", CMD);
-    const resumed = typeof values.resume === "string" ? loadTrainingCheckpoint(values.resume) : undefined;
+    const resumed =
+      typeof values.resume === "string" ? orFail(CMD, tryLoadTrainingCheckpoint(values.resume)) : undefined;
     const dataSpec = resumed && values.data === undefined ? resumed.state.data : required(values, "data", CMD);
     let config: ViTMAEConfig;
     let givenConfig: ViTMAEConfig | undefined;
@@ -233,7 +234,7 @@ const EXIT_CODE: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
  * with that flag a file that fails only when decoded is skipped too, and reported.
  */
 function loadDataset(spec: string, skipBad: boolean): Dataset {
-  const dataset = parseDataSpec(spec);
+  const dataset = orFail(CMD, tryParseDataSpec(spec));
   const bad = dataset.scan?.() ?? [];
   const described = bad.map((b) => `${b.source}: ${b.problem}`);
   if (bad.length > 0 && !skipBad) {

@@ -4,15 +4,16 @@
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { DatasetError, subsetDataset, type Dataset } from "../data/dataset.ts";
-import { parseDataSpec } from "../data/parseDataSpec.ts";
+import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocessOptions } from "../data/preprocess.ts";
 import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
 import { splitDataset } from "../data/splitDataset.ts";
 import { encoderFeatures } from "../eval/features.ts";
 import { knn, linearProbe, standardize } from "../eval/probe.ts";
 import { writeJsonAtomic } from "../node/atomicWrite.ts";
+import { tryLoadEncoder } from "../mae/checkpointFolder.ts";
 import { ViTMAEModel } from "../mae/models.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "probe";
@@ -82,7 +83,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
-    const encoder = ViTMAEModel.fromPretrained(modelDir);
+    const { config, params } = orFail(CMD, tryLoadEncoder(modelDir));
+    const encoder = new ViTMAEModel(config, params);
     const cfg = encoder.config;
     const prep = preprocessOptions(readPreprocessorConfig(modelDir), {
       height: cfg.imageSize[0],
@@ -91,7 +93,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     });
 
     const [subsetKey, splitKey, probeKey] = T.random.split(T.key(seed), 3);
-    let dataset = parseDataSpec(dataSpec);
+    let dataset = orFail(CMD, tryParseDataSpec(dataSpec));
     const numClasses = dataset.numClasses;
     if (numClasses === undefined) {
       throw new CliError(

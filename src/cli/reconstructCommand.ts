@@ -3,7 +3,7 @@
 
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
-import { parseDataSpec } from "../data/parseDataSpec.ts";
+import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocess, preprocessOptions, type PreprocessOptions } from "../data/preprocess.ts";
 import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
 import { PANEL_HEADERS, panels } from "../eval/panels.ts";
@@ -11,9 +11,10 @@ import { reconstruct, type ReconstructionSpace } from "../eval/reconstruct.ts";
 import type { Image } from "../io/image.ts";
 import { readImageFile, writePngFile } from "../node/imageFile.ts";
 import { lenKeepOf } from "../mae/masking.ts";
+import { tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "reconstruct";
@@ -77,7 +78,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     checkOutputPath(out, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
-    const model = ViTMAEForPreTraining.fromPretrained(modelDir);
+    const { config, params } = orFail(CMD, tryLoadPreTraining(modelDir));
+    const model = new ViTMAEForPreTraining(config, params);
     const cfg = model.config;
     if (withTargetStats && !cfg.normPixLoss) {
       throw new CliError(
@@ -151,7 +153,7 @@ function fromDataset(
   countFlag: number | undefined,
   prep: PreprocessOptions,
 ): { pixels: Tensor; names: string[] } {
-  const dataset = parseDataSpec(spec);
+  const dataset = orFail(CMD, tryParseDataSpec(spec));
   const count = countFlag ?? Math.min(8, dataset.size);
   if (count > dataset.size)
     throw new CliError(

@@ -7,7 +7,7 @@ export { idxDataset, isIdxFolder, type IdxSplit } from "./idxDataset.ts";
 export { imageFolderDataset } from "./imageFolderDataset.ts";
 export { makeLoader, type Batch, type Loader, type LoaderOptions } from "./loader.ts";
 export { mnistDataset } from "./mnistDataset.ts";
-export { DATA_SPEC_HELP, parseDataSpec } from "./parseDataSpec.ts";
+export { DATA_SPEC_HELP, parseDataSpec, tryParseDataSpec, type DataLoadError } from "./parseDataSpec.ts";
 export {
   perChannel,
   preprocess,

@@ -2,17 +2,28 @@
 // bytes to a config and parameters, and back. Runs anywhere; folders are checkpointFolder.ts, URLs
 // fetchCheckpoint.ts.
 
+import type { Either } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
+import { attempt } from "../io/attempt.ts";
 import type { Tensor } from "../core/index.ts";
 import {
   parseSafetensors,
+  SafetensorsError,
   serializeSafetensors,
   toFloat32,
   type SafetensorsFile,
   type WritableTensor,
 } from "../io/safetensors.ts";
 import { CHECKPOINT_FILE } from "./checkpointNames.ts";
-import { configFromText, fileIssue, getOrThrow, parseConfig, toHFJson, type ViTMAEConfig } from "./config.ts";
+import {
+  ConfigError,
+  configFromText,
+  fileIssue,
+  getOrThrow,
+  parseConfig,
+  toHFJson,
+  type ViTMAEConfig,
+} from "./config.ts";
 import { footprint, sizeFields } from "./footprint.ts";
 import {
   namedParameters,
@@ -26,6 +37,10 @@ import {
 export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
+
+/** What loading a checkpoint can fail with: its config, its file, its tensors, or the folder. */
+export type CheckpointLoadError = ConfigError | SafetensorsError | ParameterError | CheckpointError;
+export const CHECKPOINT_LOAD_ERRORS = [ConfigError, SafetensorsError, ParameterError, CheckpointError] as const;
 
 /** config.json as given: its text, its bytes, or the parsed JSON object. */
 export type ConfigJson = string | Uint8Array | Readonly<Record<string, unknown>>;
@@ -159,4 +174,22 @@ export function weightsToBytes(named: ReadonlyMap<string, Tensor>, order: readon
     }),
   );
   return serializeSafetensors(tensors, { format: "pt" }, CHECKPOINT_FILE.weights);
+}
+
+/** `preTrainingFromBytes` without throwing: the model, or why these bytes are not one. */
+export function tryPreTrainingFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): Either<CheckpointLoadError, { config: ViTMAEConfig; params: PreTrainingParams }> {
+  return attempt(() => preTrainingFromBytes(configJson, weights, sources), CHECKPOINT_LOAD_ERRORS);
+}
+
+/** `encoderFromBytes` without throwing. */
+export function tryEncoderFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): Either<CheckpointLoadError, { config: ViTMAEConfig; params: EncoderParams }> {
+  return attempt(() => encoderFromBytes(configJson, weights, sources), CHECKPOINT_LOAD_ERRORS);
 }

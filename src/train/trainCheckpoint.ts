@@ -6,7 +6,10 @@
 
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type { Either } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
+import { attempt } from "../io/attempt.ts";
+import { CHECKPOINT_LOAD_ERRORS, type CheckpointLoadError } from "../mae/checkpoint.ts";
 import { toFloat32, type SafetensorsFile, type WritableTensor } from "../io/safetensors.ts";
 import { loadPreTraining, saveCheckpoint } from "../mae/checkpointFolder.ts";
 import { CHECKPOINT_FILE, RUN_FOLDER } from "../mae/checkpointNames.ts";
@@ -123,6 +126,13 @@ export function loadTrainingCheckpoint(dir: string): {
   const state = readTrainerState(join(path, CHECKPOINT_FILE.trainerState), pretrainHyperProblems);
   const { config, params } = loadPreTraining(path);
   return { config, params, opt: readMoments(path, namedParameters(params), state), state, path };
+}
+
+/** `loadTrainingCheckpoint` without throwing: the run's saved state, or why it cannot be continued. */
+export function tryLoadTrainingCheckpoint(
+  dir: string,
+): Either<TrainCheckpointError | CheckpointLoadError, ReturnType<typeof loadTrainingCheckpoint>> {
+  return attempt(() => loadTrainingCheckpoint(dir), [TrainCheckpointError, ...CHECKPOINT_LOAD_ERRORS]);
 }
 
 /**
