@@ -192,6 +192,7 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
           progress.update(info);
         },
         onCheckpoint: () => void writeCurve().catch(() => undefined),
+        onCompiled: (plan) => console.log(describePlan(plan)),
         shouldStop: () => stopSignal !== undefined,
       });
       progress.stop();
@@ -281,3 +282,17 @@ const FLAG_OF: Record<keyof PretrainHyper, string> = {
   maskRatio: "--mask-ratio",
   augment: "--no-augment",
 };
+
+/** One line on the compiled step: what runs, and the memory each step needs (known before it runs). */
+export function describePlan(plan: {
+  kernels: number;
+  arenaBytes: Readonly<Record<string, number>>;
+  outputBytes: number;
+}): string {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const arenas =
+    Object.entries(plan.arenaBytes)
+      .map(([be, b]) => `${mb(b)} on ${be}`)
+      .join(", ") || "none";
+  return `compiled the training step: ${plan.kernels} kernels; intermediate buffers ${arenas} (reused by liveness); ${mb(plan.outputBytes)} of new outputs per step (parameters and optimizer state are updated in place)`;
+}

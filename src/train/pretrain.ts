@@ -12,6 +12,7 @@ import { initPreTraining } from "../mae/init.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import { initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
+import type { PlanMemory } from "../jit/index.ts";
 import { makePretrainStep } from "./pretrainStep.ts";
 import { hyperProblems, toSaved, type PretrainHyper } from "./hyper.ts";
 import { saveTrainingCheckpoint, type TrainerState } from "./trainCheckpoint.ts";
@@ -42,6 +43,8 @@ export interface PretrainRun {
   resume?: { params: PreTrainingParams; opt: AdamWState; step: number; runningLoss?: number | null };
   onStep?: (info: StepInfo) => void;
   onCheckpoint?: (path: string, step: number) => void;
+  /** Called once the training step is compiled, before it first runs: its kernels and the memory it needs. */
+  onCompiled?: (info: { kernels: number } & PlanMemory) => void;
   /** Polled between steps: true stops the run after saving a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
 }
@@ -181,14 +184,19 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       throw failed(e); // nothing of this step has touched the parameters yet
     }
     const lr = lrAt(schedule, step);
-    const out = trainStep(
+    const args = [
       params,
       opt,
       pixels,
       T.scalar(lr),
       indices.map((index) => T.random.foldIn(keys.mask, index)),
       indices.map((index) => (dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined)),
-    );
+    ] as const;
+    if (trainStep.traces === 0 && run.onCompiled) {
+      const memory = trainStep.lower(...args); // the plan, and the memory a step needs, before it runs
+      run.onCompiled({ kernels: trainStep.kernelCount() ?? 0, ...memory });
+    }
+    const out = trainStep(...args);
     // The update is guarded on the device (a parameter whose gradient is not finite keeps its value);
     // a step that was not applied whole stops the run without saving its state.
     params = out.params;

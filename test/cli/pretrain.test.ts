@@ -59,6 +59,11 @@ test("pretrain writes progress, log.jsonl, loss.png and a checkpoint/ that forwa
       `progress line for step ${step}:\n${r.stdout.join("\n")}`,
     );
   assert.match(r.stdout.at(-1)!, /^done: 6 steps, final loss \d+\.\d{4}/);
+  // Before the first step: the compiled step and the memory it needs.
+  const plan = r.stdout.findIndex((l) =>
+    /^compiled the training step: \d+ kernels; intermediate buffers \d+\.\d MiB on cpu/.test(l),
+  );
+  assert.ok(plan >= 0 && plan < r.stdout.findIndex((l) => l.startsWith("step 1/6")), r.stdout.join("\n"));
 
   const lines = readFileSync(join(full, "log.jsonl"), "utf8")
     .trimEnd()

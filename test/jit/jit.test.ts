@@ -199,3 +199,14 @@ test("each parameter's update runs once its own gradient is known: the gradients
   const arena = Object.values(step.memory()!.arenaBytes).reduce((a, b) => a + b, 0);
   assert.ok(arena < gradientBytes / 2, `arena ${arena} B, the gradients together ${gradientBytes} B`);
 });
+
+test("lower() plans without running: the memory a call needs is known before it runs, and nothing is donated", () => {
+  const f = jit((x: Tensor) => T.sum(T.exp(T.matmul(x, T.transpose(x)))), { donate: [0] });
+  const x = T.ones([32, 16]);
+  const memory = f.lower(x);
+  assert.equal(f.traces, 1);
+  assert.ok(memory.arenaBytes.cpu ?? memory.arenaBytes.reference > 0);
+  assert.deepEqual([...x.toArray()].slice(0, 2), [1, 1], "the argument is still usable: lower() runs nothing");
+  f(x);
+  assert.equal(f.traces, 1, "the call reuses the lowered plan");
+});
