@@ -5,7 +5,7 @@
 // was donated and an elementwise kernel reads it last, element for element — that argument's own.
 
 import type { Backend, DType, KeyWords, Storage, View } from "../core/backend.ts";
-import { isContiguous } from "../core/backends/hostKernels.ts";
+import { isContiguous } from "../core/shape.ts";
 import { derive, type Key } from "../core/prng.ts";
 import { TracedStorage, type Equation, type LaunchEnv } from "../core/recorder.ts";
 import { fuseElementwise } from "./fuse.ts";

@@ -25,7 +25,8 @@ import {
   type Target,
   type View,
 } from "../backend.ts";
-import { checkIndices, isContiguous } from "./hostKernels.ts";
+import { isContiguous } from "../shape.ts";
+import { checkIndices } from "./hostKernels.ts";
 import { hostData, HostStorage, newHostArray, referenceBackend } from "./reference.ts";
 import {
   BINARY_BODIES,

@@ -4,6 +4,7 @@
 
 import type { BinaryOp, Distribution, KeyWords, Program, ReduceOp, UnaryOp } from "../backend.ts";
 import { erf, normalArray, truncatedNormalArray, uniformArray, Key } from "../prng.ts";
+import { isContiguous } from "../shape.ts";
 
 /** Host elements: float32 or float64. */
 export type HostArray = Float32Array | Float64Array;
@@ -17,15 +18,6 @@ export interface HostView {
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-export function isContiguous(v: { shape: readonly number[]; strides: readonly number[] }): boolean {
-  let expected = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
-    expected *= v.shape[d];
-  }
-  return true;
-}
 
 /** Calls visit(i, at) for every element in row-major order: i counts, `at` is its index into data. */
 export function forEachIndex(v: Omit<HostView, "data">, visit: (i: number, at: number) => void): void {
