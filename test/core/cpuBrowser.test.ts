@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { browserSkip, bundle, launchBrowser, runPage, type BrowserSession } from "../helpers/browser.ts";
 
-const PAGE = "test/core/browser/cpuPage.ts";
+const PAGE = "test/browser/pages/cpuPage.ts";
 
 describe("cpu backend in a browser", { skip: browserSkip() }, () => {
   let browser: BrowserSession;

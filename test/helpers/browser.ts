@@ -119,6 +119,8 @@ export interface OpenPage {
   page: Page;
   console: string[];
   errors: string[];
+  /** The arguments of each console.log so far, as JSON values (in order). */
+  logs: Promise<unknown[]>[];
   /** What the page passed to `reportResult` (pageResult.ts); rejects on an uncaught page error or after `timeoutMs`. */
   result<R = Record<string, unknown>>(timeoutMs?: number): Promise<R>;
 }
@@ -146,10 +148,20 @@ export async function launchBrowser(): Promise<BrowserSession> {
       const page = await context.newPage();
       const console: string[] = [];
       const errors: string[] = [];
-      page.on("console", (m) => console.push(`${m.type()}: ${m.text()}`));
+      const logs: Promise<unknown[]>[] = [];
+      page.on("console", (m) => {
+        console.push(`${m.type()}: ${m.text()}`);
+        if (m.type() === "log") logs.push(Promise.all(m.args().map((a) => a.jsonValue())));
+      });
       page.on("pageerror", (e) => errors.push(String(e.stack ?? e)));
       await page.goto(url);
-      return { page, console, errors, result: (timeoutMs = 60_000) => pageResult(page, console, errors, timeoutMs) };
+      return {
+        page,
+        console,
+        errors,
+        logs,
+        result: (timeoutMs = 60_000) => pageResult(page, console, errors, timeoutMs),
+      };
     },
     close: () => browser.close(),
   };
