@@ -1,5 +1,5 @@
-// The live loss curve: every step's loss as a point, and a running mean as a line, on a canvas that
-// rescales as points arrive. The points are also kept in the canvas's data-points attribute (JSON).
+// The live loss curve: every step's loss as a point and a centred running mean as a line, on a
+// canvas that rescales as points arrive. The points are also in its data-points attribute (JSON).
 
 export interface LossChart {
   add(step: number, loss: number): void;
@@ -36,14 +36,14 @@ export function lossChart(canvas: HTMLCanvasElement): LossChart {
     ctx.fillText(y0.toFixed(3), 2, height - pad.bottom);
     ctx.fillText(`step ${x0}`, pad.left, height - 6);
     ctx.fillText(`${x1}`, width - pad.right - 24, height - 6);
-    ctx.fillStyle = "rgba(90, 150, 255, 0.6)";
+    ctx.fillStyle = "rgba(90, 150, 255, 0.7)";
     for (const [s, l] of points) if (Number.isFinite(l)) ctx.fillRect(x(s) - 1.5, y(l) - 1.5, 3, 3);
-    // The mean of the last 10 steps: the trend through the noise of single batches.
+    // A centred mean over 9 steps: the trend through the noise of single batches.
     ctx.strokeStyle = "#f08c28";
     ctx.lineWidth = 2;
     ctx.beginPath();
     points.forEach(([s], i) => {
-      const window = points.slice(Math.max(0, i - 9), i + 1).map((p) => p[1]);
+      const window = points.slice(Math.max(0, i - 4), i + 5).map((p) => p[1]);
       const mean = window.reduce((a, b) => a + b, 0) / window.length;
       if (i === 0) ctx.moveTo(x(s), y(mean));
       else ctx.lineTo(x(s), y(mean));

@@ -66,7 +66,7 @@ function choose(next: ImageChoice): void {
   if (next.kind === "heldOut") {
     $<HTMLInputElement>("digit").value = String(next.index);
     showThumbs(heldOut, next.index, (i) => choose({ kind: "heldOut", index: i }));
-  }
+  } else for (const thumb of $("thumbs").children) thumb.classList.remove("chosen");
   requestLook();
 }
 
@@ -138,7 +138,10 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       setTraining(false);
       return;
     case "model":
+      // A new model: the old curve, downloads and messages were about the one before.
       chart.clear();
+      $("downloads").replaceChildren();
+      $("message").hidden = true;
       showModel(reply.model);
       requestLook();
       return;

@@ -6,6 +6,7 @@
 //   npm run playground -- --port 9000  another port
 //   npm run playground -- --build-only write dist/playground/ and stop (any static server with the
 //                                      COOP/COEP headers can serve it)
+//   npm run playground -- --out DIR    build into DIR instead
 
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -41,7 +42,7 @@ export async function buildPlayground(outDir = PLAYGROUND_DIR): Promise<void> {
   const packed = new Uint8Array(labels.length + images.length);
   packed.set(labels);
   packed.set(images, labels.length);
-  writeFileSync(path.join(outDir, "digits.bin.gz"), gzipSync(packed, { level: 9 }));
+  writeFileSync(path.join(outDir, "digits.bin.gz"), gzipSync(packed)); // 1.6 MB (level 9 saves 2% for 16x the time)
 }
 
 /** Serves a built playground, on `port` if it is free, else on any free port. */
@@ -55,18 +56,21 @@ export async function servePlayground(dir = PLAYGROUND_DIR, port = 0): Promise<S
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { port: { type: "string" }, "build-only": { type: "boolean" } } });
+  const { values } = parseArgs({
+    options: { port: { type: "string" }, "build-only": { type: "boolean" }, out: { type: "string" } },
+  });
+  const out = path.resolve(values.out ?? PLAYGROUND_DIR);
   const port = Number(values.port ?? 8123);
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {
     console.error(`--port must be a port number (0-65535), got ${values.port}`);
     process.exit(2);
   }
-  await buildPlayground();
-  if (!existsSync(path.join(PLAYGROUND_DIR, "main.js"))) throw new Error("the playground build wrote no main.js");
+  await buildPlayground(out);
+  if (!existsSync(path.join(out, "main.js"))) throw new Error("the playground build wrote no main.js");
   if (values["build-only"]) {
-    console.log(`playground built in ${path.relative(process.cwd(), PLAYGROUND_DIR)}/`);
+    console.log(`playground built in ${path.relative(process.cwd(), out) || "."}/`);
   } else {
-    const server = await servePlayground(PLAYGROUND_DIR, port);
+    const server = await servePlayground(out, port);
     console.log(`playground: ${server.url}   (cross-origin isolated; Ctrl-C stops the server)`);
   }
 }
