@@ -4,7 +4,9 @@
 /** The tensor DSL: T.zeros, T.matmul, T.softmax, T.random.normal, … */
 export * as T from "./core/index.ts";
 export { Tensor, ShapeError, key, setBackend, backend, availableBackends, withFloat64 } from "./core/index.ts";
+export { cpuReady, cpuThreads, setCpuThreads } from "./core/backends/cpu/cpuBackend.ts";
 export * from "./autodiff/index.ts";
+export * from "./jit/index.ts";
 export * as nn from "./nn/index.ts";
 export * from "./mae/index.ts";
 export * from "./vit/index.ts";

@@ -99,42 +99,44 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
     weightDecay: optimizer.weightDecay,
   };
   const decay = (name: string) => !noDecay.has(name);
-  // One pre-training step: forward, backward, AdamW update.
-  const update = (p: PreTrainingParams, opt: AdamWState, lr: T.Tensor) => {
-    const [loss, grads] = lossAndGrad(p);
-    const g = namedParameters(grads);
-    const updated = adamwStep(namedParameters(p), g, opt, adamw, { lr, decay, frozen });
-    return { loss, g, params: parametersFromNamed<PreTrainingParams>(config, updated.params), opt: updated.state };
-  };
-  // The check keeps its inputs; the timed loop donates them, as a training loop does (torch updates in place too).
-  const checkStep = jit(update);
+  const checkedGrads = spec.checks.filter((n) => n.startsWith("grad.")).map((n) => n.slice("grad.".length));
+  // One pre-training step — forward, backward, AdamW update — compiled once, the parameters and the
+  // optimizer state donated (updated in place), as a training loop does (torch updates in place too).
+  // It also returns the few gradients the check compares (small), so check and timing share one plan.
   const trainStep = jit(
     (p: PreTrainingParams, opt: AdamWState, lr: T.Tensor) => {
-      const { loss, params: next, opt: nextOpt } = update(p, opt, lr);
-      return { loss, params: next, opt: nextOpt };
+      const [loss, grads] = lossAndGrad(p);
+      const g = namedParameters(grads);
+      const updated = adamwStep(namedParameters(p), g, opt, adamw, { lr, decay, frozen });
+      const next = parametersFromNamed<PreTrainingParams>(config, updated.params);
+      return { loss, params: next, opt: updated.state, checked: checkedGrads.map((n) => g.get(n)!) };
     },
     { donate: [0, 1] },
   );
   const lr = T.scalar(optimizer.lr);
   let state = { params, opt: initAdamW(namedParameters(params)) };
+  const run = () => {
+    const out = trainStep(state.params, state.opt, lr);
+    state = { params: out.params, opt: out.opt };
+    return out;
+  };
   return {
     check: async () => {
-      const { loss, g, params: next } = checkStep(params, initAdamW(namedParameters(params)), lr);
-      const out = new Map<string, Host>([["loss", host(loss)]]);
-      for (const [name, t] of g) out.set(`grad.${name}`, host(t));
-      const before = namedParameters(params);
-      for (const [name, t] of namedParameters(next)) out.set(`delta.${name}`, host(T.sub(t, before.get(name)!)));
-      // The timed steps start from copies: the donated ones are overwritten.
-      state = {
-        params: parametersFromNamed<PreTrainingParams>(config, new Map([...before].map(([n, t]) => [n, T.add(t, 0)]))),
-        opt: initAdamW(before),
-      };
-      return out;
+      // The check is the first step: the updates of the compared parameters are after − before.
+      const deltas = spec.checks.filter((n) => n.startsWith("delta.")).map((n) => n.slice("delta.".length));
+      const before = new Map(deltas.map((n) => [n, namedParameters(state.params).get(n)!.toArray()]));
+      const out = run();
+      const result = new Map<string, Host>([["loss", host(out.loss)]]);
+      checkedGrads.forEach((n, i) => result.set(`grad.${n}`, host(out.checked[i])));
+      const after = namedParameters(state.params);
+      for (const [n, b] of before) {
+        const a = after.get(n)!;
+        result.set(`delta.${n}`, { shape: [...a.shape], data: a.toArray().map((v, i) => v - b[i]) });
+      }
+      return result;
     },
     step: async () => {
-      const out = trainStep(state.params, state.opt, lr);
-      state = { params: out.params, opt: out.opt };
-      await out.loss.data(); // done when its value can be read (GPUs queue work)
+      await run().loss.data(); // done when its value can be read (GPUs queue work)
     },
   };
 }

@@ -1,6 +1,7 @@
 // What every `vitmae` subcommand is: a name, its help text, its flags and a run function.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type Either, isLeft } from "fp-ts/lib/Either.js";
 
 /** A problem the user can fix: printed as one line, exit code 2 (usage) or 1 (anything else). */
 export class CliError extends Error {
@@ -35,6 +36,12 @@ export function parse(cmd: Command, argv: string[]) {
   } catch (e) {
     throw new CliError(`vitmae ${cmd.name}: ${(e as Error).message.split("\n")[0]} (see vitmae ${cmd.name} --help)`, 2);
   }
+}
+
+/** The value of a loader's Either (config, checkpoint, data), or its error as the command's one line (exit 1). */
+export function orFail<A>(cmd: string, result: Either<Error, A>): A {
+  if (isLeft(result)) throw new CliError(`vitmae ${cmd}: ${result.left.message}`);
+  return result.right;
 }
 
 /** A required string flag, or a usage error naming it. */

@@ -1,11 +1,10 @@
 // The `--config` argument of init and pretrain: a preset name or a config.json path, as a validated config.
 
 import { existsSync } from "node:fs";
-import { isLeft } from "fp-ts/lib/Either.js";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { configFromFile } from "../mae/checkpointFolder.ts";
 import { preset, presetNames } from "../mae/presets.ts";
-import { CliError } from "./command.ts";
+import { CliError, orFail } from "./command.ts";
 
 /** A preset name or a config.json path (or a folder holding one). */
 export function configFromSpec(spec: string, cmd: string): ViTMAEConfig {
@@ -15,7 +14,5 @@ export function configFromSpec(spec: string, cmd: string): ViTMAEConfig {
       `vitmae ${cmd}: --config "${spec}" is neither a preset (${presetNames.join(", ")}) nor an existing file`,
       2,
     );
-  const cfg = isPreset ? preset(spec) : configFromFile(spec);
-  if (isLeft(cfg)) throw new CliError(`vitmae ${cmd}: ${cfg.left.message}`);
-  return cfg.right;
+  return orFail(cmd, isPreset ? preset(spec) : configFromFile(spec));
 }

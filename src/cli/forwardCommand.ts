@@ -1,16 +1,16 @@
 // `vitmae forward`: run a checkpoint on pixel_values (and noise) from a safetensors file and write
 // HF's outputs (and, with --grads, every parameter's gradient) under the reference files' names.
 
-import { existsSync } from "node:fs";
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
-import { loadNamedTensors, loadPreTraining } from "../mae/checkpointFolder.ts";
+import { loadNamedTensors, tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { forward } from "../mae/forward.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import type { WritableTensor } from "../io/safetensors.ts";
 import { writeSafetensorsFile } from "../node/safetensorsFile.ts";
-import { CliError, required, type Command } from "./command.ts";
+import { CliError, orFail, required, type Command } from "./command.ts";
+import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 export const forwardCommand: Command = {
   name: "forward",
@@ -23,7 +23,8 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
 
   --model DIR                   HF checkpoint folder (config.json + model.safetensors)
   --inputs FILE                 safetensors with pixel_values (and noise)
-  --out FILE                    where to write the outputs (atomically)
+  --out FILE                    where to write the outputs (atomically; never inside a checkpoint folder)
+  --overwrite                   replace --out if it exists
   --grads                       also write the gradient of the loss for every parameter and the pixels
   --hidden-states               also write hidden_states.0 … hidden_states.N
   --attentions                  also write attentions.0 … attentions.N-1
@@ -38,19 +39,24 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     attentions: { type: "boolean" },
     "interpolate-pos-encoding": { type: "boolean" },
     seed: { type: "string" },
+    overwrite: { type: "boolean" },
   },
   run(values) {
-    const modelDir = required(values, "model", "forward");
+    const modelFlag = required(values, "model", "forward");
     const inputsPath = required(values, "inputs", "forward");
     const outPath = required(values, "out", "forward");
-    if (!existsSync(inputsPath)) throw new CliError(`vitmae forward: inputs file ${inputsPath} does not exist`);
-    const { config, params } = loadPreTraining(modelDir);
+    checkOutputPath(outPath, "forward", values.overwrite === true);
+    const { config, params } = orFail("forward", tryLoadPreTraining(checkpointDir(modelFlag, "forward")));
     const inputs = loadNamedTensors(inputsPath);
     const pixels = inputs.get("pixel_values");
     if (!pixels)
       throw new CliError(
-        `vitmae forward: ${inputsPath} has no tensor named pixel_values (it has: ${[...inputs.keys()].join(", ") || "nothing"})`,
+        `vitmae forward: ${inputsPath} has no tensor named pixel_values ` +
+          `(it has: ${[...inputs.keys()].join(", ") || "nothing"})`,
       );
+    if (pixels.shape[0] === 0)
+      throw new CliError(`vitmae forward: pixel_values in ${inputsPath} is an empty batch (shape [${pixels.shape}])`);
+    for (const name of ["pixel_values", "noise"]) warnNonFinite(inputs.get(name), name, inputsPath);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isSafeInteger(seed))
       throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
@@ -103,3 +109,14 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     console.log(`wrote ${ordered.size} tensors to ${outPath} (loss ${result.loss.item()})`);
   },
 };
+
+/** Non-finite inputs make non-finite outputs: said once, naming the tensor, rather than a silent `loss NaN`. */
+function warnNonFinite(t: Tensor | undefined, name: string, file: string): void {
+  if (t === undefined) return;
+  const count = t.toArray().reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+  if (count > 0)
+    console.warn(
+      `vitmae forward: warning: ${name} in ${file} holds ${count} non-finite value${count === 1 ? "" : "s"} ` +
+        "(NaN or ±Infinity): the outputs will not be finite",
+    );
+}

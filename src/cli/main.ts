@@ -17,6 +17,20 @@ usage: vitmae <command> [flags]     (vitmae <command> --help for its flags)
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}`;
 }
 
+/** How many items of a multi-line problem list (config fields, parameters) one line shows. */
+const SHOWN_PROBLEMS = 5;
+
+/** A message as one line: its first line, then at most SHOWN_PROBLEMS of the listed problems and the count of the rest. */
+function oneLine(message: string): string {
+  const [head, ...items] = message.split("\n").map((l) => l.trim());
+  if (items.length === 0) return head;
+  const shown =
+    items.length <= SHOWN_PROBLEMS
+      ? items
+      : [...items.slice(0, SHOWN_PROBLEMS), `… and ${items.length - SHOWN_PROBLEMS} more`];
+  return `${head}${head.endsWith(":") ? " " : "; "}${shown.join("; ")}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -36,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error;
-    const msg = err instanceof CliError ? err.message : `vitmae ${name}: ${err.message.split("\n").join("; ")}`;
+    const msg = oneLine(err instanceof CliError ? err.message : `vitmae ${name}: ${err.message}`);
     console.error(msg);
     if (process.env.VITMAE_DEBUG) console.error(err.stack);
     return err instanceof CliError ? err.exitCode : 1;

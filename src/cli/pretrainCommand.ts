@@ -3,18 +3,24 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
+import { skippingUnreadable, withoutBad } from "../data/badImages.ts";
+import { tryParseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG, type Dataset } from "../data/index.ts";
+import { ImageError } from "../io/image.ts";
+import { listed } from "../mae/checkpoint.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
+import { whyTooLarge } from "../mae/footprint.ts";
 import { MAE_ADAMW } from "../nn/adamw.ts";
 import { scaledLr } from "../nn/schedule.ts";
-import { NonFiniteLossError, pretrain, type PretrainHyper } from "../train/pretrain.ts";
+import { fromSaved, toSaved, type PretrainHyper } from "../train/hyper.ts";
+import { DivergenceError, pretrain, StepFailedError } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
-import { loadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { tryLoadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
-import { checkSameRun, refuseToOverwrite } from "./trainingRun.ts";
+import { machineMemory } from "./machineMemory.ts";
+import { checkSameRun, maeConfigDiffs, refuseToOverwrite } from "./trainingRun.ts";
 
 const CMD = "pretrain";
 
@@ -24,7 +30,9 @@ export const pretrainCommand: Command = {
   usage: `vitmae pretrain --config PRESET|FILE --data mnist|idx:PATH|DIR (--steps N | --epochs N) --out DIR [flags]
 
   --config PRESET|FILE   a preset (base, large, huge, tiny, mnist) or an HF config.json
-  --data SPEC            mnist (embedded), idx:PATH (MNIST-format files), or an image folder
+  --data SPEC            mnist (embedded), idx:PATH (MNIST-format files), or an image folder; an image
+                         folder's files are checked first and every unreadable one is named
+  --skip-bad-images      leave out unreadable images (counted in the log) instead of stopping
   --steps N | --epochs N length of the run, in optimizer steps or passes over the data
   --batch-size B         images per micro-batch (default 64)
   --accum-iter K         micro-batches per optimizer step (default 1; effective batch B·K)
@@ -38,7 +46,15 @@ export const pretrainCommand: Command = {
   --seed N               seed for init, data order, augmentation and masking (default 0)
   --checkpoint-every N   save every N steps (default 100) and at the end
   --out DIR              where checkpoint/, log.jsonl and loss.png go
-  --resume DIR           continue the run saved in DIR exactly (same flags as the original run)`,
+  --overwrite            start afresh in an --out holding an earlier run's log.jsonl and loss.png
+                         (never over a saved checkpoint: --resume it, or move it away)
+  --resume DIR           continue the run saved in DIR exactly (same flags, --data and --config as the
+                         original run; --data and --config default to its own)
+
+A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running
+mean of the losses before it, and over 1): the last checkpoint saved before that step is kept.
+Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other failure during a step
+(an unreadable image, a full disk) saves the run so far before exiting.`,
   options: {
     config: { type: "string" },
     data: { type: "string" },
@@ -57,27 +73,34 @@ export const pretrainCommand: Command = {
     seed: { type: "string" },
     "checkpoint-every": { type: "string" },
     out: { type: "string" },
+    overwrite: { type: "boolean" },
     resume: { type: "string" },
+    "skip-bad-images": { type: "boolean" },
   },
   async run(values) {
     const outDir = required(values, "out", CMD);
-    const resumed = typeof values.resume === "string" ? loadTrainingCheckpoint(values.resume) : undefined;
-    const dataSpec = required(values, "data", CMD);
+    const resumed =
+      typeof values.resume === "string" ? orFail(CMD, tryLoadTrainingCheckpoint(values.resume)) : undefined;
+    const dataSpec = resumed && values.data === undefined ? resumed.state.data : required(values, "data", CMD);
     let config: ViTMAEConfig;
+    let givenConfig: ViTMAEConfig | undefined;
     if (resumed) {
       config = resumed.config;
-      if (values.config !== undefined) configFromSpec(values.config as string, CMD); // still validated
+      if (values.config !== undefined) givenConfig = configFromSpec(values.config as string, CMD);
     } else config = configFromSpec(required(values, "config", CMD), CMD);
-    const dataset = parseDataSpec(dataSpec);
 
     if (values.steps !== undefined && values.epochs !== undefined)
       throw new CliError(`vitmae ${CMD}: give --steps or --epochs, not both`, 2);
     if (values.blr !== undefined && values.lr !== undefined)
       throw new CliError(`vitmae ${CMD}: give --blr or --lr, not both (lr = blr × effective batch / 256)`, 2);
-    // A resumed run defaults every flag to the saved run's value.
-    const saved = resumed?.state.hyper as Partial<Record<keyof PretrainHyper, number | boolean | null>> | undefined;
-    const batchSize = intFlag(values, "batch-size", CMD, (saved?.batchSize as number) ?? 64, 1);
-    const accumIter = intFlag(values, "accum-iter", CMD, (saved?.accumIter as number) ?? 1, 1);
+    // A resumed run defaults every flag to the saved run's value (loadTrainingCheckpoint checked them).
+    const saved = resumed ? (fromSaved(resumed.state.hyper) as { hyper: PretrainHyper }).hyper : undefined;
+    const batchSize = intFlag(values, "batch-size", CMD, saved?.batchSize ?? 64, 1);
+    const tooLarge = whyTooLarge(config, { training: true, batchSize, budgetBytes: machineMemory() });
+    if (tooLarge !== undefined)
+      throw new CliError(`vitmae ${CMD}: cannot train this model (--batch-size ${batchSize}): ${tooLarge}`);
+    const accumIter = intFlag(values, "accum-iter", CMD, saved?.accumIter ?? 1, 1);
+    const dataset = loadDataset(dataSpec, values["skip-bad-images"] === true);
     const batchesPerEpoch = Math.max(1, Math.floor(dataset.size / batchSize));
     let totalSteps: number;
     if (values.steps !== undefined) totalSteps = intFlag(values, "steps", CMD, 0, 1);
@@ -87,39 +110,34 @@ export const pretrainCommand: Command = {
     else throw new CliError(`vitmae ${CMD}: give the length of the run: --steps N or --epochs N`, 2);
     const lrFlag = numberFlag(values, "lr", CMD, 0, 10);
     const blr = numberFlag(values, "blr", CMD, 0, 10) ?? 1.5e-4;
-    const maskRatio =
-      numberFlag(values, "mask-ratio", CMD, 0, 0.999999) ??
-      (resumed?.state.hyper.maskRatio as number | undefined) ??
-      config.maskRatio;
+    const maskRatio = numberFlag(values, "mask-ratio", CMD, 0, 0.999999) ?? saved?.maskRatio ?? config.maskRatio;
     if (maskRatio === 0)
       throw new CliError(`vitmae ${CMD}: a mask ratio of 0 leaves nothing to reconstruct; use a ratio in (0, 1)`, 2);
     const hyper: PretrainHyper = {
       batchSize,
       accumIter,
       totalSteps,
-      lr: lrFlag ?? (values.blr === undefined && saved ? (saved.lr as number) : scaledLr(blr, batchSize * accumIter)),
-      minLr: numberFlag(values, "min-lr", CMD, 0, 10) ?? (saved?.minLr as number) ?? 0,
-      warmupSteps: intFlag(
-        values,
-        "warmup-steps",
-        CMD,
-        (saved?.warmupSteps as number) ?? Math.round(totalSteps * 0.05),
-        0,
-      ),
-      weightDecay:
-        numberFlag(values, "weight-decay", CMD, 0, 10) ?? (saved?.weightDecay as number) ?? MAE_ADAMW.weightDecay,
+      lr: lrFlag ?? (values.blr === undefined && saved ? saved.lr : scaledLr(blr, batchSize * accumIter)),
+      minLr: numberFlag(values, "min-lr", CMD, 0, 10) ?? saved?.minLr ?? 0,
+      warmupSteps: intFlag(values, "warmup-steps", CMD, saved?.warmupSteps ?? Math.round(totalSteps * 0.05), 0),
+      weightDecay: numberFlag(values, "weight-decay", CMD, 0, 10) ?? saved?.weightDecay ?? MAE_ADAMW.weightDecay,
       betas: MAE_ADAMW.betas,
-      clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? (saved.clipGrad as number | null) : null),
+      clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? saved.clipGrad : null),
       maskRatio,
-      augment: values["no-augment"] === true ? false : ((saved?.augment as boolean) ?? true),
+      augment: values["no-augment"] === true ? false : (saved?.augment ?? true),
     };
     const seed = intFlag(values, "seed", CMD, resumed?.state.seed ?? 0);
     if (resumed) {
-      const now = { ...hyper, betas: hyper.betas.join(",") };
-      checkSameRun(CMD, resumed.state.hyper, now, { saved: resumed.state.seed, now: seed }, FLAG_OF);
+      checkSameRun(CMD, resumed.state.hyper, toSaved(hyper), { saved: resumed.state.seed, now: seed }, FLAG_OF, {
+        data: { saved: resumed.state.data, given: dataSpec },
+        configDiffs: givenConfig && maeConfigDiffs(resumed.config, givenConfig),
+      });
     }
     const checkpointEvery = intFlag(values, "checkpoint-every", CMD, 100, 1);
-    refuseToOverwrite(outDir, resumed?.path, CMD);
+    refuseToOverwrite(outDir, resumed?.path, CMD, {
+      overwrite: values.overwrite === true,
+      runFiles: ["log.jsonl", "loss.png"],
+    });
 
     try {
       mkdirSync(outDir, { recursive: true });
@@ -134,12 +152,13 @@ export const pretrainCommand: Command = {
     const startStep = resumed?.state.step ?? 0;
     log.truncateTo(startStep);
     const progress = makeProgress(totalSteps, startStep);
-    let stopRequested = false;
-    const onSigint = () => {
-      if (stopRequested) process.exit(130); // a second Ctrl-C: give up at once
-      stopRequested = true;
+    // Ctrl-C and SIGTERM (what schedulers and `docker stop` send) save and exit; a second one gives up at once.
+    let stopSignal: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopSignal !== undefined) process.exit(EXIT_CODE[signal]);
+      stopSignal = signal;
     };
-    process.on("SIGINT", onSigint);
+    for (const signal of SIGNALS) process.on(signal, onSignal);
     const writeCurve = async () => {
       const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
       writeLossCurvePng(
@@ -162,30 +181,41 @@ export const pretrainCommand: Command = {
           { ...DEFAULT_PREPROCESSOR_CONFIG },
           { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels },
         ),
-        resume: resumed && { params: resumed.params, opt: resumed.opt, step: resumed.state.step },
+        resume: resumed && {
+          params: resumed.params,
+          opt: resumed.opt,
+          step: resumed.state.step,
+          runningLoss: resumed.state.runningLoss,
+        },
         onStep: (info) => {
           log.append(info);
           progress.update(info);
         },
         onCheckpoint: () => void writeCurve().catch(() => undefined),
-        shouldStop: () => stopRequested,
+        onCompiled: (plan) => console.log(describePlan(plan)),
+        shouldStop: () => stopSignal !== undefined,
       });
       progress.stop();
       await writeCurve();
     } catch (e) {
       progress.stop();
-      if (e instanceof NonFiniteLossError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
+      if (e instanceof DivergenceError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
+      if (e instanceof StepFailedError) {
+        const hint = e.cause instanceof ImageError ? "; fix or remove the file, or pass --skip-bad-images" : "";
+        throw new CliError(`vitmae ${CMD}: ${e.message}${hint}; then continue with --resume ${outDir}`);
+      }
       throw e;
     } finally {
-      process.off("SIGINT", onSigint);
+      for (const signal of SIGNALS) process.off(signal, onSignal);
     }
     // The exit code travels as main's return value (the bin sets process.exitCode from it), so 130 must too.
     const savedIn = join(outDir, RUN_FOLDER.checkpoint);
     if (result.stopped) {
+      const signal = stopSignal ?? "SIGINT";
       throw new CliError(
-        `vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${savedIn}; ` +
+        `vitmae ${CMD}: interrupted (${signal}) at step ${result.step}/${totalSteps}: checkpoint saved in ${savedIn}; ` +
           `continue with --resume ${outDir}`,
-        130,
+        EXIT_CODE[signal],
       );
     }
     console.log(
@@ -194,6 +224,34 @@ export const pretrainCommand: Command = {
     );
   },
 };
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** 128 + the signal number, as a shell reports a process that the signal ended. */
+const EXIT_CODE: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * The dataset of --data. An image folder is scanned first (headers and structure, not pixels): its
+ * unreadable files are all named before step 1, or, with --skip-bad-images, left out and counted;
+ * with that flag a file that fails only when decoded is skipped too, and reported.
+ */
+function loadDataset(spec: string, skipBad: boolean): Dataset {
+  const dataset = orFail(CMD, tryParseDataSpec(spec));
+  const bad = dataset.scan?.() ?? [];
+  const described = bad.map((b) => `${b.source}: ${b.problem}`);
+  if (bad.length > 0 && !skipBad) {
+    throw new CliError(
+      `vitmae ${CMD}: --data ${spec}: ${bad.length} of ${dataset.size} images cannot be read ` +
+        `(${listed(described, 3)}); fix or remove them, or pass --skip-bad-images to leave them out`,
+    );
+  }
+  if (!skipBad) return dataset;
+  if (bad.length > 0)
+    console.log(`skipping ${bad.length} of ${dataset.size} images that cannot be read: ${listed(described, 3)}`);
+  const kept = bad.length > 0 ? withoutBad(dataset, bad) : dataset;
+  return skippingUnreadable(kept, (b) =>
+    console.log(`skipping an image that cannot be read: ${b.source}: ${b.problem}`),
+  );
+}
 
 /** The preprocessing the run used, as HF's preprocessor_config.json (so reconstruct/probe match it). */
 function hfPreprocessorJson(): Record<string, unknown> {
@@ -211,7 +269,7 @@ function hfPreprocessorJson(): Record<string, unknown> {
 }
 
 /** The flag that sets each saved hyperparameter, so a refusal names what the user typed. */
-const FLAG_OF: Record<string, string> = {
+const FLAG_OF: Record<keyof PretrainHyper, string> = {
   batchSize: "--batch-size",
   accumIter: "--accum-iter",
   totalSteps: "--steps/--epochs",
@@ -219,7 +277,22 @@ const FLAG_OF: Record<string, string> = {
   minLr: "--min-lr",
   warmupSteps: "--warmup-steps",
   weightDecay: "--weight-decay",
+  betas: "betas",
   clipGrad: "--clip-grad",
   maskRatio: "--mask-ratio",
   augment: "--no-augment",
 };
+
+/** One line on the compiled step: what runs, and the memory each step needs (known before it runs). */
+export function describePlan(plan: {
+  kernels: number;
+  arenaBytes: Readonly<Record<string, number>>;
+  outputBytes: number;
+}): string {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const arenas =
+    Object.entries(plan.arenaBytes)
+      .map(([be, b]) => `${mb(b)} on ${be}`)
+      .join(", ") || "none";
+  return `compiled the training step: ${plan.kernels} kernels; intermediate buffers ${arenas} (reused by liveness); ${mb(plan.outputBytes)} of new outputs per step (parameters and optimizer state are updated in place)`;
+}

@@ -4,15 +4,16 @@
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { DatasetError, subsetDataset, type Dataset } from "../data/dataset.ts";
-import { parseDataSpec } from "../data/parseDataSpec.ts";
+import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { splitDataset } from "../data/splitDataset.ts";
 import { encoderFeatures } from "../eval/features.ts";
 import { knn, linearProbe, standardize } from "../eval/probe.ts";
 import { writeJsonAtomic } from "../node/atomicWrite.ts";
+import { tryLoadEncoder } from "../mae/checkpointFolder.ts";
 import { ViTMAEModel } from "../mae/models.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "probe";
@@ -51,7 +52,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
   --k K                   neighbours for k-NN (default 20)
   --limit N               use a seeded random N examples of the dataset (for quick runs)
   --batch-size B          images per encoder call when computing features (default 128)
-  --json FILE             also write the results as JSON (atomically)`,
+  --json FILE             also write the results as JSON (atomically; never inside a checkpoint folder)
+  --overwrite             replace --json if it exists`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -63,6 +65,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     limit: { type: "string" },
     "batch-size": { type: "string" },
     json: { type: "string" },
+    overwrite: { type: "boolean" },
   },
   run(values) {
     const modelFlag = required(values, "model", CMD);
@@ -77,10 +80,11 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const limit = values.limit === undefined ? undefined : intFlag(values, "limit", CMD, 0, 2);
     const batchSize = intFlag(values, "batch-size", CMD, 128, 1);
     const jsonPath = values.json as string | undefined;
-    if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD);
+    if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
-    const encoder = ViTMAEModel.fromPretrained(modelDir);
+    const { config, params } = orFail(CMD, tryLoadEncoder(modelDir));
+    const encoder = new ViTMAEModel(config, params);
     const cfg = encoder.config;
     const prep = preprocessOptions(readPreprocessorConfig(modelDir), {
       height: cfg.imageSize[0],
@@ -89,7 +93,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     });
 
     const [subsetKey, splitKey, probeKey] = T.random.split(T.key(seed), 3);
-    let dataset = parseDataSpec(dataSpec);
+    let dataset = orFail(CMD, tryParseDataSpec(dataSpec));
     const numClasses = dataset.numClasses;
     if (numClasses === undefined) {
       throw new CliError(

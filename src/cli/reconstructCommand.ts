@@ -3,17 +3,18 @@
 
 import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
-import { parseDataSpec } from "../data/parseDataSpec.ts";
+import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocess, preprocessOptions, type PreprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { PANEL_HEADERS, panels } from "../eval/panels.ts";
 import { reconstruct, type ReconstructionSpace } from "../eval/reconstruct.ts";
 import type { Image } from "../io/image.ts";
 import { readImageFile, writePngFile } from "../node/imageFile.ts";
 import { lenKeepOf } from "../mae/masking.ts";
+import { tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
 const CMD = "reconstruct";
@@ -40,7 +41,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
   --unnormalize-with-target-stats    norm_pix_loss models only: show pred·sqrt(var+1e-6)+mean with each
                                      target patch's own mean/var (uses the hidden pixels' statistics);
                                      without it the reconstruction is shown in normalised-patch space
-  --out FILE                         the PNG to write (atomically)`,
+  --out FILE                         the PNG to write (atomically; never inside a checkpoint folder)
+  --overwrite                        replace --out if it exists`,
   options: {
     model: { type: "string" },
     image: { type: "string", multiple: true },
@@ -50,6 +52,7 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     seed: { type: "string" },
     "unnormalize-with-target-stats": { type: "boolean" },
     out: { type: "string" },
+    overwrite: { type: "boolean" },
   },
   run(values) {
     const modelFlag = required(values, "model", CMD);
@@ -72,10 +75,11 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
         2,
       );
     const withTargetStats = values["unnormalize-with-target-stats"] === true;
-    checkOutputPath(out, CMD);
+    checkOutputPath(out, CMD, values.overwrite === true);
 
     const modelDir = checkpointDir(modelFlag, CMD);
-    const model = ViTMAEForPreTraining.fromPretrained(modelDir);
+    const { config, params } = orFail(CMD, tryLoadPreTraining(modelDir));
+    const model = new ViTMAEForPreTraining(config, params);
     const cfg = model.config;
     if (withTargetStats && !cfg.normPixLoss) {
       throw new CliError(
@@ -149,7 +153,7 @@ function fromDataset(
   countFlag: number | undefined,
   prep: PreprocessOptions,
 ): { pixels: Tensor; names: string[] } {
-  const dataset = parseDataSpec(spec);
+  const dataset = orFail(CMD, tryParseDataSpec(spec));
   const count = countFlag ?? Math.min(8, dataset.size);
   if (count > dataset.size)
     throw new CliError(

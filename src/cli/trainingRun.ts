@@ -1,29 +1,50 @@
 // The checks every training command (pretrain, finetune) makes on its --out and --resume: a fresh run never
-// overwrites a saved one, and a resumed run continues exactly only with the flags it was started with.
+// overwrites a saved one, and a resumed run continues exactly only with the flags, data and config it was
+// started with.
 
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { hfKeyOf, type FieldName, type ViTMAEConfig } from "../mae/config.ts";
 import { findTrainingCheckpoint } from "../train/trainCheckpoint.ts";
 import { CliError } from "./command.ts";
 
-/** A fresh run must not overwrite (or truncate the log of) a run already saved in --out. */
-export function refuseToOverwrite(outDir: string, resumingFrom: string | undefined, cmd: string): void {
-  let existing: string;
+/**
+ * A fresh run must not overwrite (or truncate the log of) a run already saved in --out. Files an earlier
+ * run left without a checkpoint (`runFiles`, e.g. its log) are replaced only with `overwrite`.
+ */
+export function refuseToOverwrite(
+  outDir: string,
+  resumingFrom: string | undefined,
+  cmd: string,
+  opts: { overwrite?: boolean; runFiles?: readonly string[] } = {},
+): void {
+  let existing: string | undefined;
   try {
     existing = findTrainingCheckpoint(outDir);
   } catch {
-    return; // nothing saved there
+    /* nothing saved there */
   }
-  if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
-  throw new CliError(
-    `vitmae ${cmd}: --out ${outDir} already holds a training run (${existing}); ` +
-      `continue it with --resume ${outDir}, or choose another --out`,
-    2,
-  );
+  if (existing !== undefined) {
+    if (resumingFrom !== undefined && resolve(existing) === resolve(resumingFrom)) return;
+    throw new CliError(
+      `vitmae ${cmd}: --out ${outDir} already holds a training run (${existing}); ` +
+        `continue it with --resume ${outDir}, or choose another --out`,
+      2,
+    );
+  }
+  const earlier = (opts.runFiles ?? []).map((f) => join(outDir, f)).filter(existsSync);
+  if (earlier.length > 0 && resumingFrom === undefined && opts.overwrite !== true)
+    throw new CliError(
+      `vitmae ${cmd}: --out ${outDir} holds an earlier run's ${earlier.join(" and ")}; ` +
+        "pass --overwrite to start afresh there, or choose another --out",
+      2,
+    );
 }
 
 /**
- * A resumed run continues exactly only with the same hyperparameters: any difference is an error naming the
- * flag (`flagOf` maps each saved key to the flag that sets it).
+ * A resumed run continues exactly only with the same hyperparameters, seed, data and config: any
+ * difference is an error naming the flag (`flagOf` maps each saved key to the flag that sets it) with
+ * the saved and the given value.
  */
 export function checkSameRun(
   cmd: string,
@@ -31,12 +52,35 @@ export function checkSameRun(
   now: Record<string, unknown>,
   seeds: { saved: number; now: number },
   flagOf: Readonly<Record<string, string>>,
+  more: { data?: { saved: string; given: string }; configDiffs?: readonly string[] } = {},
 ): void {
   const diffs: string[] = [];
   for (const [k, v] of Object.entries(saved))
     if (JSON.stringify(now[k]) !== JSON.stringify(v))
       diffs.push(`${flagOf[k] ?? k}: saved ${JSON.stringify(v)}, now ${JSON.stringify(now[k])}`);
   if (seeds.saved !== seeds.now) diffs.push(`--seed: saved ${seeds.saved}, now ${seeds.now}`);
+  const { data, configDiffs } = more;
+  if (data !== undefined && normalizeDataSpec(data.saved) !== normalizeDataSpec(data.given))
+    diffs.push(`--data: saved ${JSON.stringify(data.saved)}, given ${JSON.stringify(data.given)}`);
+  if (configDiffs !== undefined && configDiffs.length > 0) diffs.push(`--config: ${configDiffs.join(", ")}`);
   if (diffs.length)
     throw new CliError(`vitmae ${cmd}: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
+}
+
+/** A data spec with its path made absolute, so "data" and "./data" compare equal. */
+export function normalizeDataSpec(spec: string): string {
+  if (spec === "mnist") return spec;
+  if (spec.startsWith("idx:")) {
+    const split = /:(train|t10k)$/.exec(spec)?.[0] ?? "";
+    return `idx:${resolve(spec.slice(4, spec.length - split.length))}${split}`;
+  }
+  return resolve(spec);
+}
+
+/** "hidden_size: saved 16, given 32" for each of a ViTMAE config's 19 fields that differ. */
+export function maeConfigDiffs(saved: ViTMAEConfig, given: ViTMAEConfig): string[] {
+  return (Object.keys(hfKeyOf) as FieldName[]).flatMap((f) => {
+    const [a, b] = [JSON.stringify(saved[f]), JSON.stringify(given[f])];
+    return a === b ? [] : [`${hfKeyOf[f]}: saved ${a}, given ${b}`];
+  });
 }

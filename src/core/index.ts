@@ -34,6 +34,15 @@ export * from "./ops/activations.ts";
 export { softmax, layerNorm } from "./ops/fused.ts";
 export { astype, toBackend, toBackendSync, fromNdarray, toNdarray } from "./ops/convert.ts";
 export { stopGradient } from "./ops/stopGradient.ts";
+export { mapElements, Element } from "./ops/mapElements.ts";
+export {
+  cpuHeapStats,
+  cpuReady,
+  cpuThreads,
+  setCpuThreads,
+  setCpuHeapSoftLimit,
+  type CpuHeapStats,
+} from "./backends/cpu/cpuBackend.ts";
 export * as random from "./random.ts";
 export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";

@@ -27,6 +27,16 @@ export function contiguousStrides(s: Shape): number[] {
   return strides;
 }
 
+/** Whether a strided layout is row-major contiguous (a size-1 dim may have any stride). */
+export function isContiguous(v: { readonly shape: Shape; readonly strides: readonly number[] }): boolean {
+  let expected = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
+    expected *= v.shape[d];
+  }
+  return true;
+}
+
 /** Throws unless every dim is a non-negative integer. */
 export function checkShape(op: string, s: Shape): void {
   if (!Array.isArray(s) || s.some((d) => !Number.isInteger(d) || d < 0)) {

@@ -17,6 +17,18 @@ export interface Dataset {
   /** The class names, index = label, where the source has names (image folders). */
   readonly classNames?: readonly string[];
   get(index: number): Sample;
+  /**
+   * For datasets read lazily from files: a cheap look at every example's file (headers and structure,
+   * not pixels), returning the ones that cannot be read, so that a run can refuse or skip them up front.
+   */
+  scan?(): BadExample[];
+}
+
+/** An example whose file cannot be read: its index, the file, and why. */
+export interface BadExample {
+  index: number;
+  source: string;
+  problem: string;
 }
 
 /** A dataset that cannot be made or read: a missing or empty folder, no images, a bad spec or index. */
@@ -47,5 +59,12 @@ export function subsetDataset(dataset: Dataset, indices: Int32Array | readonly n
       return dataset.get(picked[index]);
     },
   };
+  const scan = dataset.scan?.bind(dataset);
+  if (scan) {
+    subset.scan = () => {
+      const bad = new Map(scan().map((b) => [b.index, b]));
+      return Array.from(picked).flatMap((i, at) => (bad.has(i) ? [{ ...bad.get(i)!, index: at }] : []));
+    };
+  }
   return subset;
 }

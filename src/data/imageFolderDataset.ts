@@ -2,8 +2,9 @@
 
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { readImageFile } from "../node/imageFile.ts";
-import { checkIndex, DatasetError, type Dataset, type Sample } from "./dataset.ts";
+import { ImageError } from "../io/image.ts";
+import { readImageFile, scanImageFile } from "../node/imageFile.ts";
+import { checkIndex, DatasetError, type BadExample, type Dataset, type Sample } from "./dataset.ts";
 
 /** The extensions listed; the format itself is told by the file's first bytes when it is read. */
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
@@ -73,6 +74,17 @@ function folderDataset(
       checkIndex(dataset, index);
       const image = readImageFile(paths[index]);
       return labels === undefined ? { image } : { image, label: labels[index] };
+    },
+    scan(): BadExample[] {
+      return paths.flatMap((path, index) => {
+        try {
+          scanImageFile(path);
+          return [];
+        } catch (e) {
+          if (e instanceof ImageError) return [{ index, source: path, problem: e.problem }];
+          throw e;
+        }
+      });
     },
   };
   return dataset;

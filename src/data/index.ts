@@ -7,7 +7,7 @@ export { idxDataset, isIdxFolder, type IdxSplit } from "./idxDataset.ts";
 export { imageFolderDataset } from "./imageFolderDataset.ts";
 export { makeLoader, type Batch, type Loader, type LoaderOptions } from "./loader.ts";
 export { mnistDataset } from "./mnistDataset.ts";
-export { DATA_SPEC_HELP, parseDataSpec } from "./parseDataSpec.ts";
+export { DATA_SPEC_HELP, parseDataSpec, tryParseDataSpec, type DataLoadError } from "./parseDataSpec.ts";
 export {
   perChannel,
   preprocess,
@@ -22,10 +22,10 @@ export {
   IMAGENET_DEFAULT_STD,
   parsePreprocessorConfig,
   PreprocessorConfigError,
-  readPreprocessorConfig,
   toPreprocessorJson,
   type PreprocessorConfig,
 } from "./preprocessorConfig.ts";
+export { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 export {
   crop,
   DEFAULT_CROP_RATIO,

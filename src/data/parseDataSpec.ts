@@ -1,5 +1,9 @@
 // The `--data` argument: "mnist", "idx:PATH" or a folder, turned into a Dataset with a clear error when it cannot be.
 
+import type { Either } from "fp-ts/lib/Either.js";
+import { attempt } from "../io/attempt.ts";
+import { IdxError } from "../io/idx.ts";
+import { ImageError } from "../io/image.ts";
 import { DatasetError, type Dataset } from "./dataset.ts";
 import { idxDataset, isIdxFolder } from "./idxDataset.ts";
 import { checkFolder, imageFolderDataset } from "./imageFolderDataset.ts";
@@ -38,4 +42,12 @@ export function parseDataSpec(spec: string): Dataset {
     throw new DatasetError(`data spec ${JSON.stringify(spec)}: ${why}; expected ${DATA_SPEC_HELP}`, { cause: e });
   }
   return isIdxFolder(spec) ? idxDataset(spec) : imageFolderDataset(spec);
+}
+
+/** What making a dataset from a spec can fail with: the spec or folder, an IDX file, an image. */
+export type DataLoadError = DatasetError | IdxError | ImageError;
+
+/** `parseDataSpec` without throwing: the dataset, or why the spec does not give one. */
+export function tryParseDataSpec(spec: string): Either<DataLoadError, Dataset> {
+  return attempt(() => parseDataSpec(spec), [DatasetError, IdxError, ImageError]);
 }

@@ -52,13 +52,30 @@ export function decodeImage(bytes: Uint8Array, source: string): Image {
   const format = sniffImageFormat(bytes);
   if (format === "png") return decodePng(bytes, source);
   if (format === "jpeg") return decodeJpeg(bytes, source);
-  if (bytes.length === 0) throw new ImageError(source, "the file is empty");
+  return notPngOrJpeg(bytes, format, source);
+}
+
+/** The error for a file that is neither PNG nor JPEG: empty, another format, or unknown bytes. */
+export function notPngOrJpeg(head: Uint8Array, format: ReturnType<typeof sniffImageFormat>, source: string): never {
+  if (head.length === 0) throw new ImageError(source, "the file is empty");
   if (format !== "unknown") {
     throw new ImageError(source, `${format.toUpperCase()} images are not supported (only PNG and JPEG)`);
   }
-  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
-  throw new ImageError(source, `not a PNG or JPEG file (first bytes: ${head})`);
+  const first = Array.from(head.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  throw new ImageError(source, `not a PNG or JPEG file (first bytes: ${first})`);
 }
+
+/** Bytes read on demand: a whole file in memory, or positional reads of an open file (see src/io/imageScan.ts). */
+export interface ByteReader {
+  readonly size: number;
+  /** Up to `length` bytes from `at` (fewer at the end of the file). */
+  read(at: number, length: number): Uint8Array;
+}
+
+export const bytesReader = (bytes: Uint8Array): ByteReader => ({
+  size: bytes.length,
+  read: (at, length) => bytes.subarray(at, at + length),
+});
 
 // ---- PNG ----
 
@@ -67,7 +84,7 @@ const PNG_PALETTE = 3;
 const PNG_GRAY_ALPHA = 4;
 
 function decodePng(bytes: Uint8Array, source: string): Image {
-  const { width, height, colorType } = readPngHeader(bytes, source);
+  const { width, height, colorType } = readPngHeader(bytesReader(bytes), source);
   const chunks = pngChunks(bytes);
   // pngjs zeroes tRNS-keyed pixels (a composite on black); without that chunk the colours stay, as in PIL.
   const dropTrns = colorType !== PNG_PALETTE && chunks.some((c) => c.type === "tRNS");
@@ -96,8 +113,12 @@ function decodePng(bytes: Uint8Array, source: string): Image {
 }
 
 /** Width, height and colour type from IHDR, checked before any pixel is allocated. */
-function readPngHeader(bytes: Uint8Array, source: string): { width: number; height: number; colorType: number } {
-  if (bytes.length < 33) throw new ImageError(source, `truncated PNG: ${bytes.length} bytes, too short for a header`);
+export function readPngHeader(
+  reader: ByteReader,
+  source: string,
+): { width: number; height: number; colorType: number } {
+  if (reader.size < 33) throw new ImageError(source, `truncated PNG: ${reader.size} bytes, too short for a header`);
+  const bytes = reader.read(0, 33);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (chunkType(bytes, 12) !== "IHDR") throw new ImageError(source, "corrupt PNG: the first chunk is not IHDR");
   const width = view.getUint32(16);
@@ -127,7 +148,7 @@ function chunkType(bytes: Uint8Array, at: number): string {
 // ---- JPEG ----
 
 function decodeJpeg(bytes: Uint8Array, source: string): Image {
-  const { width, height, components } = readJpegFrame(bytes, source);
+  const { width, height, components } = readJpegFrame(bytesReader(bytes), source);
   if (components !== 1 && components !== 3 && components !== 4) {
     throw new ImageError(source, `JPEG with ${components} colour components is not supported`);
   }
@@ -143,7 +164,7 @@ function decodeJpeg(bytes: Uint8Array, source: string): Image {
     }).data;
   } catch (cause) {
     // A JPEG ends with the EOI marker FF D9; a file without one was cut short.
-    const truncated = !hasEoi(bytes);
+    const truncated = !hasEoi(bytes.subarray(Math.max(2, bytes.length - 64)));
     const problem = truncated ? "truncated JPEG (no end-of-image marker)" : "corrupt or unsupported JPEG";
     throw new ImageError(source, `${problem}: ${messageOf(cause)}`, cause);
   }
@@ -155,23 +176,27 @@ function decodeJpeg(bytes: Uint8Array, source: string): Image {
   return { width, height, channels: 1, data: gray, source };
 }
 
-/** Whether an EOI marker ends the file (allowing a little trailing padding, as some writers leave). */
-function hasEoi(bytes: Uint8Array): boolean {
-  for (let i = bytes.length - 2; i >= Math.max(2, bytes.length - 64); i--) {
-    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+/** Whether an EOI marker ends the file: `tail` is its last bytes (up to 64, for a writer's trailing padding). */
+export function hasEoi(tail: Uint8Array): boolean {
+  for (let i = tail.length - 2; i >= 0; i--) {
+    if (tail[i] === 0xff && tail[i + 1] === 0xd9) return true;
   }
   return false;
 }
 
 /** Size and component count from the first SOF marker, walking the marker segments. */
-function readJpegFrame(bytes: Uint8Array, source: string): { width: number; height: number; components: number } {
+export function readJpegFrame(
+  reader: ByteReader,
+  source: string,
+): { width: number; height: number; components: number } {
   let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) {
+  while (at + 4 <= reader.size) {
+    const bytes = reader.read(at, 10); // a marker, its length and, for a frame, its size fields
+    if (bytes[0] !== 0xff) {
       at++;
       continue;
     } // stray bytes before a marker: libjpeg skips them with a warning
-    const marker = bytes[at + 1];
+    const marker = bytes[1];
     if (marker === 0xff) {
       at++;
       continue;
@@ -180,22 +205,22 @@ function readJpegFrame(bytes: Uint8Array, source: string): { width: number; heig
       at += 2;
       continue;
     } // no length
-    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    const length = (bytes[2] << 8) | bytes[3];
     if (length < 2) throw new ImageError(source, `corrupt JPEG: marker segment of length ${length} at byte ${at}`);
     const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isFrame) {
-      if (at + 10 > bytes.length) break;
-      const height = (bytes[at + 5] << 8) | bytes[at + 6];
-      const width = (bytes[at + 7] << 8) | bytes[at + 8];
+      if (at + 10 > reader.size) break;
+      const height = (bytes[5] << 8) | bytes[6];
+      const width = (bytes[7] << 8) | bytes[8];
       if (height === 0) throw new ImageError(source, "JPEG whose height is given by a DNL marker is not supported");
       checkSize(width, height, source);
-      return { width, height, components: bytes[at + 9] };
+      return { width, height, components: bytes[9] };
     }
     if (marker === 0xda || marker === 0xd9)
       throw new ImageError(source, "corrupt JPEG: no frame header before the image data");
     at += 2 + length;
   }
-  throw new ImageError(source, `truncated JPEG: ended after ${bytes.length} bytes, before the frame header`);
+  throw new ImageError(source, `truncated JPEG: ended after ${reader.size} bytes, before the frame header`);
 }
 
 function checkSize(width: number, height: number, source: string): void {

@@ -4,7 +4,7 @@
 // and both run on one backend; the merged program inlines the producer's code.
 
 import type { Instruction, Program, View } from "../core/backend.ts";
-import { isContiguous } from "../core/backends/hostKernels.ts";
+import { isContiguous } from "../core/shape.ts";
 import type { Equation } from "../core/recorder.ts";
 import { TracedStorage } from "../core/recorder.ts";
 

@@ -28,10 +28,14 @@ export interface JitOptions {
 
 /** A compiled function, plus what its plans cost. */
 export type Compiled<F extends (...args: never[]) => unknown> = F & {
+  /** Traces and plans for these arguments without running (nothing is donated): what a call will need. */
+  lower(...args: Parameters<F>): PlanMemory;
   /** The memory the most recently used plan needs per call. */
   memory(): PlanMemory | undefined;
   /** Kernels launched per call by the most recent plan (after fusion). */
   kernelCount(): number | undefined;
+  /** What fills the arena at the most recent plan's peak: bytes and value count per op, largest first. */
+  peakBreakdown(): { op: string; bytes: number; count: number }[];
   /** How many signatures were traced (each compiles a plan). */
   readonly traces: number;
 };
@@ -50,9 +54,7 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
   const donate = new Set(opts.donate ?? []);
   const cache = new Map<string, Compiled1>();
   let last: Compiled1 | undefined;
-  const compiled = ((...args: Tree[]) => {
-    if (disabled) return (f as unknown as (...a: Tree[]) => unknown)(...args);
-    const flat = flatten(args, donate);
+  const planFor = (args: Tree[], flat: Flat): Compiled1 => {
     let entry = cache.get(flat.signature);
     if (!entry) {
       entry = compile(f as unknown as (...a: Tree[]) => unknown, args, flat);
@@ -60,6 +62,12 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
       (compiled as { traces: number }).traces++;
     }
     last = entry;
+    return entry;
+  };
+  const compiled = ((...args: Tree[]) => {
+    if (disabled) return (f as unknown as (...a: Tree[]) => unknown)(...args);
+    const flat = flatten(args, donate);
+    const entry = planFor(args, flat);
     const storages = entry.plan.run(
       flat.tensors.map((t) => t.storage),
       flat.keys,
@@ -72,8 +80,19 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
     });
   }) as unknown as Compiled<F>;
   Object.assign(compiled, {
+    lower: (...args: Tree[]) => planFor(args, flatten(args, donate)).plan.memory,
     memory: () => last?.plan.memory,
     kernelCount: () => last?.plan.kernelCount,
+    peakBreakdown: () => {
+      const byOp = new Map<string, { op: string; bytes: number; count: number }>();
+      for (const v of last?.plan.peak.values ?? []) {
+        const e = byOp.get(v.op) ?? { op: v.op, bytes: 0, count: 0 };
+        e.bytes += v.elements * 4;
+        e.count++;
+        byOp.set(v.op, e);
+      }
+      return [...byOp.values()].sort((a, b) => b.bytes - a.bytes);
+    },
     traces: 0,
   });
   return compiled;

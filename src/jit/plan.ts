@@ -5,10 +5,12 @@
 // was donated and an elementwise kernel reads it last, element for element — that argument's own.
 
 import type { Backend, DType, KeyWords, Storage, View } from "../core/backend.ts";
-import { isContiguous } from "../core/backends/hostKernels.ts";
+import { isContiguous } from "../core/shape.ts";
 import { derive, type Key } from "../core/prng.ts";
 import { TracedStorage, type Equation, type LaunchEnv } from "../core/recorder.ts";
 import { fuseElementwise } from "./fuse.ts";
+import { FreeList } from "./freeList.ts";
+import { freeEarly, prune } from "./schedule.ts";
 import type { KeySource, Trace } from "./trace.ts";
 
 /** Where a value's storage is found when the plan runs. */
@@ -68,12 +70,16 @@ export class Plan {
   /** Per output slot of kind "fresh": what to allocate. */
   private readonly freshSpecs = new Map<number, { backend: Backend; size: number; dtype: DType }>();
   private readonly keySources: readonly KeySource[];
+  /** The intermediate values alive together at the plan's peak: the op that made each, and its size. */
+  readonly peak: { elements: number; values: { op: string; elements: number }[] } = { elements: 0, values: [] };
+  /** Per step, the views its launch gets (made on the first run). */
+  private launchViews?: [MutableView[], MutableView[]][];
 
   constructor(trace: Trace, io: PlanInputs) {
     this.keySources = trace.keys;
     const outputIds = new Set(io.outputs.filter((o): o is number => typeof o === "number"));
     const live = prune(trace.equations, outputIds);
-    const eqs = fuseElementwise(live, outputIds);
+    const eqs = freeEarly(fuseElementwise(live, outputIds), outputIds, new Set(io.arguments));
     this.kernelCount = eqs.length;
     const slots = this.layOut(eqs, io, outputIds);
     for (const eq of eqs) {
@@ -126,6 +132,8 @@ export class Plan {
       return a;
     };
     const blockOf = new Map<number, { arena: string; offset: number; size: number }>();
+    const producer = new Map<number, string>();
+    let liveElements = 0;
     const outputIndex = new Map<number, number>();
     io.outputs.forEach((o, j) => {
       if (typeof o === "number" && !outputIndex.has(o)) outputIndex.set(o, j);
@@ -178,6 +186,12 @@ export class Plan {
         blockOf.set(id, { arena, offset, size: align(size) });
         slots.set(id, { kind: "arena", arena, offset });
         this.arenaSpecs.set(arena, { backend: be, dtype: out.storage.dtype, size: listOf(arena).high });
+        producer.set(id, eq.op);
+        liveElements += align(size);
+        if (liveElements > this.peak.elements) {
+          this.peak.elements = liveElements;
+          this.peak.values = [...blockOf].map(([v, b]) => ({ op: producer.get(v)!, elements: b.size }));
+        }
       }
       // Blocks whose last reader was this equation (or that nobody reads) are free again.
       const ending = [...eq.inputs.map(idOf), ...eq.outputs.map(idOf)];
@@ -187,6 +201,7 @@ export class Plan {
         if (block) {
           listOf(block.arena).release(block.offset, block.size);
           blockOf.delete(id);
+          liveElements -= block.size;
         }
       }
     });
@@ -216,12 +231,32 @@ export class Plan {
           return [slot.storage, 0];
       }
     };
-    const resolve = (sv: SlotView): View => {
-      const [storage, base] = storageOf(sv.slot);
-      return { storage, shape: sv.view.shape, strides: sv.view.strides, offset: sv.view.offset + base };
+    // The launch views are made once and patched per call where their storage changes (arguments,
+    // fresh outputs): no JavaScript allocation per kernel launch.
+    this.launchViews ??= this.steps.map((s) => [s.inputs.map(viewFor), s.outputs.map(viewFor)]);
+    const place = (v: MutableView, sv: SlotView) => {
+      const slot = sv.slot;
+      v.storage =
+        slot.kind === "arena"
+          ? this.arenas.get(slot.arena)!
+          : slot.kind === "argument"
+            ? args[slot.arg]
+            : slot.kind === "fresh"
+              ? fresh.get(slot.output)!
+              : slot.storage;
+      v.offset = sv.view.offset + (slot.kind === "arena" ? slot.offset : 0);
     };
+    this.steps.forEach((s, i) => {
+      const [ins, outs] = this.launchViews![i];
+      s.inputs.forEach((sv, j) => place(ins[j], sv));
+      s.outputs.forEach((sv, j) => place(outs[j], sv));
+    });
     const env = this.keyEnv(keys);
-    for (const s of this.steps) s.eq.launch(s.backend, s.inputs.map(resolve), s.outputs.map(resolve), env);
+    for (let i = 0; i < this.steps.length; i++) {
+      const s = this.steps[i];
+      const [ins, outs] = this.launchViews[i];
+      s.eq.launch(s.backend, ins, outs, env);
+    }
     return this.outputSlots.map((slot) => storageOf(slot)[0]);
   }
 
@@ -246,56 +281,12 @@ export class Plan {
   }
 }
 
-/** Keeps the equations some output depends on. */
-function prune(eqs: readonly Equation[], outputs: ReadonlySet<number>): Equation[] {
-  const needed = new Set(outputs);
-  const keep: boolean[] = new Array(eqs.length).fill(false);
-  for (let i = eqs.length - 1; i >= 0; i--) {
-    if (!eqs[i].outputs.some((o) => needed.has((o.storage as TracedStorage).id))) continue;
-    keep[i] = true;
-    for (const v of eqs[i].inputs) {
-      const id = idOf(v);
-      if (id !== undefined) needed.add(id);
-    }
-  }
-  return eqs.filter((_, i) => keep[i]);
+/** A launch view whose storage and offset are set per call. */
+interface MutableView {
+  storage: Storage;
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
 }
 
-/** First-fit allocation of blocks in one arena; `high` is the arena size needed so far. */
-class FreeList {
-  high = 0;
-  private free: { offset: number; size: number }[] = [];
-
-  allocate(size: number): number {
-    const i = this.free.findIndex((b) => b.size >= size);
-    if (i < 0) {
-      // Grow: use a free block at the end if there is one.
-      const last = this.free[this.free.length - 1];
-      if (last && last.offset + last.size === this.high) {
-        this.free.pop();
-        this.high = last.offset + size;
-        return last.offset;
-      }
-      const offset = this.high;
-      this.high += size;
-      return offset;
-    }
-    const b = this.free[i];
-    if (b.size === size) this.free.splice(i, 1);
-    else this.free[i] = { offset: b.offset + size, size: b.size - size };
-    return b.offset;
-  }
-
-  release(offset: number, size: number): void {
-    this.free.push({ offset, size });
-    this.free.sort((a, b) => a.offset - b.offset);
-    // Coalesce neighbours.
-    const merged: { offset: number; size: number }[] = [];
-    for (const b of this.free) {
-      const last = merged[merged.length - 1];
-      if (last && last.offset + last.size === b.offset) last.size += b.size;
-      else merged.push({ ...b });
-    }
-    this.free = merged;
-  }
-}
+const viewFor = (sv: SlotView): MutableView => ({ ...sv.view });

@@ -2,13 +2,32 @@
 // bytes to a config and parameters, and back. Runs anywhere; folders are checkpointFolder.ts, URLs
 // fetchCheckpoint.ts.
 
+import type { Either } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
+import { attempt } from "../io/attempt.ts";
 import type { Tensor } from "../core/index.ts";
-import { parseSafetensors, serializeSafetensors, toFloat32, type WritableTensor } from "../io/safetensors.ts";
+import {
+  parseSafetensors,
+  SafetensorsError,
+  serializeSafetensors,
+  toFloat32,
+  type SafetensorsFile,
+  type WritableTensor,
+} from "../io/safetensors.ts";
 import { CHECKPOINT_FILE } from "./checkpointNames.ts";
-import { configFromText, fileIssue, getOrThrow, parseConfig, toHFJson, type ViTMAEConfig } from "./config.ts";
+import {
+  ConfigError,
+  configFromText,
+  fileIssue,
+  getOrThrow,
+  parseConfig,
+  toHFJson,
+  type ViTMAEConfig,
+} from "./config.ts";
+import { footprint, sizeFields } from "./footprint.ts";
 import {
   namedParameters,
+  ParameterError,
   parameterShapes,
   parametersFromNamed,
   type EncoderParams,
@@ -18,6 +37,10 @@ import {
 export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
+
+/** What loading a checkpoint can fail with: its config, its file, its tensors, or the folder. */
+export type CheckpointLoadError = ConfigError | SafetensorsError | ParameterError | CheckpointError;
+export const CHECKPOINT_LOAD_ERRORS = [ConfigError, SafetensorsError, ParameterError, CheckpointError] as const;
 
 /** config.json as given: its text, its bytes, or the parsed JSON object. */
 export type ConfigJson = string | Uint8Array | Readonly<Record<string, unknown>>;
@@ -44,8 +67,56 @@ export function configFromJson(configJson: ConfigJson, source?: string): ViTMAEC
 
 /** All tensors of safetensors bytes as float32 tensors, by name (I64 ids and F16/BF16 converted). */
 export function namedTensorsFromBytes(bytes: Uint8Array, source?: string): Map<string, Tensor> {
-  const file = parseSafetensors(bytes, source);
+  return asTensors(parseSafetensors(bytes, source));
+}
+
+function asTensors(file: SafetensorsFile): Map<string, Tensor> {
   return new Map([...file.tensors].map(([name, t]) => [name, T.fromArray(toFloat32(t, name), t.shape)]));
+}
+
+/**
+ * A model's weights from safetensors bytes, checked at the boundary before the model sees them: a file
+ * far from what the config describes is refused before the expected names are even listed (a config
+ * of a million layers must not make a million-layer list), and float parameters stored as integers or
+ * holding NaN / ±Infinity are loaded with one warning naming them.
+ */
+function weightsFromBytes(config: ViTMAEConfig, bytes: Uint8Array, source: string | undefined): Map<string, Tensor> {
+  const file = parseSafetensors(bytes, source);
+  const where = source ?? CHECKPOINT_FILE.weights;
+  const expected = footprint(config).parameterTensors;
+  if (expected > 2 * file.tensors.size + 64) {
+    throw new ParameterError(
+      `${where}: the config describes ${expected} parameter tensors (${sizeFields(config)}) but the file holds ` +
+        `${file.tensors.size}: this config.json does not describe these weights`,
+    );
+  }
+  const integers = [...file.tensors].filter(([, t]) => t.dtype === "I32" || t.dtype === "I64");
+  if (integers.length > 0) {
+    warn(
+      `${where}: ${listed(integers.map(([n, t]) => `${n} (${t.dtype})`))} stored under an integer dtype; ` +
+        "converted to float32, as the file says, though every Hugging Face checkpoint stores parameters as floats",
+    );
+  }
+  const named = asTensors(file);
+  const nonFinite = [...named].flatMap(([n, t]) => {
+    const count = t.toArray().reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+    return count === 0 ? [] : [`${n} holds ${count} non-finite value${count === 1 ? "" : "s"}`];
+  });
+  if (nonFinite.length > 0) {
+    warn(`${where}: ${listed(nonFinite)} (NaN or ±Infinity): outputs and gradients through them will not be finite`);
+  }
+  return named;
+}
+
+/** "a, b, c and 4 more": at most `shown` items of a list, and the count of the rest. */
+export function listed(items: readonly string[], shown = 5): string {
+  if (items.length <= shown) return items.join(", ");
+  return `${items.slice(0, shown).join(", ")} and ${items.length - shown} more`;
+}
+
+/** A problem the loader recovers from (the file says so), reported once per load on stderr. */
+function warn(message: string): void {
+  console.warn(`warning: ${message}`);
 }
 
 /** A ViTMAEForPreTraining checkpoint from memory: every tensor checked by name and shape. */
@@ -55,7 +126,7 @@ export function preTrainingFromBytes(
   sources: CheckpointSources = {},
 ): { config: ViTMAEConfig; params: PreTrainingParams } {
   const config = configFromJson(configJson, sources.config);
-  const named = namedTensorsFromBytes(weights, sources.weights);
+  const named = weightsFromBytes(config, weights, sources.weights);
   return { config, params: parametersFromNamed<PreTrainingParams>(config, named, { source: sources.weights }) };
 }
 
@@ -69,7 +140,7 @@ export function encoderFromBytes(
   sources: CheckpointSources = {},
 ): { config: ViTMAEConfig; params: EncoderParams } {
   const config = configFromJson(configJson, sources.config);
-  const named = namedTensorsFromBytes(weights, sources.weights);
+  const named = weightsFromBytes(config, weights, sources.weights);
   const prefixed = [...named.keys()].some((n) => n.startsWith("vit."));
   const encoderOnly = new Map(
     [...named]
@@ -103,4 +174,22 @@ export function weightsToBytes(named: ReadonlyMap<string, Tensor>, order: readon
     }),
   );
   return serializeSafetensors(tensors, { format: "pt" }, CHECKPOINT_FILE.weights);
+}
+
+/** `preTrainingFromBytes` without throwing: the model, or why these bytes are not one. */
+export function tryPreTrainingFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): Either<CheckpointLoadError, { config: ViTMAEConfig; params: PreTrainingParams }> {
+  return attempt(() => preTrainingFromBytes(configJson, weights, sources), CHECKPOINT_LOAD_ERRORS);
+}
+
+/** `encoderFromBytes` without throwing. */
+export function tryEncoderFromBytes(
+  configJson: ConfigJson,
+  weights: Uint8Array,
+  sources: CheckpointSources = {},
+): Either<CheckpointLoadError, { config: ViTMAEConfig; params: EncoderParams }> {
+  return attempt(() => encoderFromBytes(configJson, weights, sources), CHECKPOINT_LOAD_ERRORS);
 }

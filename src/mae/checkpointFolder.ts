@@ -4,10 +4,13 @@
 
 import { type Either, left } from "fp-ts/lib/Either.js";
 import type { Tensor } from "../core/index.ts";
-import { fileSystem, type FileSystem } from "../io/fileSystem.ts";
+import { attempt } from "../io/attempt.ts";
+import { fileSystem, NoFileSystemError, type FileSystem } from "../io/fileSystem.ts";
 import { SafetensorsError } from "../io/safetensors.ts";
 import {
+  CHECKPOINT_LOAD_ERRORS,
   CheckpointError,
+  type CheckpointLoadError,
   checkpointToBytes,
   encoderFromBytes,
   MAX_CONFIG_BYTES,
@@ -131,4 +134,18 @@ function readWeights(fs: FileSystem, path: string): Uint8Array {
   return fs.readFile(path, (problem, cause) => {
     throw new SafetensorsError(problem, { source: path }, cause);
   });
+}
+
+/** `loadPreTraining` without throwing: the model, or why the folder does not hold one (or no file system). */
+export function tryLoadPreTraining(
+  dir: string,
+): Either<CheckpointLoadError | NoFileSystemError, { config: ViTMAEConfig; params: PreTrainingParams }> {
+  return attempt(() => loadPreTraining(dir), [...CHECKPOINT_LOAD_ERRORS, NoFileSystemError]);
+}
+
+/** `loadEncoder` without throwing. */
+export function tryLoadEncoder(
+  dir: string,
+): Either<CheckpointLoadError | NoFileSystemError, { config: ViTMAEConfig; params: EncoderParams }> {
+  return attempt(() => loadEncoder(dir), [...CHECKPOINT_LOAD_ERRORS, NoFileSystemError]);
 }

@@ -257,6 +257,15 @@ function crossFieldIssues(f: Partial<Fields>, json: Record<string, unknown>, iss
   divisible("decoder_hidden_size", f.decoderHiddenSize, 4, "4, as the 2-D sin-cos position table needs");
   const { imageSize: image, patchSize: patch } = f;
   if (image === undefined || patch === undefined) return;
+  if (f.normPixLoss === true && f.numChannels !== undefined && patch[0] * patch[1] * f.numChannels === 1) {
+    issues.push({
+      field: "norm_pix_loss",
+      value: true,
+      problem:
+        "needs patches of at least 2 values, and a 1x1 patch of 1 channel has one: its unbiased variance is 0/0, " +
+        "so every loss would be NaN",
+    });
+  }
   const given = valueOr(json, "image_size", FIELDS.imageSize[2]);
   for (const [i, side] of (["height", "width"] as const).entries()) {
     if (image[i] % patch[i] !== 0) {

@@ -13,5 +13,6 @@ export { initPreTraining, initEncoder, initDecoder } from "./init.ts";
 export * from "./params.ts";
 export * from "./checkpoint.ts";
 export * from "./checkpointFolder.ts";
+export { footprint, whyTooLarge, MAX_TENSOR_ELEMENTS, type Footprint } from "./footprint.ts";
 export { fetchCheckpoint } from "./fetchCheckpoint.ts";
 export { ViTMAEForPreTraining, ViTMAEModel, type ForwardInput } from "./models.ts";

@@ -10,6 +10,7 @@ import type { ViTMAEConfig } from "./config.ts";
 import { checkPixels } from "./embeddings.ts";
 import { encode, type EncoderOutput } from "./encoder.ts";
 import { fetchCheckpoint } from "./fetchCheckpoint.ts";
+import { whyTooLarge } from "./footprint.ts";
 import { forward, type PreTrainingOutput } from "./forward.ts";
 import { initEncoder, initPreTraining } from "./init.ts";
 import type { EncoderParams, PreTrainingParams } from "./params.ts";
@@ -37,6 +38,10 @@ function resolve(cfg: ViTMAEConfig, input: Tensor | ForwardInput) {
   const x: ForwardInput = input instanceof T.Tensor ? { pixelValues: input } : input;
   if (!(x.pixelValues instanceof T.Tensor))
     throw new TypeError("forward: pixelValues must be a Tensor [batch, channels, height, width]");
+  if (x.pixelValues.shape[0] === 0)
+    throw new RangeError(
+      `forward: pixelValues is an empty batch (shape [${x.pixelValues.shape}]): the loss would be 0/0`,
+    );
   const maskRatio = x.maskRatio ?? cfg.maskRatio;
   let noise = x.noise;
   if (!noise && !x.key) {
@@ -49,6 +54,12 @@ function resolve(cfg: ViTMAEConfig, input: Tensor | ForwardInput) {
   }
   if (x.training && !x.dropoutKey) throw new Error("forward: training: true needs a dropoutKey");
   return { ...x, maskRatio, noise, dropoutKey: x.training ? x.dropoutKey : undefined };
+}
+
+/** A RangeError naming the fields when the config's model has a tensor no typed array can hold. */
+function checkAllocatable(config: ViTMAEConfig): void {
+  const why = whyTooLarge(config, { training: false, batchSize: 0 });
+  if (why !== undefined) throw new RangeError(`init: cannot make this model: ${why}`);
 }
 
 export class ViTMAEForPreTraining {
@@ -76,8 +87,9 @@ export class ViTMAEForPreTraining {
     return new ViTMAEForPreTraining(config, params);
   }
 
-  /** A freshly initialised model. */
+  /** A freshly initialised model (refused, naming the fields, when one of its tensors cannot be allocated). */
   static init(config: ViTMAEConfig, key: Key): ViTMAEForPreTraining {
+    checkAllocatable(config);
     return new ViTMAEForPreTraining(config, initPreTraining(key, config));
   }
 
@@ -127,6 +139,7 @@ export class ViTMAEModel {
   }
 
   static init(config: ViTMAEConfig, key: Key): ViTMAEModel {
+    checkAllocatable(config);
     return new ViTMAEModel(config, initEncoder(key, config));
   }
 

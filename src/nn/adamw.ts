@@ -43,10 +43,12 @@ export interface StepOptions {
    */
   donateState?: boolean;
   /**
-   * A 0-d tensor: where it is 0 the step changes nothing (parameters, moments and the step count
-   * stay) — a guard against non-finite gradients decided on the device, without reading them back.
+   * A guard decided on the device, without reading anything back: a 0-d tensor where 0 means the
+   * step changes nothing (parameters, moments and the step count stay); or one per parameter, each
+   * keeping its own parameter and moments (the step count always advances) — so each update can run
+   * as soon as its own gradient is known, without waiting for the others (see src/jit/plan.ts).
    */
-  applyIf?: Tensor;
+  applyIf?: Tensor | ReadonlyMap<string, Tensor>;
 }
 
 /**
@@ -61,8 +63,9 @@ export function adamwStep(
   cfg: AdamWConfig,
   opts: StepOptions,
 ): { params: Map<string, Tensor>; state: AdamWState } {
-  const apply = opts.applyIf ?? T.scalar(1);
-  const t = T.add(state.step, T.notEqual(apply, 0));
+  const guard = opts.applyIf;
+  const global = guard instanceof Map || guard === undefined ? T.scalar(1) : (guard as Tensor);
+  const t = T.add(state.step, T.notEqual(global, 0));
   const [b1, b2] = cfg.betas;
   const lr = typeof opts.lr === "number" ? T.scalar(opts.lr) : opts.lr;
   const stepSize = T.div(lr, T.sub(1, T.pow(b1, t))); //  lr / (1 − β1ᵗ)
@@ -82,6 +85,7 @@ export function adamwStep(
     }
     const wd = opts.decay(name, p) ? cfg.weightDecay : 0;
     const donate = opts.donateState === true && state.m.has(name) && state.v.has(name);
+    const apply = guard instanceof Map ? (guard.get(name) ?? global) : global;
     const [p1, m1, v1] = mapElements(
       "adamw",
       [p, g, m0, v0, lr, stepSize, bc2Sqrt, apply],

@@ -18,7 +18,7 @@ export function readFileBytes(path: string, fail: ReadFail, limit?: { bytes: num
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (cause) {
-    return fail(problemOf(cause), cause);
+    return fail(readProblem(cause), cause);
   }
   try {
     const stat = fstatSync(fd);
@@ -31,7 +31,7 @@ export function readFileBytes(path: string, fail: ReadFail, limit?: { bytes: num
     try {
       bytes = readFileSync(fd);
     } catch (cause) {
-      return fail(problemOf(cause), cause);
+      return fail(readProblem(cause), cause);
     }
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } finally {
@@ -44,7 +44,8 @@ export function readFileText(path: string, fail: ReadFail, limit?: { bytes: numb
   return new TextDecoder().decode(readFileBytes(path, fail, limit));
 }
 
-function problemOf(cause: unknown): string {
+/** The problem an fs error means, in the words every reader uses. */
+export function readProblem(cause: unknown): string {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ENOENT") return "no such file";
   if (code === "EISDIR") return "is a folder, not a file";

@@ -1,7 +1,8 @@
 // The pre-training loop (MAE's main_pretrain.py / engine_pretrain.py): AdamW with MAE's parameter
 // groups, lr = blr × effective batch / 256 with warmup and half-cycle cosine, gradient accumulation,
 // optional clipping, checkpoints that resume exactly. Every random choice is a pure function of
-// (seed, step), so a resumed run replays the uninterrupted one number for number.
+// (seed, step), so a resumed run replays the uninterrupted one number for number. A run that diverges
+// stops before it saves over its last good checkpoint; a run that fails otherwise saves first.
 
 import * as T from "../core/index.ts";
 import type { Key } from "../core/index.ts";
@@ -11,24 +12,12 @@ import { initPreTraining } from "../mae/init.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import { initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
+import type { PlanMemory } from "../jit/index.ts";
 import { makePretrainStep } from "./pretrainStep.ts";
+import { hyperProblems, toSaved, type PretrainHyper } from "./hyper.ts";
 import { saveTrainingCheckpoint, type TrainerState } from "./trainCheckpoint.ts";
 
-export interface PretrainHyper {
-  batchSize: number;
-  /** Micro-batches per optimizer step (effective batch = batchSize × accumIter). */
-  accumIter: number;
-  totalSteps: number;
-  /** The absolute peak learning rate (already scaled from blr if that was given). */
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  betas: [number, number];
-  clipGrad: number | null;
-  maskRatio: number;
-  augment: boolean;
-}
+export type { PretrainHyper } from "./hyper.ts";
 
 export interface StepInfo {
   step: number; //       optimizer steps done, after this one
@@ -50,17 +39,43 @@ export interface PretrainRun {
   seed: number;
   outDir: string;
   checkpointEvery: number;
-  /** Where to start: fresh (undefined) or a loaded checkpoint. */
-  resume?: { params: PreTrainingParams; opt: AdamWState; step: number };
+  /** Where to start: fresh (undefined) or a loaded checkpoint (with its running loss, if saved). */
+  resume?: { params: PreTrainingParams; opt: AdamWState; step: number; runningLoss?: number | null };
   onStep?: (info: StepInfo) => void;
   onCheckpoint?: (path: string, step: number) => void;
+  /** Called once the training step is compiled, before it first runs: its kernels and the memory it needs. */
+  onCompiled?: (info: { kernels: number } & PlanMemory) => void;
   /** Polled between steps: true stops the run after saving a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
 }
 
-export class NonFiniteLossError extends Error {
+/** The run stopped because it diverged: the parameters are bad, so nothing was saved after it. */
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+}
+
+/** The loss or a gradient became NaN or ±Infinity. */
+export class NonFiniteLossError extends DivergenceError {
   override name = "NonFiniteLossError";
 }
+
+/** A step failed for another reason (an unreadable image, a full disk): the run so far was saved first. */
+export class StepFailedError extends Error {
+  override name = "StepFailedError";
+}
+
+/**
+ * The divergence rule: a step whose loss exceeds DIVERGENCE_FACTOR times the running mean of the
+ * losses before it (an exponential moving average, weight RUNNING_DECAY on the past; saved with each
+ * checkpoint, so a resumed run applies the same rule) and DIVERGENCE_FLOOR stops the run, as a
+ * non-finite loss does. Healthy MAE runs move by a few percent per step; a tenfold jump is the
+ * start of a blow-up (a bad learning rate, a damaged resume), and stopping there keeps the last good
+ * checkpoint from being saved over.
+ */
+export const DIVERGENCE_FACTOR = 10;
+/** …and is above 1 (a normalised-pixel MSE): tiny losses may jump tenfold without harm. */
+export const DIVERGENCE_FLOOR = 1;
+const RUNNING_DECAY = 0.9;
 
 export interface PretrainResult {
   params: PreTrainingParams;
@@ -81,6 +96,8 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     throw new Error(
       "pretrain: mask ratio 0 leaves nothing to reconstruct (the loss would be 0/0); use a ratio in (0, 1)",
     );
+  const problems = hyperProblems(h);
+  if (problems.length > 0) throw new RangeError(`pretrain: ${problems.join("; ")}`);
   const keys = runKeys(run.seed);
   const loader = makeLoader({
     dataset: run.dataset,
@@ -95,15 +112,17 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   let opt = run.resume?.opt ?? initAdamW(namedParameters(params));
   let step = run.resume?.step ?? 0;
   let lastLoss: number | null = null;
+  let runningLoss = run.resume?.runningLoss ?? null;
   let lastSaved: number | null = null; // the step of this run's newest checkpoint, if any
   const save = () => {
     const state: TrainerState = {
       step,
       totalSteps: h.totalSteps,
       seed: run.seed,
-      hyper: { ...h, betas: h.betas.join(",") },
+      hyper: toSaved(h),
       data: run.dataSpec,
       lastLoss,
+      runningLoss,
     };
     const path = saveTrainingCheckpoint(run.outDir, {
       config: cfg,
@@ -117,6 +136,36 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   };
   const trainStep = makePretrainStep(cfg, h);
   const dropoutOn = cfg.hiddenDropoutProb > 0 || cfg.attentionProbsDropoutProb > 0;
+  /** Why the run stops at this step, and where its last good checkpoint is. */
+  const stopping = (what: string) => {
+    const kept =
+      lastSaved !== null
+        ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
+        : run.resume
+          ? `No checkpoint was saved since the run resumed at step ${run.resume.step}`
+          : "No checkpoint was saved before it";
+    return `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`;
+  };
+  /** Reading a step's batches failed (an unreadable image): save the run so far (as Ctrl-C does), then report. */
+  const failed = (e: unknown): StepFailedError => {
+    const message = e instanceof Error ? e.message : String(e);
+    if (lastSaved === step || step === (run.resume?.step ?? 0)) {
+      const since = run.resume ? `since the run resumed at step ${run.resume.step}` : "before it";
+      return new StepFailedError(`${message} (at step ${step + 1}; no step was completed ${since})`, { cause: e });
+    }
+    try {
+      save();
+    } catch (saveError) {
+      return new StepFailedError(
+        `${message} (at step ${step + 1}; saving the run so far failed too: ${(saveError as Error).message})`,
+        { cause: e },
+      );
+    }
+    return new StepFailedError(
+      `${message} (at step ${step + 1}; the run up to step ${step} is saved in ${run.outDir})`,
+      { cause: e },
+    );
+  };
 
   while (step < h.totalSteps) {
     if (run.shouldStop?.()) {
@@ -125,38 +174,47 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     }
     const started = performance.now();
     const indices = Array.from({ length: h.accumIter }, (_, micro) => step * h.accumIter + micro);
-    const pixels = indices.map((index) => {
-      const batch = loader.batchAt(index);
-      return T.fromArray(batch.pixels, batch.shape);
-    });
+    let pixels: T.Tensor[];
+    try {
+      pixels = indices.map((index) => {
+        const batch = loader.batchAt(index);
+        return T.fromArray(batch.pixels, batch.shape);
+      });
+    } catch (e) {
+      throw failed(e); // nothing of this step has touched the parameters yet
+    }
     const lr = lrAt(schedule, step);
-    const out = trainStep(
+    const args = [
       params,
       opt,
       pixels,
       T.scalar(lr),
       indices.map((index) => T.random.foldIn(keys.mask, index)),
       indices.map((index) => (dropoutOn ? T.random.foldIn(keys.dropout, index) : undefined)),
-    );
-    // The update is guarded on the device: a non-finite step changes nothing, so the state stays good.
+    ] as const;
+    if (trainStep.traces === 0 && run.onCompiled) {
+      const memory = trainStep.lower(...args); // the plan, and the memory a step needs, before it runs
+      run.onCompiled({ kernels: trainStep.kernelCount() ?? 0, ...memory });
+    }
+    const out = trainStep(...args);
+    // The update is guarded on the device (a parameter whose gradient is not finite keeps its value);
+    // a step that was not applied whole stops the run without saving its state.
     params = out.params;
     opt = out.opt;
     const loss = out.loss.item();
     if (out.applied.item() === 0) {
       const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
-      const kept =
-        lastSaved !== null
-          ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
-          : run.resume
-            ? `No checkpoint was saved since the run resumed at step ${run.resume.step}`
-            : "No checkpoint was saved before it";
-      throw new NonFiniteLossError(
-        `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`,
-      );
+      throw new NonFiniteLossError(stopping(what));
+    }
+    // The exploded step's update is in the (donated) parameters: the run stops without saving them.
+    if (runningLoss !== null && loss > DIVERGENCE_FACTOR * runningLoss && loss > DIVERGENCE_FLOOR) {
+      const ratio = `over ${DIVERGENCE_FACTOR}× its running mean ${runningLoss.toPrecision(4)}`;
+      throw new DivergenceError(stopping(`the loss exploded to ${loss} (${ratio})`));
     }
     const gradNorm = h.clipGrad !== null ? out.gradNorm.item() : null;
     step++;
     lastLoss = loss;
+    runningLoss = runningLoss === null ? loss : RUNNING_DECAY * runningLoss + (1 - RUNNING_DECAY) * loss;
     const seconds = (performance.now() - started) / 1000;
     run.onStep?.({
       step,

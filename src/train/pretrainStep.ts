@@ -10,7 +10,7 @@ import { jit } from "../jit/index.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { forward } from "../mae/forward.ts";
 import { FROZEN_PARAMETERS, namedParameters, parametersFromNamed, type PreTrainingParams } from "../mae/params.ts";
-import { adamwStep, globalNorm, maeDecay, type AdamWState } from "../nn/adamw.ts";
+import { adamwStep, maeDecay, type AdamWState } from "../nn/adamw.ts";
 
 export interface StepHyper {
   maskRatio: number;
@@ -27,7 +27,11 @@ export interface StepResult {
   loss: Tensor;
   /** Global L2 norm of the trainable gradients, before clipping (0-d). */
   gradNorm: Tensor;
-  /** 1 when loss and gradients were finite and the update was applied, else 0 (nothing changed). */
+  /**
+   * 1 when the loss and every gradient were finite and the update was applied. Else 0: parameters
+   * whose own gradient was not finite (all of them, if the loss was not) kept their values and
+   * moments; with clipping, nothing changed. Stop the run on 0 (the state is not one to save).
+   */
   applied: Tensor;
 }
 
@@ -62,19 +66,25 @@ export function makePretrainStep(cfg: ViTMAEConfig, h: StepHyper) {
     let grads = new Map(
       [...gradSum!].filter(([n]) => !frozen.has(n)).map(([n, g]) => [n, micro === 1 ? g : T.div(g, micro)]),
     );
-    const gradNorm = globalNorm(grads);
-    // NaN and ±∞ fail `< ∞`: one finite test covers the loss and every gradient.
-    const applied = T.less(T.abs(T.add(loss, gradNorm)), Infinity);
+    // NaN and ±∞ fail `< ∞`: one finite test covers a loss and a gradient's sum of squares.
+    const finite = (x: Tensor) => T.less(T.abs(x), Infinity);
+    const squares = new Map([...grads].map(([n, g]) => [n, T.sum(T.square(g))]));
+    const gradNorm = T.sqrt([...squares.values()].reduce((a, b) => T.add(a, b)));
+    const applied = finite(T.add(loss, gradNorm));
     if (h.clipGrad !== null) {
       const scale = T.minimum(T.div(h.clipGrad, T.add(gradNorm, 1e-6)), 1);
       grads = new Map([...grads].map(([n, g]) => [n, T.mul(g, scale)]));
     }
+    // Without clipping, each parameter's update waits only for its own gradient (guarded by that
+    // gradient and the loss), so the plan frees each gradient once it is used; with clipping, every
+    // update needs the global norm first.
+    const guard = h.clipGrad === null ? new Map([...squares].map(([n, sq]) => [n, finite(T.add(loss, sq))])) : applied;
     const updated = adamwStep(
       namedParameters(params),
       grads,
       opt,
       { betas: h.betas, eps: 1e-8, weightDecay: h.weightDecay },
-      { lr, decay: maeDecay, frozen, applyIf: applied },
+      { lr, decay: maeDecay, frozen, applyIf: guard },
     );
     return {
       params: parametersFromNamed<PreTrainingParams>(cfg, updated.params),

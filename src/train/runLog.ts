@@ -15,8 +15,13 @@ export class RunLog<E extends { step: number } = StepInfo> {
     writeFileAtomic(this.path, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
   }
 
+  /** Adds one entry's line; a failed write (a full disk, a read-only folder) names the log file. */
   append(info: E): void {
-    appendFileSync(this.path, `${JSON.stringify({ ...info, time: new Date().toISOString() })}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify({ ...info, time: new Date().toISOString() })}\n`);
+    } catch (e) {
+      throw new Error(`cannot append to the run log ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   read(): E[] {

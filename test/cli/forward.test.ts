@@ -131,7 +131,7 @@ test("bad arguments: one line on stderr naming the problem, non-zero exit", asyn
     ],
     [
       ["forward", "--model", model, "--inputs", at("no-such.safetensors"), "--out", at("x.safetensors")],
-      /no-such\.safetensors does not exist/,
+      /no-such\.safetensors": no such file/,
     ],
     [["forward", "--model", model, "--inputs", garbage, "--out", at("x.safetensors")], /garbage\.safetensors/],
     [["forward", "--model", model, "--inputs", noPixels, "--out", at("x.safetensors")], /no tensor named pixel_values/],

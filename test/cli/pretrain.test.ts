@@ -42,7 +42,8 @@ async function interruptedAt(stopAt: number, argv: string[]) {
   return runCli(argv, (line) => {
     if (!line.startsWith(`step ${stopAt}/`)) return;
     // Only the handler pretrain added: emitting the event would also reach the test runner's own, if any.
-    for (const handler of process.listeners("SIGINT").filter((l) => !before.includes(l))) (handler as () => void)();
+    for (const handler of process.listeners("SIGINT").filter((l) => !before.includes(l)))
+      (handler as (signal: string) => void)("SIGINT");
   });
 }
 
@@ -58,6 +59,11 @@ test("pretrain writes progress, log.jsonl, loss.png and a checkpoint/ that forwa
       `progress line for step ${step}:\n${r.stdout.join("\n")}`,
     );
   assert.match(r.stdout.at(-1)!, /^done: 6 steps, final loss \d+\.\d{4}/);
+  // Before the first step: the compiled step and the memory it needs.
+  const plan = r.stdout.findIndex((l) =>
+    /^compiled the training step: \d+ kernels; intermediate buffers \d+\.\d MiB on cpu/.test(l),
+  );
+  assert.ok(plan >= 0 && plan < r.stdout.findIndex((l) => l.startsWith("step 1/6")), r.stdout.join("\n"));
 
   const lines = readFileSync(join(full, "log.jsonl"), "utf8")
     .trimEnd()
@@ -115,7 +121,7 @@ test("Ctrl-C after step 3 saves, exits 130 naming --resume; --resume finishes wi
   const r = await interruptedAt(3, [...common, "--steps", "6", "--out", stopped]);
   assert.equal(r.code, 130, r.stderr.join("\n"));
   assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
-  assert.match(r.stderr[0], /interrupted at step 3\/6: checkpoint saved in .*; continue with --resume /);
+  assert.match(r.stderr[0], /interrupted \(SIGINT\) at step 3\/6: checkpoint saved in .*; continue with --resume /);
   assert.equal(loadTrainingCheckpoint(stopped).state.step, 3);
   assert.equal(logLosses(stopped).length, 3);
   cpSync(stopped, stoppedCopy, { recursive: true });
@@ -153,7 +159,7 @@ test("a diverging run (--lr 10 --weight-decay 10) stops with one line; the last 
   assert.equal(r.code, 1);
   assert.equal(r.stderr.length, 1, r.stderr.join("\n"));
   const m = new RegExp(
-    String.raw`^vitmae pretrain: (?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)) ` +
+    String.raw`^vitmae pretrain: (?:the loss became (?:NaN|-?Infinity)|the gradients became non-finite \(loss [^)]*\)|the loss exploded to \S+ \([^)]*\)) ` +
       String.raw`at step (\d+); stopping\. The last good checkpoint \(step (\d+)\) is kept in `,
   ).exec(r.stderr[0]);
   assert.ok(m, r.stderr[0]);
@@ -251,7 +257,7 @@ test("the real process: SIGINT mid-run exits 130, checkpoint at the log's last s
   }
   child.kill("SIGINT");
   assert.equal(await exited, 130, output);
-  assert.match(output, /interrupted at step \d+\/120: .*--resume /);
+  assert.match(output, /interrupted \(SIGINT\) at step \d+\/120: .*--resume /);
   assert.deepEqual(
     readdirSync(out).filter((n) => n.startsWith("checkpoint")),
     ["checkpoint"],
@@ -268,6 +274,31 @@ test("the real process: SIGINT mid-run exits 130, checkpoint at the log's last s
   assert.equal(unbroken.code, 0, unbroken.stderr.join("\n"));
   assert.deepEqual(logLosses(out), logLosses(at("sigint-unbroken")));
   assert.deepEqual(logLosses(out).slice(0, partial.length), partial, "the interrupted process logged the same losses");
+});
+
+test("finding 5, the real process: SIGTERM (a scheduler, docker stop) saves like Ctrl-C and exits 143", async () => {
+  const out = at("sigterm");
+  const child = spawn(process.execPath, ["bin/vitmae.mjs", ...common, "--steps", "120", "--out", out], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (b: Buffer) => (output += b));
+  child.stderr.on("data", (b: Buffer) => (output += b));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!(existsSync(join(out, "log.jsonl")) && readFileSync(join(out, "log.jsonl"), "utf8").includes("\n"))) {
+    assert.ok(Date.now() < deadline && child.exitCode === null, `no step logged within 30 s: ${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGTERM");
+  assert.equal(await exited, 143, output);
+  assert.match(output, /interrupted \(SIGTERM\) at step \d+\/120: checkpoint saved in .*--resume /);
+  assert.equal(
+    loadTrainingCheckpoint(out).state.step,
+    logLosses(out).length,
+    "the checkpoint is at the log's last step",
+  );
 });
 
 test("the real process: a corrupt image is one stderr line naming the file (no stack), exit 1", () => {

@@ -119,7 +119,7 @@ test("bad inputs: one clear line, a non-zero exit, and no JSON written", async (
   const json = join(outDir, "r.json");
   const cases: [string[], RegExp][] = [
     [["--model", modelDir, "--data", flat, "--json", json], /has no labels; probing needs classes/],
-    [["--model", join(root, "nope"), "--data", data, "--json", json], /checkpoint folder .*nope does not exist/],
+    [["--model", join(root, "nope"), "--data", data, "--json", json], /--model .*nope does not exist/],
     [["--model", modelDir, "--data", join(root, "no-data"), "--json", json], /does not exist/],
     [["--model", modelDir, "--data", data, "--train-fraction", "1", "--json", json], /--train-fraction must be/],
     [

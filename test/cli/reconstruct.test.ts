@@ -186,7 +186,7 @@ test("bad inputs: one clear line, a non-zero exit, and nothing written", async (
   ViTMAEForPreTraining.init(unsafeConfig({ numChannels: 2 }, tiny), T.key(13)).savePretrained(twoChannelDir);
   const out = join(outDir, "grid.png");
   const cases: [string[], RegExp][] = [
-    [["--model", join(root, "nope"), "--image", rgb, "--out", out], /checkpoint folder .*nope does not exist/],
+    [["--model", join(root, "nope"), "--image", rgb, "--out", out], /--model .*nope does not exist/],
     [["--model", outDir, "--image", rgb, "--out", out], /is not a checkpoint folder \(no config\.json/],
     [["--model", modelDir, "--image", corrupt, "--out", out], /corrupt\.png.*(corrupt|truncated) PNG/],
     [["--model", modelDir, "--image", gif, "--out", out], /GIF images are not supported/],

@@ -1,6 +1,7 @@
 // Bad input gives a named error that says what is wrong: the op, the shapes, the axis, the key.
 
 import { test } from "node:test";
+import assert from "node:assert/strict";
 import * as T from "../../src/core/index.ts";
 import { KeyError, ShapeError } from "../../src/core/index.ts";
 import { valueAndGrad, vjp } from "../../src/autodiff/index.ts";
@@ -134,4 +135,34 @@ test("autodiff misuse: cotangent shape or count, argnums, non-scalar f", () => {
     "1 arguments",
   );
   assertThrowsWith(() => valueAndGrad((x: T.Tensor) => T.sum(x), { argnums: [0, -1] })(t23), RangeError, "argnum -1");
+});
+
+test("integer arguments are checked: fractional or NaN slice bounds, reshape dims, axes, split sizes and key data", () => {
+  const x = T.reshape(T.arange(12), [3, 4]);
+  for (const spec of [{ start: 0.5 }, { stop: Number.NaN }, { start: 1, stop: 2.25 }, { step: 1.5 }]) {
+    assert.throws(
+      () => T.slice(x, [spec]),
+      (e: Error) => e instanceof T.ShapeError && /slice: .* on axis 0/.test(e.message),
+      JSON.stringify(spec),
+    );
+  }
+  assert.throws(() => T.reshape(x, [2.5, -1]), /reshape: cannot reshape \[3, 4\]/);
+  assert.throws(() => T.reshape(x, [Number.NaN, 12]), /reshape/);
+  assert.throws(() => T.sum(x, 0.5), /sum: axis 0.5 is out of range/);
+  assert.throws(() => T.split(x, [1.5, 1.5]), /split: sizes \[1.5, 1.5\]/);
+  assert.throws(
+    () => T.takeAlongAxis(x, T.fromArray([0.5, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], [3, 4]), 1),
+    /takeAlongAxis: index 0.5/,
+  );
+  assert.throws(() => T.random.foldIn(T.key(0), 1.5), /foldIn: data must be a safe integer/);
+  assert.throws(() => T.random.foldIn(T.key(0), 2 ** 60), /foldIn: data must be a safe integer/);
+});
+
+test("a tensor too large to exist is refused before anything is allocated, naming the op and the shape", () => {
+  const huge = [2 ** 16, 2 ** 15] as const; // 2^31 elements
+  assert.throws(() => T.ones(huge), /ones: shape \[65536, 32768\] has 2147483648 elements/);
+  assert.throws(() => T.zeros([2 ** 31]), /zeros: shape \[2147483648\]/);
+  assert.throws(() => T.random.normal(T.key(0), huge), /normal: shape \[65536, 32768\] has 2147483648 elements/);
+  assert.throws(() => T.arange(0, 2 ** 32), /arange: 4294967296 elements/);
+  assert.throws(() => T.full([-1], 0), /full: invalid shape \[-1\]/);
 });

@@ -6,14 +6,14 @@ import assert from "node:assert/strict";
 import { backend, getBackend, setBackend } from "../../src/core/backend.ts";
 import "../../src/core/backends/reference.ts";
 import { GPUJS_MODES, bestGpujsMode, gpujsMode, isGpujsModeAvailable } from "../../src/core/backends/gpujs.ts";
-import { conformanceTests } from "../helpers/backendConformance.ts";
+import { conformanceProperties } from "../helpers/backendConformance.ts";
 
 // "gpu" resolves to one of the GL modes, which are tested under their own names where they exist.
 const MODES = GPUJS_MODES.filter((m) => m !== "gpu" && isGpujsModeAvailable(m));
 
 for (const mode of MODES) {
   // gpu.js compiles each new shape signature (tens of ms): few runs.
-  conformanceTests(`gpujs:${mode}`, { numRuns: 12, mathTol: 2e-6 });
+  for (const p of conformanceProperties(`gpujs:${mode}`, { numRuns: 12, mathTol: 2e-6 })) test(p.name, p.run);
 
   test(`gpujs:${mode}: offsets past 2^24 and dims past 2^23 are exact (float32 thread ids)`, () => {
     // a transposed 4099 x 4099 copy reaches element 16.8M (> 2^24); a flat 2^23 + 2 map splits into 2 x 4194305

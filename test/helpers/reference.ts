@@ -4,31 +4,17 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { toNumbers, type SafeTensor } from "../../src/io/safetensors.ts";
+import type { SafeTensor } from "../../src/io/safetensors.ts";
 import { readSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { loadConfig } from "../../src/mae/checkpointFolder.ts";
 import "../../src/node/nodeFileSystem.ts"; // loadConfig reads through the file-system seam
 import type { ViTMAEConfig } from "../../src/mae/config.ts";
+import type { CaseJson } from "./parity.ts";
+
+export { maxAbs, maxAbsDiff, toleranceOf, values, type CaseJson } from "./parity.ts";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const referenceDir = path.resolve(repoRoot, "test/fixtures/hf");
-
-/** The parts of case.json the tests use (the file has more). */
-export interface CaseJson {
-  name: string;
-  flags: { output_hidden_states: boolean; output_attentions: boolean; interpolate_pos_encoding: boolean };
-  derived: { grid_hw: [number, number]; seq_length: number; len_keep: number };
-  frozen_parameters?: string[];
-  has_grads?: boolean;
-  tolerance: {
-    per_tensor_f32_vs_f64: Record<
-      string,
-      { suggested_atol: number; max_abs_ref?: number; near_zero_reference?: boolean }
-    >;
-    exact?: string[];
-  };
-  hf_save_pretrained_config_json_would_be?: Record<string, unknown>;
-}
 
 export interface ReferenceCase {
   name: string;
@@ -69,41 +55,6 @@ export function loadReferenceCase(name: string): ReferenceCase {
   };
   cache.set(name, c);
   return c;
-}
-
-/** The values of a stored tensor as float64 numbers (I64 ids exactly). */
-export const values = (t: SafeTensor, name?: string): Float64Array => toNumbers(t, name);
-
-/**
- * The allowed max |ours - golden| for tensor `name`: case.json's suggested_atol, or, when the case
- * has no entry for it, the README's simpler rule 3e-5 · max|golden| (reported as `fallback`).
- */
-export function toleranceOf(
-  c: ReferenceCase,
-  name: string,
-  golden: ArrayLike<number>,
-): { atol: number; fallback: boolean } {
-  const entry = c.json.tolerance.per_tensor_f32_vs_f64[name];
-  if (entry && Number.isFinite(entry.suggested_atol)) return { atol: entry.suggested_atol, fallback: false };
-  return { atol: 3e-5 * maxAbs(golden), fallback: true };
-}
-
-export function maxAbs(xs: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < xs.length; i++) m = Math.max(m, Math.abs(xs[i]));
-  return m;
-}
-
-/** max |a - b| (NaN when they disagree on NaN-ness or length). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return NaN;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (Number.isNaN(d)) return NaN;
-    if (d > m) m = d;
-  }
-  return m;
 }
 
 /** Names of io tensors with the given prefix, in file order. */

@@ -174,3 +174,39 @@ test("an output that later kernels also read keeps its value (its buffer is neve
   assert.equal(out.t.item(), 4);
   assert.equal(out.u.item(), Math.fround(Math.sqrt(8)));
 });
+
+test("each parameter's update runs once its own gradient is known: the gradients never all live at once", () => {
+  const D = 128;
+  const names = Array.from({ length: 8 }, (_, i) => `w${i}`);
+  const params = new Map(names.map((n, i) => [n, T.random.normal(T.key(i), [D, D], 0, 0.05)]));
+  const loss = (p: Map<string, Tensor>, x: Tensor) => {
+    let h = x;
+    for (const n of names) h = T.tanh(T.matmul(h, p.get(n)!));
+    return T.mean(T.square(h));
+  };
+  const step = jit(
+    (p: Map<string, Tensor>, o: ReturnType<typeof initAdamW>, x: Tensor) => {
+      const [l, g] = valueAndGrad(loss)(p, x);
+      const guard = new Map([...g].map(([n, gi]) => [n, T.less(T.abs(T.add(l, T.sum(T.square(gi)))), Infinity)]));
+      const cfg = { betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0 };
+      const u = adamwStep(p, g, o, cfg, { lr: 1e-3, decay: () => false, applyIf: guard });
+      return { p: u.params, o: u.state, l };
+    },
+    { donate: [0, 1] },
+  );
+  step(params, initAdamW(params), T.random.normal(T.key(9), [4, D]));
+  const gradientBytes = names.length * D * D * 4;
+  const arena = Object.values(step.memory()!.arenaBytes).reduce((a, b) => a + b, 0);
+  assert.ok(arena < gradientBytes / 2, `arena ${arena} B, the gradients together ${gradientBytes} B`);
+});
+
+test("lower() plans without running: the memory a call needs is known before it runs, and nothing is donated", () => {
+  const f = jit((x: Tensor) => T.sum(T.exp(T.matmul(x, T.transpose(x)))), { donate: [0] });
+  const x = T.ones([32, 16]);
+  const memory = f.lower(x);
+  assert.equal(f.traces, 1);
+  assert.ok(memory.arenaBytes.cpu ?? memory.arenaBytes.reference > 0);
+  assert.deepEqual([...x.toArray()].slice(0, 2), [1, 1], "the argument is still usable: lower() runs nothing");
+  f(x);
+  assert.equal(f.traces, 1, "the call reuses the lowered plan");
+});

@@ -393,7 +393,7 @@ test("property: valid configs are accepted, derived sizes are right, and parseCo
         layerNormEps: v.eps,
         maskRatio: v.maskRatio,
         qkvBias: v.qkvBias,
-        normPixLoss: v.normPixLoss,
+        normPixLoss: v.normPixLoss && ph * pw * v.channels > 1, // one-value patches have no variance (refused)
         numChannels: v.channels,
         extra: v.extra,
         imageSize: v.square ? ph * gh : [ph * gh, pw * gw],
@@ -443,4 +443,15 @@ test("presets are valid, round-trip, and carry the Hub / brief numbers", () => {
   }
   const unknown = errorOf(preset("gigantic"));
   assert.match(unknown.message, /preset = "gigantic": is not a preset; known presets: base, large, huge, tiny, mnist/);
+});
+
+test("finding 12: norm_pix_loss with one-value patches (1x1, one channel) is refused: its variance is 0/0", () => {
+  const err = errorOf(parseConfig({ patch_size: 1, image_size: 4, num_channels: 1, norm_pix_loss: true }));
+  assert.match(err.message, /norm_pix_loss = true: needs patches of at least 2 values/);
+  for (const ok of [
+    { patch_size: 1, image_size: 4, num_channels: 1, norm_pix_loss: false },
+    { patch_size: 1, image_size: 4, num_channels: 2, norm_pix_loss: true },
+    { patch_size: [1, 2], image_size: 4, num_channels: 1, norm_pix_loss: true },
+  ])
+    assert.ok(isRight(parseConfig(ok)), JSON.stringify(ok));
 });

@@ -234,3 +234,29 @@ function structuredCloneParams<P>(p: P): P {
     return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, structuredCloneParams(v)])) as P;
   return p;
 }
+
+test("finding 8: an empty batch is refused by the model classes (HF's loss would be 0/0)", () => {
+  const model = ViTMAEForPreTraining.init(
+    unsafeConfig({
+      imageSize: 8,
+      patchSize: 4,
+      hiddenSize: 8,
+      numAttentionHeads: 2,
+      numHiddenLayers: 1,
+      intermediateSize: 8,
+      decoderHiddenSize: 8,
+      decoderNumAttentionHeads: 2,
+      decoderNumHiddenLayers: 1,
+      decoderIntermediateSize: 8,
+    }),
+    T.key(0),
+  );
+  assert.throws(
+    () => model.forward({ pixelValues: T.zeros([0, 3, 8, 8]), key: T.key(1) }),
+    /pixelValues is an empty batch \(shape \[0,3,8,8\]\)/,
+  );
+  assert.throws(
+    () => ViTMAEModel.init(model.config, T.key(0)).forward({ pixelValues: T.zeros([0, 3, 8, 8]), maskRatio: 0 }),
+    /empty batch/,
+  );
+});

@@ -13,7 +13,6 @@ import { treeMap, valueAndGrad, type Tree } from "../../src/autodiff/index.ts";
 import { readSafetensorsFile } from "../../src/node/safetensorsFile.ts";
 import { main } from "../../src/cli/main.ts";
 import {
-  FROZEN_PARAMETERS,
   decode,
   encode,
   forward,
@@ -31,14 +30,12 @@ import {
   maxAbsDiff,
   referenceCaseNames,
   repoRoot,
-  toleranceOf,
   values,
   type ReferenceCase,
 } from "../helpers/reference.ts";
+import { parityFailures, type Ours } from "../helpers/parity.ts";
 
 const cases = referenceCaseNames();
-const EXACT = new Set(["mask", "ids_restore"]);
-const FROZEN = new Set<string>(FROZEN_PARAMETERS.map((n) => `grad.${n}`));
 /** Golden names that are inputs or checked separately (debug.*, f64.*), not outputs of `forward`. */
 const isOutputOrGrad = (n: string) =>
   !(n === "pixel_values" || n === "noise" || n.startsWith("debug.") || n.startsWith("f64."));
@@ -49,48 +46,9 @@ const tensorOf = (c: ReferenceCase, name: string): Tensor => {
   return T.fromArray(values(t, name), t.shape);
 };
 
-/**
- * Compares our tensors with the golden ones by the README's rule and reports every failure at once
- * (exact for mask/ids_restore; else max|diff| <= suggested_atol, or 3e-5·max|golden| without an entry).
- */
-function compareAll(
-  t: TestContext,
-  c: ReferenceCase,
-  ours: Map<string, { shape: readonly number[]; data: ArrayLike<number> }>,
-  names: string[],
-  where: string,
-): void {
-  const failures: string[] = [];
-  const fallbacks: string[] = [];
-  for (const name of names) {
-    const golden = c.io.get(name)!;
-    const mine = ours.get(name);
-    if (!mine) {
-      failures.push(`${name}: not produced`);
-      continue;
-    }
-    const shapeG = golden.shape.join(",");
-    if (mine.shape.join(",") !== shapeG) {
-      failures.push(`${name}: shape [${mine.shape}] vs golden [${shapeG}]`);
-      continue;
-    }
-    const g = values(golden, name);
-    const diff = maxAbsDiff(mine.data, g);
-    if (EXACT.has(name) || c.json.tolerance.exact?.includes(name)) {
-      if (diff !== 0) failures.push(`${name}: must match exactly, max |diff| ${diff}`);
-      continue;
-    }
-    const { atol, fallback } = toleranceOf(c, name, g);
-    if (fallback) fallbacks.push(name);
-    if (!(diff <= atol)) {
-      const why = FROZEN.has(name)
-        ? " (frozen table in HF: this gradient is informational, optimisers never use it)"
-        : "";
-      failures.push(
-        `${name}: max |diff| ${diff.toExponential(3)} > atol ${atol.toExponential(3)} (max |golden| ${maxAbs(g).toExponential(3)})${why}`,
-      );
-    }
-  }
+/** Compares our tensors with the golden ones by the README's rule and reports every failure at once. */
+function compareAll(t: TestContext, c: ReferenceCase, ours: Ours, names: string[], where: string): void {
+  const { failures, fallbacks } = parityFailures(c, ours, names);
   if (fallbacks.length)
     t.diagnostic(`${where}: no suggested_atol in case.json for ${fallbacks.join(", ")}: used 3e-5 * max|golden|`);
   assert.deepEqual(

@@ -2,8 +2,7 @@
 // input (no copy); each VJP moves the cotangent back the other way.
 
 import type { Program } from "../backend.ts";
-import { isContiguous } from "../backends/hostKernels.ts";
-import { contiguousStrides, fmt, normalizeAxis, shapeSize, ShapeError, type Shape } from "../shape.ts";
+import { contiguousStrides, fmt, isContiguous, normalizeAxis, shapeSize, ShapeError, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { emit, emitView } from "./primitive.ts";
 import { sum } from "./reduce.ts";

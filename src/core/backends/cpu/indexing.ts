@@ -9,7 +9,8 @@ import { cpuThreads, queueTask, runQueue, runtime } from "../../wasm/runtime.ts"
 import * as K from "../hostKernels.ts";
 import { hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
-import { contiguousAt, isContiguous, tempFree } from "./temporaries.ts";
+import { isContiguous } from "../../shape.ts";
+import { contiguousAt, tempFree } from "./temporaries.ts";
 
 /**
  * Below this many elements one thread is faster than the pool: gather and scatterAdd move memory,

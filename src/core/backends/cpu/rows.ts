@@ -4,10 +4,11 @@
 // No JavaScript allocation on the common path (contiguous rows in the heap).
 import type { Target, View } from "../../backend.ts";
 import { CALL_SCALARS_AT, cpuThreads, queueTask, runQueue, type Runtime, runtime } from "../../wasm/runtime.ts";
-import * as K from "../hostKernels.ts";
+import * as K from "../hostRowKernels.ts";
 import { hostArray, hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
-import { contiguousAt, isContiguous, tempAlloc, tempFree } from "./temporaries.ts";
+import { isContiguous } from "../../shape.ts";
+import { contiguousAt, tempAlloc, tempFree } from "./temporaries.ts";
 
 /**
  * Below these many elements one thread is faster than the pool (bench/kernels.ts, 2 shared cores,

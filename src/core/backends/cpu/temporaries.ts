@@ -1,5 +1,6 @@
 // Kernel temporaries in the wasm heap (partial sums, contiguous copies of strided views), freed by
 // the kernel that made them before it returns.
+import { isContiguous } from "../../shape.ts";
 import type { Program, View } from "../../backend.ts";
 import { runtime } from "../../wasm/runtime.ts";
 import { elementwise } from "./elementwise.ts";
@@ -22,15 +23,6 @@ export function tempFree(byteAddress: number): void {
 }
 
 /** Whether the view's elements are row-major contiguous in its storage (size-1 dims ignored). */
-export function isContiguous(v: View): boolean {
-  let expected = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
-    expected *= v.shape[d];
-  }
-  return true;
-}
-
 const IDENTITY: Program = { code: [{ op: "input", index: 0 }], outputs: [0] };
 
 /**

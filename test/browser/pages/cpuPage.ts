@@ -1,14 +1,14 @@
-// Runs in a browser page (bundled by test/core/cpuBrowser.test.ts): the cpu backend on Web Workers
-// (or one thread), held to the reference backend; posts what it found to /result.
+// Runs in a browser page (test/core/cpuBrowser.test.ts): the cpu backend on Web Workers (or one
+// thread), held to the reference backend on an elementwise program and a matmul.
 import type { Backend, Program, View } from "../../../src/core/backend.ts";
 import { cpuBackend as cpu } from "../../../src/core/backends/cpu/cpuBackend.ts";
 import { setElementwiseParallelThreshold } from "../../../src/core/backends/cpu/elementwise.ts";
 import { referenceBackend as ref } from "../../../src/core/backends/reference.ts";
 import { setGemmParallelThreshold } from "../../../src/core/wasm/gemm.ts";
 import { cpuReady, cpuThreads, runtime, setCpuThreads } from "../../../src/core/wasm/runtime.ts";
+import { reportResult } from "../../helpers/pageResult.ts";
 
 function check(): Record<string, unknown> {
-  setCpuThreads(2);
   setElementwiseParallelThreshold(0);
   setGemmParallelThreshold(0);
   const n = 64 * 1024;
@@ -45,15 +45,8 @@ function check(): Record<string, unknown> {
   };
 }
 
-async function main(): Promise<void> {
-  let result: Record<string, unknown>;
-  try {
-    setCpuThreads(2);
-    const threads = await cpuReady();
-    result = { ready: threads, ...check() };
-  } catch (error) {
-    result = { error: String((error as Error)?.stack ?? error) };
-  }
-  await fetch("/result", { method: "POST", body: JSON.stringify(result) });
-}
-void main();
+reportResult(async () => {
+  setCpuThreads(2);
+  const ready = await cpuReady();
+  return { ready, ...check() };
+});
