@@ -38,7 +38,7 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
     "batch-size": { type: "string" },
     json: { type: "string" },
   },
-  run(values) {
+  async run(values) {
     const modelFlag = required(values, "model", CMD);
     const dataSpec = required(values, "data", CMD);
     const out = typeof values.out === "string" ? values.out : "confusion.png";
@@ -62,7 +62,10 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
     const limit = values.limit === undefined ? undefined : intFlag(values, "limit", CMD, 0, 1);
     if (limit !== undefined && limit < data.size) {
       const key = T.random.foldIn(T.key(intFlag(values, "seed", CMD, 0)), 0x6576616c);
-      const order = Array.from(T.random.permutation(key, data.size).toArray()).slice(0, limit);
+      const order = Array.from(T.random.permutation(key, data.size, { backend: "reference" }).toArray()).slice(
+        0,
+        limit,
+      );
       data = subsetDataset(
         data,
         order.sort((a, b) => a - b),
@@ -75,9 +78,9 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
       width: e.imageSize[1],
       channels: e.numChannels,
     });
-    let result: ReturnType<typeof evaluateClassifier>;
+    let result: Awaited<ReturnType<typeof evaluateClassifier>>;
     try {
-      result = evaluateClassifier(params, config, data, { preprocess, batchSize });
+      result = await evaluateClassifier(params, config, data, { preprocess, batchSize });
     } catch (err) {
       if (err instanceof DatasetError) throw new CliError(`vitmae ${CMD}: ${err.message}`);
       throw err;

@@ -23,6 +23,7 @@ import { NonFiniteLossError } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { isClassifierFolder, loadClassifier } from "../vit/checkpointFolder.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
 import { checkpointDir } from "./paths.ts";
 import { checkSameRun, refuseToOverwrite } from "./trainingRun.ts";
@@ -66,8 +67,10 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
   --seed N                 seed of the split, head init, data order, augmentation, mixup, drop path (default 0)
   --checkpoint-every N     also save every N steps (default: at the end of every epoch only)
   --out DIR                where checkpoint/, log.jsonl, eval.jsonl and loss.png go
-  --resume DIR             continue the run saved in DIR exactly (same flags as the original run)`,
+  --resume DIR             continue the run saved in DIR exactly (same flags as the original run)
+${BACKEND_USAGE}`,
   options: {
+    ...BACKEND_OPTION,
     model: { type: "string" },
     data: { type: "string" },
     "val-data": { type: "string" },
@@ -100,6 +103,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
     resume: { type: "string" },
   },
   async run(values) {
+    await useBackend(values, CMD);
     const outDir = required(values, "out", CMD);
     const resumed = typeof values.resume === "string" ? loadFinetuneCheckpoint(values.resume) : undefined;
     const saved = resumed?.state.hyper as Partial<Record<keyof FinetuneHyper, number | boolean | null>> | undefined;
@@ -319,7 +323,10 @@ function datasets(values: Record<string, unknown>, dataSpec: string, seed: numbe
   let data = labelled(dataSpec);
   const limit = values.limit === undefined ? undefined : intFlag(values, "limit", CMD, 0, 2);
   if (limit !== undefined && limit < data.size) {
-    const order = Array.from(T.random.permutation(subsetKey, data.size).toArray()).slice(0, limit);
+    const order = Array.from(T.random.permutation(subsetKey, data.size, { backend: "reference" }).toArray()).slice(
+      0,
+      limit,
+    );
     data = subsetDataset(
       data,
       order.sort((a, b) => a - b),

@@ -17,6 +17,7 @@ import { DivergenceError, pretrain, StepFailedError } from "../train/pretrain.ts
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { tryLoadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
 import { machineMemory } from "./machineMemory.ts";
@@ -50,12 +51,14 @@ export const pretrainCommand: Command = {
                          (never over a saved checkpoint: --resume it, or move it away)
   --resume DIR           continue the run saved in DIR exactly (same flags, --data and --config as the
                          original run; --data and --config default to its own)
+${BACKEND_USAGE}
 
 A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running
 mean of the losses before it, and over 1): the last checkpoint saved before that step is kept.
 Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other failure during a step
 (an unreadable image, a full disk) saves the run so far before exiting.`,
   options: {
+    ...BACKEND_OPTION,
     config: { type: "string" },
     data: { type: "string" },
     steps: { type: "string" },
@@ -78,6 +81,7 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
     "skip-bad-images": { type: "boolean" },
   },
   async run(values) {
+    await useBackend(values, CMD);
     const outDir = required(values, "out", CMD);
     const resumed =
       typeof values.resume === "string" ? orFail(CMD, tryLoadTrainingCheckpoint(values.resume)) : undefined;

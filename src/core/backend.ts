@@ -115,6 +115,8 @@ export interface Backend {
   readonly dtypes: readonly DType[];
   /** Whether `readSync` works (false on GPUs: use `read`). */
   readonly canReadSync: boolean;
+  /** What it runs on, for "backend in use" lines (a GPU's adapter); optional. */
+  readonly description?: string;
 
   // ---- Storage ----
   /** New storage; its contents are unspecified until a kernel writes them. */

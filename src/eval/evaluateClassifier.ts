@@ -19,12 +19,12 @@ export interface ClassifierEvaluation {
   confusion: number[][];
 }
 
-export function evaluateClassifier(
+export async function evaluateClassifier(
   params: ClassifierParams,
   cfg: ViTConfig,
   dataset: Dataset,
   opts: { preprocess: PreprocessOptions; batchSize?: number; onBatch?: (done: number, total: number) => void },
-): ClassifierEvaluation {
+): Promise<ClassifierEvaluation> {
   const k = cfg.numLabels;
   const loader = makeLoader({
     dataset,
@@ -46,8 +46,12 @@ export function evaluateClassifier(
           `dataset ${JSON.stringify(dataset.name)} has label ${y}, but the model has ${k} classes`,
         );
     const logits = classify(params, cfg, T.fromArray(batch.pixels, batch.shape)).logits;
-    lossSum += crossEntropy(logits, batch.labels).item() * batch.labels.length;
-    const predicted = T.argmax(logits, -1).toArray();
+    // Read with await: a GPU backend reads only asynchronously.
+    const [loss, predicted] = await Promise.all([
+      crossEntropy(logits, batch.labels).data(),
+      T.argmax(logits, -1).data(),
+    ]);
+    lossSum += loss[0] * batch.labels.length;
     batch.labels.forEach((y, i) => {
       const p = predicted[i];
       confusion[y][p]++;

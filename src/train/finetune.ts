@@ -11,6 +11,7 @@ import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.
 import { DatasetError } from "../data/dataset.ts";
 import { mixupBatch } from "../data/mixup.ts";
 import { evaluateClassifier, type ClassifierEvaluation } from "../eval/evaluateClassifier.ts";
+import { onHost } from "./onHost.ts";
 import { namedParameters } from "../mae/params.ts";
 import { globalNorm, initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { smoothedTargets, softTargetCrossEntropy } from "../nn/crossEntropy.ts";
@@ -81,7 +82,13 @@ export function makeFinetuneStep(
   cfg: ViTConfig,
   hyper: Pick<FinetuneHyper, "dropPath" | "betas" | "clipGrad">,
   groups: ReadonlyMap<string, ParamGroup>,
-): (params: ClassifierParams, optState: AdamWState, batch: FinetuneBatch[], lr: number, key: Key) => StepResult {
+): (
+  params: ClassifierParams,
+  optState: AdamWState,
+  batch: FinetuneBatch[],
+  lr: number,
+  key: Key,
+) => Promise<StepResult> {
   const lossOf = (p: ClassifierParams, pixels: Tensor, targets: Tensor, key: Key) =>
     softTargetCrossEntropy(classify(p, cfg, pixels, { key, dropPath: hyper.dropPath }).logits, targets);
   const lossAndGrad = valueAndGrad(lossOf);
@@ -114,14 +121,18 @@ export function makeFinetuneStep(
     },
     { donate: [0, 1] },
   );
-  return (params, optState, batch, lr, key) => {
+  return async (params, optState, batch, lr, key) => {
     const out = step(params, optState, batch, T.scalar(lr), key);
-    const finite = out.applied.item() !== 0;
+    // Read with await: a GPU backend reads only asynchronously (one wait per step, after its work).
+    const [applied, loss, gradNorm] = (
+      await Promise.all([out.applied, out.loss, out.gradNorm].map((t) => t.data()))
+    ).map((v) => v[0]);
+    const finite = applied !== 0;
     return {
       params: out.params,
       optState: out.optState,
-      loss: out.loss.item(),
-      gradNorm: finite && hyper.clipGrad !== null ? out.gradNorm.item() : null,
+      loss,
+      gradNorm: finite && hyper.clipGrad !== null ? gradNorm : null,
       finite,
     };
   };
@@ -211,7 +222,7 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
   let lastLoss: number | null = null;
   let lastEval: EpochInfo | null = null;
   let lastSaved: number | null = null;
-  const save = () => {
+  const save = async () => {
     const state: TrainerState = {
       step,
       totalSteps: h.totalSteps,
@@ -220,10 +231,10 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
       data: run.dataSpec,
       lastLoss,
     };
-    const p = params;
+    const [p, hostOpt] = await onHost([params, opt] as const);
     const path = saveTrainingCheckpoint(run.outDir, {
       writeModel: (dir) => saveClassifier(dir, cfg, p),
-      opt,
+      opt: hostOpt,
       state,
       preprocessor: run.preprocessorJson,
     });
@@ -256,13 +267,13 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
 
   while (step < h.totalSteps) {
     if (run.shouldStop?.()) {
-      save();
+      await save();
       return { params, step, stopped: true, lastLoss, lastEval };
     }
     const started = performance.now();
     const micro = Array.from({ length: h.accumIter }, (_, m) => microBatch(step, m));
     const lr = lrAt(schedule, step);
-    const result = trainStep(params, opt, micro, lr, T.random.foldIn(keys.drop, step));
+    const result = await trainStep(params, opt, micro, lr, T.random.foldIn(keys.drop, step));
     if (!result.finite) {
       const kept =
         lastSaved !== null
@@ -287,7 +298,7 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
     });
     const epochEnd = step % perEpoch === 0 || step === h.totalSteps;
     if (epochEnd && run.val) {
-      const evaluation = evaluateClassifier(params, cfg, run.val, {
+      const evaluation = await evaluateClassifier(params, cfg, run.val, {
         preprocess: run.preprocess,
         batchSize: h.batchSize,
       });
@@ -300,7 +311,7 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
       };
       run.onEpoch?.(lastEval, evaluation);
     }
-    if (epochEnd || (run.checkpointEvery !== undefined && step % run.checkpointEvery === 0)) save();
+    if (epochEnd || (run.checkpointEvery !== undefined && step % run.checkpointEvery === 0)) await save();
     await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
   }
   return { params, step, stopped: false, lastLoss, lastEval };

@@ -15,6 +15,7 @@ import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
 import type { PlanMemory } from "../jit/index.ts";
 import { makePretrainStep } from "./pretrainStep.ts";
 import { hyperProblems, toSaved, type PretrainHyper } from "./hyper.ts";
+import { onHost } from "./onHost.ts";
 import { saveTrainingCheckpoint, type TrainerState } from "./trainCheckpoint.ts";
 
 export type { PretrainHyper } from "./hyper.ts";
@@ -114,7 +115,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   let lastLoss: number | null = null;
   let runningLoss = run.resume?.runningLoss ?? null;
   let lastSaved: number | null = null; // the step of this run's newest checkpoint, if any
-  const save = () => {
+  const save = async () => {
     const state: TrainerState = {
       step,
       totalSteps: h.totalSteps,
@@ -124,10 +125,11 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       lastLoss,
       runningLoss,
     };
+    const [hostParams, hostOpt] = await onHost([params, opt] as const);
     const path = saveTrainingCheckpoint(run.outDir, {
       config: cfg,
-      params,
-      opt,
+      params: hostParams,
+      opt: hostOpt,
       state,
       preprocessor: run.preprocessorJson,
     });
@@ -169,7 +171,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
 
   while (step < h.totalSteps) {
     if (run.shouldStop?.()) {
-      save();
+      await save();
       return { params, step, stopped: true, lastLoss };
     }
     const started = performance.now();
@@ -201,8 +203,11 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     // a step that was not applied whole stops the run without saving its state.
     params = out.params;
     opt = out.opt;
-    const loss = out.loss.item();
-    if (out.applied.item() === 0) {
+    // Read with await: a GPU backend reads only asynchronously (one wait per step, after its work).
+    const [loss, applied, norm] = (await Promise.all([out.loss, out.applied, out.gradNorm].map((t) => t.data()))).map(
+      (v) => v[0],
+    );
+    if (applied === 0) {
       const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
       throw new NonFiniteLossError(stopping(what));
     }
@@ -211,7 +216,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       const ratio = `over ${DIVERGENCE_FACTOR}× its running mean ${runningLoss.toPrecision(4)}`;
       throw new DivergenceError(stopping(`the loss exploded to ${loss} (${ratio})`));
     }
-    const gradNorm = h.clipGrad !== null ? out.gradNorm.item() : null;
+    const gradNorm = h.clipGrad !== null ? norm : null;
     step++;
     lastLoss = loss;
     runningLoss = runningLoss === null ? loss : RUNNING_DECAY * runningLoss + (1 - RUNNING_DECAY) * loss;
@@ -225,7 +230,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       imagesPerSec: (h.batchSize * h.accumIter) / seconds,
       seconds,
     });
-    if (step % run.checkpointEvery === 0 || step === h.totalSteps) save();
+    if (step % run.checkpointEvery === 0 || step === h.totalSteps) await save();
     await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
   }
   return { params, step, stopped: false, lastLoss };

@@ -47,7 +47,7 @@ export interface KernelError {
 }
 
 /** Parameter pages: each dispatch's parameters sit in a 256-byte aligned slot of one uniform buffer. */
-const PARAM_PAGE_BYTES = 1 << 20;
+const PARAM_PAGE_BYTES = 4 << 20;
 const PARAM_ALIGN = 256;
 /** Buffers are pooled by size class: 4 classes per power of two, so at most 25% is slack. */
 const MIN_BUFFER_BYTES = 256;

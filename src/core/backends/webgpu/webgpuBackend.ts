@@ -54,7 +54,10 @@ export class WebGpuBackend implements Backend {
   /** Data bindings a kernel may use (the device's storage-buffer limit). */
   readonly maxBindings: number;
 
+  readonly description: string;
+
   constructor(readonly gpu: GpuDevice) {
+    this.description = `WebGPU: ${gpu.description}`;
     this.queue = new GpuQueue(gpu);
     this.maxBindings = gpu.limits.maxStorageBuffersPerShaderStage;
   }
