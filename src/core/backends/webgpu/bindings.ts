@@ -6,7 +6,7 @@
 // kernel compiles once per structure, not per shape.
 
 import type { Target, View } from "../../backend.ts";
-import type { BufferRange, GpuQueue } from "./gpuQueue.ts";
+import type { BufferRange, GpuQueue, Kernel } from "./gpuQueue.ts";
 import { GpuStorage } from "./gpuQueue.ts";
 import { errorDecl } from "./kernelErrors.ts";
 
@@ -157,8 +157,11 @@ fn pi(i: u32) -> i32 { return bitcast<i32>(P.w[i / 4u][i % 4u]); }
 fn pf(i: u32) -> f32 { return bitcast<f32>(P.w[i / 4u][i % 4u]); }`;
   }
 
+  private packed: Uint32Array | undefined;
+  /** The words (computed once: a generated kernel's parameters never change after). */
   values(): Uint32Array {
-    return Uint32Array.from(this.words, (w) => w >>> 0);
+    this.packed ??= Uint32Array.from(this.words, (w) => w >>> 0);
+    return this.packed;
   }
 }
 
@@ -176,27 +179,95 @@ export function grid(
 /** A generated kernel ready to launch: its parameters, bindings, entry point source and grid. */
 export interface Launch {
   readonly params: Params;
-  readonly bound: Bound;
+  /** The bindings (a memoized launch gets the current call's: same structure, other buffers). */
+  bound: Bound;
   /** Everything after the declarations: helper functions and `fn main`. */
   readonly main: string;
   readonly groups: readonly number[];
   /** Whether the kernel may record bad input in the error word (bound after the operands). */
   readonly reportsErrors?: boolean;
+  /** The kind of kernel, for profiles ("gemm 64x64", "softmax", …). */
+  readonly label: string;
+  /** The compiled kernel, once looked up (a memoized launch skips the lookup). */
+  kernel?: Kernel;
 }
 
-/** Compiles (once per source) and appends the dispatch. */
+/**
+ * Launches memoized by a signature of everything their source and parameters depend on (shapes,
+ * strides, offsets, the binding structure): a compiled plan repeats its launches every step, and
+ * generating a kernel's source to find its pipeline costs more than the dispatch. Only the
+ * bindings' buffers change between hits. Bounded: past `MEMO_SIZE` entries it starts over.
+ */
+export class LaunchMemo {
+  private readonly entries = new Map<string, Launch>();
+  get(signature: string, bound: Bound, build: () => Launch | undefined): Launch | undefined {
+    const hit = this.entries.get(signature);
+    if (hit) {
+      hit.bound = bound;
+      return hit;
+    }
+    const l = build();
+    if (!l) return undefined;
+    if (this.entries.size >= MEMO_SIZE) this.entries.clear();
+    this.entries.set(signature, l);
+    return l;
+  }
+}
+const MEMO_SIZE = 4096;
+
+/** A memo signature part for each argument: views and targets by layout (their storage is in the bindings), numbers as they are. */
+export function signatureOf(...parts: (View | Target | number | string | boolean | null)[]): string {
+  return parts
+    .map((x) =>
+      x === null || typeof x !== "object"
+        ? String(x)
+        : "shape" in x
+          ? `${x.shape}/${x.strides}@${x.offset}`
+          : `@${x.offset}`,
+    )
+    .join("|");
+}
+
+/** Looks `signature` up in `memo` (building on a miss) and launches it with this call's bindings. */
+export function launchMemoized(
+  queue: GpuQueue,
+  memo: LaunchMemo,
+  signature: string,
+  bound: Bound,
+  helpers: string,
+  build: () => Launch,
+): void {
+  launch(queue, memo.get(`${signature}|${boundSignature(bound)}`, bound, build)!, helpers);
+}
+
+/** The part of a signature that says how operands sit in their bindings. */
+export const boundSignature = (bound: Bound): string =>
+  `${bound.slot.join(",")}/${bound.start.join(",")}/${bound.writable.map(Number).join("")}`;
+
+/** Ids of helper sources: the cache key names helpers by id, so only `main` is hashed per launch. */
+const helperIds = new Map<string, number>();
+
+/** Compiles (once per kernel structure) and appends the dispatch. */
 export function launch(queue: GpuQueue, l: Launch, helpers: string): void {
-  const decls = [l.params.decl(), bindingDecls(l.bound)];
   const ranges = [...l.bound.ranges];
   const writable = [...l.bound.writable];
   if (l.reportsErrors) {
-    decls.push(errorDecl(ranges.length + 1));
     ranges.push({ buffer: queue.errors, offset: 0, size: 16 });
     writable.push(true);
   }
-  const source = [...decls, helpers, l.main].join("\n");
-  const kernel = queue.kernel(source, writable);
-  queue.dispatch(kernel, l.params.values(), ranges, l.groups);
+  const params = l.params.values();
+  if (!l.kernel || l.kernel.error) {
+    let helper = helperIds.get(helpers);
+    if (helper === undefined) helperIds.set(helpers, (helper = helperIds.size));
+    // The source is determined by these: the helpers, the binding structure, the parameter count and main.
+    const key = `${helper}|${bindingKey(l.bound)}|${l.reportsErrors ? 1 : 0}|${params.length}|${l.main}`;
+    l.kernel = queue.kernel(key, writable, () => {
+      const decls = [l.params.decl(), bindingDecls(l.bound)];
+      if (l.reportsErrors) decls.push(errorDecl(l.bound.ranges.length + 1));
+      return [...decls, helpers, l.main].join("\n");
+    });
+  }
+  queue.dispatch(l.kernel, params, ranges, l.groups, l.label);
 }
 
 /** `buf{slot}[u32(index)]`: operand k's element at `index` (relative to its binding). */

@@ -5,7 +5,18 @@
 
 import type { Instruction, Program, View } from "../../backend.ts";
 import { coalesce } from "../gpujsKernels.ts";
-import { type Bound, baseOf, bindOperands, element, grid, type Launch, Params, viewOperand } from "./bindings.ts";
+import {
+  type Bound,
+  baseOf,
+  bindOperands,
+  boundSignature,
+  element,
+  grid,
+  type Launch,
+  LaunchMemo,
+  Params,
+  viewOperand,
+} from "./bindings.ts";
 import type { GpuQueue } from "./gpuQueue.ts";
 import { BINARY_WGSL, f32Literal, UNARY_WGSL, WHERE_WGSL } from "./wgslMath.ts";
 
@@ -51,7 +62,6 @@ export function elementwiseLaunch(
   outputs: readonly View[],
   maxBindings: number,
 ): Launch | undefined {
-  const n = shape.reduce((a, b) => a * b, 1);
   const views = [...inputs, ...outputs];
   const operands = [
     ...inputs.map((v, k) => viewOperand(v, `input ${k}`)),
@@ -59,6 +69,29 @@ export function elementwiseLaunch(
   ];
   const bound = bindOperands(queue, operands, maxBindings);
   if (!bound) return undefined;
+  const signature = `${programId(program)}|${shape}|${views.map((v) => `${v.strides}@${v.offset}`).join("|")}|${boundSignature(bound)}`;
+  return memo.get(signature, bound, () => generate(queue, program, inputs, shape, outputs, bound));
+}
+
+const memo = new LaunchMemo();
+const programIds = new WeakMap<Program, number>();
+let programs = 0;
+function programId(program: Program): number {
+  let id = programIds.get(program);
+  if (id === undefined) programIds.set(program, (id = programs++));
+  return id;
+}
+
+function generate(
+  queue: GpuQueue,
+  program: Program,
+  inputs: readonly View[],
+  shape: readonly number[],
+  outputs: readonly View[],
+  bound: Bound,
+): Launch {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const views = [...inputs, ...outputs];
   const layout = coalesce(
     shape,
     views.map((v) => v.strides),
@@ -86,7 +119,8 @@ export function elementwiseLaunch(
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   ${lines.join("\n  ")}
 }`;
-  return { params: p, bound, main, groups };
+  const ops = program.code.filter((c) => c.op !== "input" && c.op !== "const").length;
+  return { params: p, bound, main, groups, label: ops <= 1 ? "elementwise" : "elementwise (fused)" };
 }
 
 function instruction(ins: Instruction, bound: Bound, offsets: readonly string[]): string {

@@ -20,7 +20,19 @@
 
 import type { Target, View } from "../../backend.ts";
 import { coalesce } from "../gpujsKernels.ts";
-import { baseOf, bindOperands, element, launch, Params, targetOperand, viewOperand } from "./bindings.ts";
+import {
+  baseOf,
+  bindOperands,
+  type Bound,
+  boundSignature,
+  element,
+  type Launch,
+  LaunchMemo,
+  launch,
+  Params,
+  targetOperand,
+  viewOperand,
+} from "./bindings.ts";
 import { coordinates, offsetExpr } from "./elementwiseShader.ts";
 import type { GpuQueue } from "./gpuQueue.ts";
 
@@ -80,14 +92,33 @@ function dispatch(
   t: Tile,
 ): void {
   const { m, n, k } = dims;
-  const rank = a.shape.length;
-  const [sam, sak] = [a.strides[rank - 2], a.strides[rank - 1]];
-  const [sbk, sbn] = [b.strides[rank - 2], b.strides[rank - 1]];
   const bound = bindOperands(
     queue,
     [viewOperand(a, "matmul a"), viewOperand(b, "matmul b"), targetOperand(out, count * m * n, "matmul output")],
     8,
   )!;
+  const signature = `${m},${k},${n}|${a.strides}@${a.offset}|${b.strides}@${b.offset}|${out.offset}|${first},${count}|${t.bm}|${batch.shape}/${batch.strides}|${boundSignature(bound)}`;
+  launch(queue, memo.get(signature, bound, () => generate(queue, a, b, out, dims, batch, first, count, t, bound))!, "");
+}
+
+const memo = new LaunchMemo();
+
+function generate(
+  queue: GpuQueue,
+  a: View,
+  b: View,
+  out: Target,
+  dims: { m: number; n: number; k: number },
+  batch: { shape: number[]; strides: number[][] },
+  first: number,
+  count: number,
+  t: Tile,
+  bound: Bound,
+): Launch {
+  const { m, n, k } = dims;
+  const rank = a.shape.length;
+  const [sam, sak] = [a.strides[rank - 2], a.strides[rank - 1]];
+  const [sbk, sbn] = [b.strides[rank - 2], b.strides[rank - 1]];
   const p = new Params();
   const threads = 256;
   const [cols, rows] = [t.bn / t.tn, t.bm / t.tm]; // 16 × 16
@@ -165,5 +196,11 @@ var<workgroup> slabB: array<f32, ${t.bk * bnp}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   ${lines.join("\n  ")}
 }`;
-  launch(queue, { params: p, bound, main, groups: [Math.ceil(n / t.bn), Math.ceil(m / t.bm), count] }, "");
+  return {
+    params: p,
+    bound,
+    main,
+    groups: [Math.ceil(n / t.bn), Math.ceil(m / t.bm), count],
+    label: `gemm ${t.bm}x${t.bn}`,
+  };
 }

@@ -5,6 +5,7 @@
 // of range) cannot throw on the GPU: they record it in an error word, and the next read throws it.
 
 import type { Backend, Storage } from "../../backend.ts";
+import { GpuProfiler, type ProfileRow } from "./gpuProfiler.ts";
 import type { GpuDevice } from "./webgpuDevice.ts";
 
 // GPUBufferUsage / GPUMapMode values (fixed by the spec; the globals exist only where WebGPU does).
@@ -28,6 +29,7 @@ export class GpuStorage implements Storage {
 /** A compiled kernel: its pipeline and how many words of parameters it reads. */
 export interface Kernel {
   readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
   readonly source: string;
   /** Set (asynchronously) when the source failed to compile: launching it again throws this. */
   error: string | null;
@@ -146,26 +148,26 @@ export class GpuQueue {
   // ---- Kernels ----
 
   /**
-   * The compiled pipeline for a WGSL source whose binding 0 is a uniform and 1, 2, … storage
-   * buffers (`writable` says which are read_write). Compiled once; compile errors go to the console
-   * with the source (the dispatch then fails validation).
+   * The compiled pipeline for the WGSL source `sourceOf()` (called only on a miss of `key`, which
+   * must determine it) whose binding 0 is a uniform and 1, 2, … storage buffers (`writable` says
+   * which are read_write). A compile error is thrown by the next launch of the kernel and by reads.
    */
-  kernel(source: string, writable: readonly boolean[]): Kernel {
-    let k = this.kernels.get(source);
+  kernel(key: string, writable: readonly boolean[], sourceOf: () => string): Kernel {
+    let k = this.kernels.get(key);
     if (!k) {
+      const source = sourceOf();
       this.commands(); // open the batch's error scopes first: they catch compile errors too
       const module = this.device.createShaderModule({ code: source });
       const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: 4, buffer: { type: "uniform" } }];
       writable.forEach((w, i) =>
         entries.push({ binding: i + 1, visibility: 4, buffer: { type: w ? "storage" : "read-only-storage" } }),
       );
-      const layout = this.device.createPipelineLayout({
-        bindGroupLayouts: [this.device.createBindGroupLayout({ entries })],
-      });
+      const groupLayout = this.device.createBindGroupLayout({ entries });
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [groupLayout] });
       const pipeline = this.device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } });
-      const kernel: Kernel = { pipeline, source, error: null };
+      const kernel: Kernel = { pipeline, layout: groupLayout, source, error: null };
       k = kernel;
-      this.kernels.set(source, kernel);
+      this.kernels.set(key, kernel);
       this.scopes.push(
         module.getCompilationInfo().then((info) => {
           const errors = info.messages.filter((m) => m.type === "error");
@@ -183,21 +185,50 @@ export class GpuQueue {
    * Appends one dispatch: `params` (32-bit words) go to binding 0 as a uniform, `ranges` to
    * bindings 1, 2, …; `groups` workgroups in x, y, z.
    */
-  dispatch(kernel: Kernel, params: Uint32Array, ranges: readonly BufferRange[], groups: readonly number[]): void {
+  dispatch(
+    kernel: Kernel,
+    params: Uint32Array,
+    ranges: readonly BufferRange[],
+    groups: readonly number[],
+    label: string,
+  ): void {
     if (kernel.error) throw new Error(`webgpu backend: ${kernel.error}`);
     const bytes = Math.max(16, Math.ceil((params.length * 4) / 16) * 16);
-    if (this.paramBytes + bytes > PARAM_PAGE_BYTES) this.submit();
+    if (this.paramBytes + bytes > PARAM_PAGE_BYTES || this.profiler?.full) this.submit();
     const at = this.paramBytes;
     this.paramWords.set(params, at / 4);
     this.paramBytes = Math.ceil((at + bytes) / PARAM_ALIGN) * PARAM_ALIGN;
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.params, offset: at, size: bytes } }];
     ranges.forEach((r, i) => entries.push({ binding: i + 1, resource: r }));
-    const bindGroup = this.device.createBindGroup({ layout: kernel.pipeline.getBindGroupLayout(0), entries });
-    const pass = this.computePass();
+    const bindGroup = this.device.createBindGroup({ layout: kernel.layout, entries });
+    if (this.profiler) this.endPass();
+    const pass = this.profiler ? this.profiler.pass(this.commands(), label) : this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    if (this.profiler) pass.end();
     this.dispatches++;
+  }
+
+  // ---- Profiles ----
+
+  private profiler: GpuProfiler | null = null;
+
+  /** Starts timing every dispatch by label (needs the device's timestamp queries). */
+  startProfile(): void {
+    if (!this.gpu.timestamps)
+      throw new Error("webgpu backend: this device has no timestamp queries (feature timestamp-query): no profile");
+    this.submit();
+    this.profiler = new GpuProfiler(this.device);
+  }
+
+  /** Stops timing; the GPU time per kind of kernel since startProfile, largest first. */
+  async stopProfile(): Promise<ProfileRow[]> {
+    const p = this.profiler;
+    if (!p) throw new Error("webgpu backend: no profile was started");
+    this.submit();
+    this.profiler = null;
+    return p.rows();
   }
 
   /** Appends a copy between buffers (ends the open compute pass). */
@@ -233,7 +264,9 @@ export class GpuQueue {
     if (this.encoder) {
       if (this.paramBytes > 0)
         this.device.queue.writeBuffer(this.params, 0, this.paramWords.buffer, 0, this.paramBytes);
+      const stamped = this.profiler?.beforeSubmit(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      stamped?.();
       this.submits++;
       for (let i = 0; i < 2; i++) this.scopes.push(this.device.popErrorScope().then((e) => (e ? e.message : null)));
     }

@@ -79,7 +79,7 @@ export function gather(queue: GpuQueue, x: View, index: View, axis: number, out:
       `${element(bound, 2, "at")} = ${element(bound, 0, offsetAlong(p, baseOf(p, bound, 0, x.offset), x.strides, axis, "i32(v)"))};`,
     );
   });
-  launch(queue, { params: p, bound, main, groups, reportsErrors: true }, WGSL_MATH);
+  launch(queue, { params: p, bound, main, groups, label: "gather", reportsErrors: true }, WGSL_MATH);
 }
 
 export function scatterAdd(queue: GpuQueue, base: View, index: View, src: View, axis: number, out: Target): void {
@@ -112,7 +112,7 @@ export function scatterAdd(queue: GpuQueue, base: View, index: View, src: View, 
       `${element(bound, 3, `${baseOf(p, bound, 3, out.offset)} + i32(i)`)} = acc;`,
     );
   });
-  launch(queue, { params: p, bound, main, groups }, WGSL_MATH);
+  launch(queue, { params: p, bound, main, groups, label: "scatterAdd" }, WGSL_MATH);
 }
 
 /** Records the first index that is not an integer in [0, n) (scatterAdd reads indices only by comparison). */
@@ -128,7 +128,7 @@ function checkIndices(queue: GpuQueue, index: View, axis: number, n: number): vo
       `if (!${validIndex("v", nn)}) { report(${ERROR_CODES.scatterAdd}u, v, ${p.u(axis)}, ${nn}); }`,
     );
   });
-  launch(queue, { params: p, bound, main, groups, reportsErrors: true }, WGSL_MATH);
+  launch(queue, { params: p, bound, main, groups, label: "scatterAdd", reportsErrors: true }, WGSL_MATH);
 }
 
 export function argsort(queue: GpuQueue, x: View, axis: number, descending: boolean, out: Target): void {
@@ -159,7 +159,7 @@ export function argsort(queue: GpuQueue, x: View, axis: number, descending: bool
       `${element(bound, 1, offsetAlong(p, baseOf(p, bound, 1, out.offset), outStrides, axis, "i32(rank)"))} = f32(me);`,
     );
   });
-  launch(queue, { params: p, bound, main, groups }, WGSL_MATH);
+  launch(queue, { params: p, bound, main, groups, label: "argsort" }, WGSL_MATH);
 }
 
 export function argmax(queue: GpuQueue, x: View, axis: number, out: Target): void {
@@ -184,5 +184,5 @@ export function argmax(queue: GpuQueue, x: View, axis: number, out: Target): voi
       `${element(bound, 1, `${baseOf(p, bound, 1, out.offset)} + i32(i)`)} = f32(best);`,
     );
   });
-  launch(queue, { params: p, bound, main, groups }, WGSL_MATH);
+  launch(queue, { params: p, bound, main, groups, label: "argmax" }, WGSL_MATH);
 }

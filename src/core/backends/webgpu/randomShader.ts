@@ -52,6 +52,8 @@ const ERFINV = `fn erfinv(y: f32) -> f32 {
   return p * y;
 }`;
 
+const RANDOM_HELPERS = [WGSL_MATH, threefry(), ERFINV].join("\n");
+
 /** The draw for uniform u ∈ [0, 1) (`half`: u + 2^-24, never 0), as WGSL over parameters. */
 function transform(p: Params, dist: Distribution): string {
   switch (dist.kind) {
@@ -100,5 +102,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   ${element(bound, 0, `${base} + i32(2u * j)`)} = draw_word(words.x);
   if (2u * j + 1u < ${p.u(n)}) { ${element(bound, 0, `${base} + i32(2u * j + 1u)`)} = draw_word(words.y); }
 }`;
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, threefry(), ERFINV].join("\n"));
+  launch(queue, { params: p, bound, main, groups, label: "random" }, RANDOM_HELPERS);
 }

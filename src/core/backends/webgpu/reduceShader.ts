@@ -10,11 +10,23 @@
 
 import type { ReduceOp, Target, View } from "../../backend.ts";
 import { coalesce } from "../gpujsKernels.ts";
-import { baseOf, bindOperands, element, grid, launch, Params, targetOperand, viewOperand } from "./bindings.ts";
+import {
+  baseOf,
+  bindOperands,
+  element,
+  grid,
+  LaunchMemo,
+  launchMemoized,
+  Params,
+  signatureOf,
+  targetOperand,
+  viewOperand,
+} from "./bindings.ts";
 import { coordinates, offsetExpr } from "./elementwiseShader.ts";
 import type { GpuQueue } from "./gpuQueue.ts";
 import { WGSL_MATH } from "./wgslMath.ts";
 
+const memo = new LaunchMemo();
 const WG = 256;
 /** Elements one workgroup folds before the work is split into chunks (two passes). */
 const CHUNK = 4096;
@@ -48,6 +60,14 @@ const KAHAN = `fn kahan(acc: vec2<f32>, v: f32) -> vec2<f32> {
   let t = acc.x + y;
   return vec2<f32>(t, (t - acc.x) - y);
 }`;
+
+const helpersOf = (parts: (op: ReduceOp) => string[]) =>
+  Object.fromEntries((["sum", "max", "min"] as const).map((op) => [op, parts(op).join("\n")])) as Record<
+    ReduceOp,
+    string
+  >;
+const PER_OUTPUT_HELPERS = helpersOf((op) => [WGSL_MATH, COMBINE[op], KAHAN]);
+const PER_WORKGROUP_HELPERS = helpersOf((op) => [WGSL_MATH, COMBINE[op], KAHAN, WORKGROUP_COMBINE]);
 
 interface Layout {
   kept: { shape: number[]; strides: number[] };
@@ -95,22 +115,24 @@ export function reduce(queue: GpuQueue, op: ReduceOp, x: View, axes: readonly nu
 /** One invocation per output (short runs). */
 function perOutput(queue: GpuQueue, op: ReduceOp, x: View, l: Layout, n: number, r: number, out: Target): void {
   const bound = bindOperands(queue, [viewOperand(x, "reduce input"), targetOperand(out, n, "reduce output")], 8)!;
-  const p = new Params();
-  const { groups, rowThreads } = grid(n, WG, queue.gpu.limits.maxComputeWorkgroupsPerDimension);
-  const lines = [`let o = gid.x + gid.y * ${p.u(rowThreads)};`, `if (o >= ${p.u(n)}) { return; }`];
-  lines.push(...coordinates(p, l.kept.shape, "o", "k"));
-  lines.push(`let base = ${offsetExpr(p, baseOf(p, bound, 0, x.offset), l.kept.strides, "k")};`);
-  lines.push(`var acc = vec2<f32>(${identity[op]}, 0.0);`);
-  lines.push(`for (var j = 0u; j < ${p.u(r)}; j++) {`);
-  lines.push(...coordinates(p, l.reduced.shape, "j", "q").map((s) => `  ${s}`));
-  const v = element(bound, 0, offsetExpr(p, "base", l.reduced.strides, "q"));
-  lines.push(op === "sum" ? `  acc = kahan(acc, ${v});` : `  acc.x = combine(acc.x, ${v});`, "}");
-  lines.push(`${element(bound, 1, `${baseOf(p, bound, 1, out.offset)} + i32(o)`)} = acc.x;`);
-  const main = `@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  ${lines.join("\n  ")}
-}`;
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, COMBINE[op], KAHAN].join("\n"));
+  launchMemoized(queue, memo, signatureOf("perOutput", op, x, out, n, r), bound, PER_OUTPUT_HELPERS[op], () => {
+    const p = new Params();
+    const { groups, rowThreads } = grid(n, WG, queue.gpu.limits.maxComputeWorkgroupsPerDimension);
+    const lines = [`let o = gid.x + gid.y * ${p.u(rowThreads)};`, `if (o >= ${p.u(n)}) { return; }`];
+    lines.push(...coordinates(p, l.kept.shape, "o", "k"));
+    lines.push(`let base = ${offsetExpr(p, baseOf(p, bound, 0, x.offset), l.kept.strides, "k")};`);
+    lines.push(`var acc = vec2<f32>(${identity[op]}, 0.0);`);
+    lines.push(`for (var j = 0u; j < ${p.u(r)}; j++) {`);
+    lines.push(...coordinates(p, l.reduced.shape, "j", "q").map((s) => `  ${s}`));
+    const v = element(bound, 0, offsetExpr(p, "base", l.reduced.strides, "q"));
+    lines.push(op === "sum" ? `  acc = kahan(acc, ${v});` : `  acc.x = combine(acc.x, ${v});`, "}");
+    lines.push(`${element(bound, 1, `${baseOf(p, bound, 1, out.offset)} + i32(o)`)} = acc.x;`);
+    const main = `@compute @workgroup_size(${WG})
+  fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    ${lines.join("\n  ")}
+  }`;
+    return { params: p, bound, main, groups, label: `reduce ${op}` };
+  });
 }
 
 /** One workgroup per (output, chunk): out[o·chunks + c] folds elements [c·len, (c+1)·len) of output o's run. */
@@ -129,32 +151,41 @@ function perWorkgroup(
     [viewOperand(x, "reduce input"), targetOperand(out, n * chunks, "reduce output")],
     8,
   )!;
-  const p = new Params();
-  const len = Math.ceil(r / chunks);
-  const { groups, rowThreads } = grid(n * chunks, 1, queue.gpu.limits.maxComputeWorkgroupsPerDimension);
-  const lines = [
-    `let g = wid.x + wid.y * ${p.u(rowThreads)};`,
-    `let live = g < ${p.u(n * chunks)};`,
-    `let o = g / ${p.u(chunks)};`,
-    `let c = g % ${p.u(chunks)};`,
-    ...coordinates(p, l.kept.shape, "o", "k"),
-    `let base = ${offsetExpr(p, baseOf(p, bound, 0, x.offset), l.kept.strides, "k")};`,
-    `let first = c * ${p.u(len)};`,
-    `let last = min(first + ${p.u(len)}, ${p.u(r)});`,
-    `var acc = vec2<f32>(${identity[op]}, 0.0);`,
-    "if (live) {",
-    `  for (var j = first + li; j < last; j += ${WG}u) {`,
-    ...coordinates(p, l.reduced.shape, "j", "q").map((s) => `    ${s}`),
-    `    let v = ${element(bound, 0, offsetExpr(p, "base", l.reduced.strides, "q"))};`,
-    op === "sum" ? "    acc = kahan(acc, v);" : "    acc.x = combine(acc.x, v);",
-    "  }",
-    "}",
-    "let total = workgroup_combine(acc.x, li);",
-    `if (live && li == 0u) { ${element(bound, 1, `${baseOf(p, bound, 1, out.offset)} + i32(g)`)} = total; }`,
-  ];
-  const main = `@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  ${lines.join("\n  ")}
-}`;
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, COMBINE[op], KAHAN, WORKGROUP_COMBINE].join("\n"));
+  launchMemoized(
+    queue,
+    memo,
+    signatureOf("perWorkgroup", op, x, out, n, r, chunks),
+    bound,
+    PER_WORKGROUP_HELPERS[op],
+    () => {
+      const p = new Params();
+      const len = Math.ceil(r / chunks);
+      const { groups, rowThreads } = grid(n * chunks, 1, queue.gpu.limits.maxComputeWorkgroupsPerDimension);
+      const lines = [
+        `let g = wid.x + wid.y * ${p.u(rowThreads)};`,
+        `let live = g < ${p.u(n * chunks)};`,
+        `let o = g / ${p.u(chunks)};`,
+        `let c = g % ${p.u(chunks)};`,
+        ...coordinates(p, l.kept.shape, "o", "k"),
+        `let base = ${offsetExpr(p, baseOf(p, bound, 0, x.offset), l.kept.strides, "k")};`,
+        `let first = c * ${p.u(len)};`,
+        `let last = min(first + ${p.u(len)}, ${p.u(r)});`,
+        `var acc = vec2<f32>(${identity[op]}, 0.0);`,
+        "if (live) {",
+        `  for (var j = first + li; j < last; j += ${WG}u) {`,
+        ...coordinates(p, l.reduced.shape, "j", "q").map((s) => `    ${s}`),
+        `    let v = ${element(bound, 0, offsetExpr(p, "base", l.reduced.strides, "q"))};`,
+        op === "sum" ? "    acc = kahan(acc, v);" : "    acc.x = combine(acc.x, v);",
+        "  }",
+        "}",
+        "let total = workgroup_combine(acc.x, li);",
+        `if (live && li == 0u) { ${element(bound, 1, `${baseOf(p, bound, 1, out.offset)} + i32(g)`)} = total; }`,
+      ];
+      const main = `@compute @workgroup_size(${WG})
+  fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    ${lines.join("\n  ")}
+  }`;
+      return { params: p, bound, main, groups, label: `reduce ${op}` };
+    },
+  );
 }

@@ -16,6 +16,9 @@ import {
   element,
   grid,
   launch,
+  LaunchMemo,
+  launchMemoized,
+  signatureOf,
   Params,
   targetOperand,
   viewOperand,
@@ -25,6 +28,7 @@ import type { GpuQueue } from "./gpuQueue.ts";
 import { reduce } from "./reduceShader.ts";
 import { WGSL_MATH } from "./wgslMath.ts";
 
+const memo = new LaunchMemo();
 const WG = 64;
 /** Rows of the weight/bias gradient are cut into at most this many chunks (then summed by reduce). */
 const COLUMN_CHUNKS = 32;
@@ -53,6 +57,8 @@ fn row_max(v: f32, li: u32) -> f32 {
   }
   return tree[0];
 }`;
+
+const ROW_HELPERS = [WGSL_MATH, ROW_COMBINE].join("\n");
 
 /** A row operand: leading dims (coalesced) and the stride along the row. */
 interface Rows {
@@ -107,22 +113,24 @@ export function softmax(queue: GpuQueue, x: View, out: Target): void {
   if (r.rows === 0) return;
   const n = r.rows * r.d;
   const bound = bindOperands(queue, [viewOperand(x, "softmax input"), targetOperand(out, n, "softmax output")], 8)!;
-  const p = new Params();
-  const sx = p.i(x.strides[x.shape.length - 1]);
-  const xj = element(bound, 0, `xStart + i32(j) * ${sx}`);
-  const outAt = `${baseOf(p, bound, 1, out.offset)} + i32(row * d + j)`;
-  const { main, groups } = rowKernel(queue, p, r, [
-    ...rowStart(p, bound, 0, x, "x"),
-    `var m = -f32_bits(0x7f800000u);`,
-    ...each(`let v = ${xj};`, "if (v > m) { m = v; }"),
-    "m = row_max(m, li);",
-    "if (m == -f32_bits(0x7f800000u)) { m = 0.0; }",
-    "var s = 0.0;",
-    ...each(`s = s + f_exp(${xj} - m);`),
-    "s = row_sum(s, li);",
-    ...each(`${element(bound, 1, outAt)} = f_exp(${xj} - m) / s;`),
-  ]);
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, ROW_COMBINE].join("\n"));
+  launchMemoized(queue, memo, signatureOf("softmax", x, out), bound, ROW_HELPERS, () => {
+    const p = new Params();
+    const sx = p.i(x.strides[x.shape.length - 1]);
+    const xj = element(bound, 0, `xStart + i32(j) * ${sx}`);
+    const outAt = `${baseOf(p, bound, 1, out.offset)} + i32(row * d + j)`;
+    const { main, groups } = rowKernel(queue, p, r, [
+      ...rowStart(p, bound, 0, x, "x"),
+      `var m = -f32_bits(0x7f800000u);`,
+      ...each(`let v = ${xj};`, "if (v > m) { m = v; }"),
+      "m = row_max(m, li);",
+      "if (m == -f32_bits(0x7f800000u)) { m = 0.0; }",
+      "var s = 0.0;",
+      ...each(`s = s + f_exp(${xj} - m);`),
+      "s = row_sum(s, li);",
+      ...each(`${element(bound, 1, outAt)} = f_exp(${xj} - m) / s;`),
+    ]);
+    return { params: p, bound, main, groups, label: "softmax" };
+  });
 }
 
 export function softmaxBackward(queue: GpuQueue, y: View, dy: View, out: Target): void {
@@ -138,18 +146,20 @@ export function softmaxBackward(queue: GpuQueue, y: View, dy: View, out: Target)
     ],
     8,
   )!;
-  const p = new Params();
-  const yj = element(bound, 0, `yStart + i32(j) * ${p.i(y.strides[y.shape.length - 1])}`);
-  const gj = element(bound, 1, `gStart + i32(j) * ${p.i(dy.strides[dy.shape.length - 1])}`);
-  const { main, groups } = rowKernel(queue, p, r, [
-    ...rowStart(p, bound, 0, y, "y"),
-    ...rowStart(p, bound, 1, dy, "g"),
-    "var dot = 0.0;",
-    ...each(`dot = dot + ${gj} * ${yj};`),
-    "dot = row_sum(dot, li);",
-    ...each(`${element(bound, 2, `${baseOf(p, bound, 2, out.offset)} + i32(row * d + j)`)} = ${yj} * (${gj} - dot);`),
-  ]);
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, ROW_COMBINE].join("\n"));
+  launchMemoized(queue, memo, signatureOf("softmaxBackward", y, dy, out), bound, ROW_HELPERS, () => {
+    const p = new Params();
+    const yj = element(bound, 0, `yStart + i32(j) * ${p.i(y.strides[y.shape.length - 1])}`);
+    const gj = element(bound, 1, `gStart + i32(j) * ${p.i(dy.strides[dy.shape.length - 1])}`);
+    const { main, groups } = rowKernel(queue, p, r, [
+      ...rowStart(p, bound, 0, y, "y"),
+      ...rowStart(p, bound, 1, dy, "g"),
+      "var dot = 0.0;",
+      ...each(`dot = dot + ${gj} * ${yj};`),
+      "dot = row_sum(dot, li);",
+      ...each(`${element(bound, 2, `${baseOf(p, bound, 2, out.offset)} + i32(row * d + j)`)} = ${yj} * (${gj} - dot);`),
+    ]);
+    return { params: p, bound, main, groups, label: "softmaxBackward" };
+  });
 }
 
 export function layerNorm(
@@ -181,27 +191,36 @@ export function layerNorm(
     ],
     8,
   )!;
-  const p = new Params();
-  const xj = element(bound, 0, `xStart + i32(j) * ${p.i(x.strides[x.shape.length - 1])}`);
-  const wj = element(bound, 1, `${baseOf(p, bound, 1, weight.offset)} + i32(j) * ${p.i(weight.strides[0])}`);
-  const bj = element(bound, 2, `${baseOf(p, bound, 2, bias.offset)} + i32(j) * ${p.i(bias.strides[0])}`);
-  const { main, groups } = rowKernel(queue, p, r, [
-    ...rowStart(p, bound, 0, x, "x"),
-    "var s = 0.0;",
-    ...each(`s = s + ${xj};`),
-    "let mu = row_sum(s, li) / f32(d);",
-    "var q = 0.0;",
-    ...each(`let c = ${xj} - mu;`, "q = q + c * c;"),
-    `let rs = 1.0 / sqrt(row_sum(q, li) / f32(d) + ${p.f(eps)});`,
-    `if (live && li == 0u) {`,
-    `  ${element(bound, 4, `${baseOf(p, bound, 4, mean.offset)} + i32(row)`)} = mu;`,
-    `  ${element(bound, 5, `${baseOf(p, bound, 5, rstd.offset)} + i32(row)`)} = rs;`,
-    "}",
-    ...each(
-      `${element(bound, 3, `${baseOf(p, bound, 3, out.offset)} + i32(row * d + j)`)} = (${xj} - mu) * rs * ${wj} + ${bj};`,
-    ),
-  ]);
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, ROW_COMBINE].join("\n"));
+  launchMemoized(
+    queue,
+    memo,
+    signatureOf("layerNorm", x, weight, bias, eps, out, mean, rstd),
+    bound,
+    ROW_HELPERS,
+    () => {
+      const p = new Params();
+      const xj = element(bound, 0, `xStart + i32(j) * ${p.i(x.strides[x.shape.length - 1])}`);
+      const wj = element(bound, 1, `${baseOf(p, bound, 1, weight.offset)} + i32(j) * ${p.i(weight.strides[0])}`);
+      const bj = element(bound, 2, `${baseOf(p, bound, 2, bias.offset)} + i32(j) * ${p.i(bias.strides[0])}`);
+      const { main, groups } = rowKernel(queue, p, r, [
+        ...rowStart(p, bound, 0, x, "x"),
+        "var s = 0.0;",
+        ...each(`s = s + ${xj};`),
+        "let mu = row_sum(s, li) / f32(d);",
+        "var q = 0.0;",
+        ...each(`let c = ${xj} - mu;`, "q = q + c * c;"),
+        `let rs = 1.0 / sqrt(row_sum(q, li) / f32(d) + ${p.f(eps)});`,
+        `if (live && li == 0u) {`,
+        `  ${element(bound, 4, `${baseOf(p, bound, 4, mean.offset)} + i32(row)`)} = mu;`,
+        `  ${element(bound, 5, `${baseOf(p, bound, 5, rstd.offset)} + i32(row)`)} = rs;`,
+        "}",
+        ...each(
+          `${element(bound, 3, `${baseOf(p, bound, 3, out.offset)} + i32(row * d + j)`)} = (${xj} - mu) * rs * ${wj} + ${bj};`,
+        ),
+      ]);
+      return { params: p, bound, main, groups, label: "layerNorm" };
+    },
+  );
 }
 
 export function layerNormBackward(
@@ -243,28 +262,37 @@ function layerNormInputGrad(
     ],
     8,
   )!;
-  const p = new Params();
-  const last = (v: View) => p.i(v.strides[v.shape.length - 1]);
-  const gj = element(bound, 0, `gStart + i32(j) * ${last(dy)}`);
-  const xj = element(bound, 1, `xStart + i32(j) * ${last(x)}`);
-  const wj = element(bound, 2, `${baseOf(p, bound, 2, weight.offset)} + i32(j) * ${p.i(weight.strides[0])}`);
-  const { main, groups } = rowKernel(queue, p, r, [
-    ...rowStart(p, bound, 0, dy, "g"),
-    ...rowStart(p, bound, 1, x, "x"),
-    ...rowStart(p, bound, 3, mean, "m", true),
-    ...rowStart(p, bound, 4, rstd, "r", true),
-    `let mu = ${element(bound, 3, "mStart")};`,
-    `let rs = ${element(bound, 4, "rStart")};`,
-    "var sg = 0.0;",
-    "var sgx = 0.0;",
-    ...each(`let g = ${gj} * ${wj};`, "sg = sg + g;", `sgx = sgx + g * (${xj} - mu) * rs;`),
-    "let meanG = row_sum(sg, li) / f32(d);",
-    "let meanGX = row_sum(sgx, li) / f32(d);",
-    ...each(
-      `${element(bound, 5, `${baseOf(p, bound, 5, dx.offset)} + i32(row * d + j)`)} = rs * (${gj} * ${wj} - meanG - (${xj} - mu) * rs * meanGX);`,
-    ),
-  ]);
-  launch(queue, { params: p, bound, main, groups }, [WGSL_MATH, ROW_COMBINE].join("\n"));
+  launchMemoized(
+    queue,
+    memo,
+    signatureOf("layerNormInputGrad", dy, x, weight, mean, rstd, dx),
+    bound,
+    ROW_HELPERS,
+    () => {
+      const p = new Params();
+      const last = (v: View) => p.i(v.strides[v.shape.length - 1]);
+      const gj = element(bound, 0, `gStart + i32(j) * ${last(dy)}`);
+      const xj = element(bound, 1, `xStart + i32(j) * ${last(x)}`);
+      const wj = element(bound, 2, `${baseOf(p, bound, 2, weight.offset)} + i32(j) * ${p.i(weight.strides[0])}`);
+      const { main, groups } = rowKernel(queue, p, r, [
+        ...rowStart(p, bound, 0, dy, "g"),
+        ...rowStart(p, bound, 1, x, "x"),
+        ...rowStart(p, bound, 3, mean, "m", true),
+        ...rowStart(p, bound, 4, rstd, "r", true),
+        `let mu = ${element(bound, 3, "mStart")};`,
+        `let rs = ${element(bound, 4, "rStart")};`,
+        "var sg = 0.0;",
+        "var sgx = 0.0;",
+        ...each(`let g = ${gj} * ${wj};`, "sg = sg + g;", `sgx = sgx + g * (${xj} - mu) * rs;`),
+        "let meanG = row_sum(sg, li) / f32(d);",
+        "let meanGX = row_sum(sgx, li) / f32(d);",
+        ...each(
+          `${element(bound, 5, `${baseOf(p, bound, 5, dx.offset)} + i32(row * d + j)`)} = rs * (${gj} * ${wj} - meanG - (${xj} - mu) * rs * meanGX);`,
+        ),
+      ]);
+      return { params: p, bound, main, groups, label: "layerNormBackward" };
+    },
+  );
 }
 
 /** dw = Σ dy·x̂ and db = Σ dy over rows: per column and chunk of rows, then the chunks summed. */
@@ -328,7 +356,11 @@ function layerNormParamGrads(
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   ${lines.join("\n  ")}
 }`;
-    launch(queue, { params: p, bound, main, groups: [Math.ceil(r.d / WG), chunks] }, WGSL_MATH);
+    launch(
+      queue,
+      { params: p, bound, main, groups: [Math.ceil(r.d / WG), chunks], label: "layerNormBackward" },
+      WGSL_MATH,
+    );
   }
   const sums = (at: number, t: Target) =>
     reduce(queue, "sum", { storage: partial, shape: [chunks, r.d], strides: [r.d, 1], offset: at }, [0], t);

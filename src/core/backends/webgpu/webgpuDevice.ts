@@ -9,6 +9,8 @@ export interface GpuDevice {
   readonly description: string;
   /** A software rasterizer (SwiftShader: CI's WebGPU): correct, slow, and slow to compile. */
   readonly software: boolean;
+  /** Whether the device stamps time (timestamp queries, for profiles). */
+  readonly timestamps: boolean;
   readonly limits: {
     readonly maxStorageBuffersPerShaderStage: number;
     readonly maxStorageBufferBindingSize: number;
@@ -45,7 +47,9 @@ async function open(): Promise<GpuDevice> {
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new Error("WebGPU is unavailable: navigator.gpu gave no adapter");
   const a = adapter.limits;
+  const timestamps = adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({
+    requiredFeatures: timestamps ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
@@ -66,6 +70,7 @@ async function open(): Promise<GpuDevice> {
     device,
     description,
     software: /swiftshader/i.test(description),
+    timestamps,
     limits: {
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
