@@ -50,3 +50,4 @@ import "./backends/reference.ts";
 import "./backends/cpu/cpuBackend.ts";
 import "./backends/gpujs.ts";
 import "./backends/webgpu/webgpuBackend.ts";
+import "./backends/webgl2/webgl2Backend.ts";

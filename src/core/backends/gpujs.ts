@@ -312,4 +312,6 @@ export class GpujsBackend implements Backend {
 }
 
 registerBackend("gpujs", () => gpujsBackend("best"));
-for (const mode of GPUJS_MODES) if (mode !== "webgpu") registerBackend(`gpujs:${mode}`, () => gpujsBackend(mode));
+// webgpu and webgl2 have resident backends of their own (webgpu/, webgl2/) under those names.
+for (const mode of GPUJS_MODES)
+  if (mode !== "webgpu" && mode !== "webgl2") registerBackend(`gpujs:${mode}`, () => gpujsBackend(mode));
