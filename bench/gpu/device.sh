@@ -24,17 +24,23 @@ pack() {
   local copy; copy=$(mktemp -d)
   cp "$kit/pack.sh" "$kit/setup.sh" "$kit/webgpu-node.mjs" "$copy/"
   sed -i 's#\.git/info/exclude#"$(git rev-parse --git-path info/exclude)"#g' "$copy/pack.sh"
-  "$copy/pack.sh" @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0 @jax-js/jax@0.1.25
+  "$copy/pack.sh"
   rm -rf "$copy"
-  # tfjs is ~300 MB unpacked: keep each @tensorflow package's package.json and the file its "main"
-  # names (what require() loads in Node), as measured on the device machine (~12 MB).
+  # The peers are devDependencies (pack.sh packs the runtime ones): installed apart, then merged in.
   local tmp; tmp=$(mktemp -d)
   tar -xJf .device/modules.tar.xz -C "$tmp"
+  mkdir "$tmp/peers" && echo '{"name": "peers", "private": true}' > "$tmp/peers/package.json"
+  (cd "$tmp/peers" && npm install --no-audit --no-fund --ignore-scripts --omit=dev \
+    @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0 @jax-js/jax@0.1.25 > /dev/null)
+  cp -rn "$tmp/peers/node_modules/." "$tmp/node_modules/"
+  # tfjs is ~300 MB unpacked: keep each @tensorflow package's package.json and the file its "main"
+  # names (what require() loads in Node), as measured on the device machine (~12 MB).
   for pkg in "$tmp"/node_modules/@tensorflow/*; do
     main=$(node -e "process.stdout.write(require('$pkg/package.json').main || 'index.js')")
     main=${main#./}
     find "$pkg" -type f ! -path "$pkg/package.json" ! -path "$pkg/$main" ! -path "$pkg/$main.js" -delete
   done
+  (cd "$tmp" && node -e 'require("@tensorflow/tfjs"); require("@tensorflow/tfjs-backend-webgpu"); import("@jax-js/jax").then(() => console.log("peers load"))')
   tar -cJf .device/modules.tar.xz -C "$tmp" node_modules
   rm -rf "$tmp"
   du -sh .device
