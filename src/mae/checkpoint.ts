@@ -11,6 +11,7 @@ import {
   SafetensorsError,
   serializeSafetensors,
   toFloat32,
+  type SafeTensor,
   type SafetensorsFile,
   type WritableTensor,
 } from "../io/safetensors.ts";
@@ -74,6 +75,10 @@ function asTensors(file: SafetensorsFile): Map<string, Tensor> {
   return new Map([...file.tensors].map(([name, t]) => [name, T.fromArray(toFloat32(t, name), t.shape)]));
 }
 
+/** How many of a stored tensor's values are NaN or ±Infinity (read from the file's bytes, not a backend). */
+const nonFiniteIn = (t: SafeTensor, name: string): number =>
+  toFloat32(t, name).reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+
 /**
  * A model's weights from safetensors bytes, checked at the boundary before the model sees them: a file
  * far from what the config describes is refused before the expected names are even listed (a config
@@ -98,8 +103,9 @@ function weightsFromBytes(config: ViTMAEConfig, bytes: Uint8Array, source: strin
     );
   }
   const named = asTensors(file);
-  const nonFinite = [...named].flatMap(([n, t]) => {
-    const count = t.toArray().reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+  // Counted on the file's values: a GPU backend's tensors read only asynchronously.
+  const nonFinite = [...file.tensors].flatMap(([n, t]) => {
+    const count = nonFiniteIn(t, n);
     return count === 0 ? [] : [`${n} holds ${count} non-finite value${count === 1 ? "" : "s"}`];
   });
   if (nonFinite.length > 0) {

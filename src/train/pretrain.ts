@@ -149,14 +149,14 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     return `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`;
   };
   /** Reading a step's batches failed (an unreadable image): save the run so far (as Ctrl-C does), then report. */
-  const failed = (e: unknown): StepFailedError => {
+  const failed = async (e: unknown): Promise<StepFailedError> => {
     const message = e instanceof Error ? e.message : String(e);
     if (lastSaved === step || step === (run.resume?.step ?? 0)) {
       const since = run.resume ? `since the run resumed at step ${run.resume.step}` : "before it";
       return new StepFailedError(`${message} (at step ${step + 1}; no step was completed ${since})`, { cause: e });
     }
     try {
-      save();
+      await save();
     } catch (saveError) {
       return new StepFailedError(
         `${message} (at step ${step + 1}; saving the run so far failed too: ${(saveError as Error).message})`,
@@ -183,7 +183,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
         return T.fromArray(batch.pixels, batch.shape);
       });
     } catch (e) {
-      throw failed(e); // nothing of this step has touched the parameters yet
+      throw await failed(e); // nothing of this step has touched the parameters yet
     }
     const lr = lrAt(schedule, step);
     const args = [

@@ -22,7 +22,8 @@ import {
   type Target,
   type View,
 } from "../../backend.ts";
-import { checkIndices, forEachIndex, isContiguous } from "../hostKernels.ts";
+import { isContiguous } from "../../shape.ts";
+import { checkIndices, forEachIndex } from "../hostKernels.ts";
 import {
   gatherKernel,
   matmulKernel,
@@ -49,8 +50,10 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** A gpu.js texture as this backend uses it. */
 interface Texture extends GlTexture {
   toArray(): unknown;
-  /** The texture's own dims [width, height]. */
+  /** The texture's own dims [width, height], the kernel output it holds, and its gpu.js type. */
   readonly size: number[];
+  readonly output: number[];
+  readonly type: string;
 }
 
 /** Flattens what gpu.js returns (nested arrays of Float32Array rows) into `n` values. */
@@ -157,9 +160,10 @@ export class WebGl2Backend implements Backend {
     };
   }
 
-  /** Runs a kernel (compiled once per source, output and argument sizes); returns its output texture. */
+  /** Runs a kernel (compiled once per source, output and argument layouts); returns its output texture. */
   private run(spec: KernelSpec | ProgramSpec, args: (Texture | Float32Array)[]): Texture {
-    const sizes = args.map((a) => (a instanceof Float32Array ? a.length : a.size.join("x")));
+    // A compiled kernel is specialised to its arguments' types and texture layouts.
+    const sizes = args.map((a) => (a instanceof Float32Array ? a.length : `${a.type}/${a.size}/${a.output}`));
     const key = `${spec.source}\n@${spec.output.join("x")}:${sizes.join(",")}`;
     let k = this.kernels.get(key);
     if (!k) {

@@ -30,6 +30,37 @@ function threefry(): string {
 }`;
 }
 
+/**
+ * low + span·u for u = m·2^-23 within an ulp of the float64 value the reference rounds (a plain
+ * float32 evaluation rounds twice, and near 0 that is far from the reference): low and span come as
+ * float32 pairs (hi + lo: the float64 parameters), span's hi and m split in 12-bit halves so the
+ * four partial products are exact, all summed with TwoSum (Knuth) compensation.
+ */
+const AFFINE = `fn two_sum(a: f32, b: f32) -> vec2<f32> {
+  let s = a + b;
+  let bb = s - a;
+  return vec2<f32>(s, (a - (s - bb)) + (b - bb));
+}
+fn affine(low: vec2<f32>, span: vec2<f32>, m: u32) -> f32 {
+  let sh = bitcast<f32>(bitcast<u32>(span.x) & 0xfffff000u);
+  let sl = span.x - sh;
+  let mh = f32(m >> 12u) * 4096.0;
+  let ml = f32(m & 0xfffu);
+  let parts = array<f32, 5>(sh * mh, sh * ml, sl * mh, sl * ml, span.y * f32(m));
+  var acc = vec2<f32>(low.x, low.y);
+  for (var i = 0; i < 5; i++) {
+    let t = two_sum(acc.x, parts[i] * ${2 ** -23});
+    acc = vec2<f32>(t.x, acc.y + t.y);
+  }
+  return acc.x + acc.y;
+}`;
+
+/** A float64 as two float32s (hi + lo), as a WGSL vec2 over parameters. */
+function pairOf(p: Params, x: number): string {
+  const hi = Math.fround(x);
+  return `vec2<f32>(${p.f(hi)}, ${p.f(x - hi)})`;
+}
+
 /** Giles' single-precision inverse erf (prng.ts's erfinv with no Newton steps). */
 const ERFINV = `fn erfinv(y: f32) -> f32 {
   if (y <= -1.0) { return select(f32_bits(0x7fc00000u), -f32_bits(0x7f800000u), y == -1.0); }
@@ -52,13 +83,13 @@ const ERFINV = `fn erfinv(y: f32) -> f32 {
   return p * y;
 }`;
 
-const RANDOM_HELPERS = [WGSL_MATH, threefry(), ERFINV].join("\n");
+const RANDOM_HELPERS = [WGSL_MATH, threefry(), ERFINV, AFFINE].join("\n");
 
-/** The draw for uniform u ∈ [0, 1) (`half`: u + 2^-24, never 0), as WGSL over parameters. */
+/** The draw for uniform u ∈ [0, 1) of word w (`half`: u + 2^-24, never 0), as WGSL over parameters. */
 function transform(p: Params, dist: Distribution): string {
   switch (dist.kind) {
     case "uniform":
-      return `${p.f(dist.low)} + ${p.f(dist.high - dist.low)} * u`;
+      return `affine(${pairOf(p, dist.low)}, ${pairOf(p, dist.high - dist.low)}, w >> 9u)`;
     case "normal":
       return `${p.f(dist.mean)} + ${p.f(dist.std)} * (1.4142135623730951 * erfinv(2.0 * half - 1.0))`;
     case "truncatedNormal": {

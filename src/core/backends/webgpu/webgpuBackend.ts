@@ -23,7 +23,7 @@ import {
   type Target,
   type View,
 } from "../../backend.ts";
-import { isContiguous } from "../hostKernels.ts";
+import { isContiguous } from "../../shape.ts";
 import { launch } from "./bindings.ts";
 import { elementwiseLaunch } from "./elementwiseShader.ts";
 import { GpuQueue, GpuStorage, type KernelError } from "./gpuQueue.ts";
