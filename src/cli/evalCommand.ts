@@ -4,7 +4,7 @@ import * as T from "../core/index.ts";
 import { DatasetError, subsetDataset } from "../data/dataset.ts";
 import { parseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { evaluateClassifier } from "../eval/evaluateClassifier.ts";
 import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { isClassifierFolder, loadClassifier } from "../vit/checkpointFolder.ts";

@@ -3,6 +3,7 @@
 
 import { registerBackend, type Backend, type DType, type Storage, type Target, type View } from "../backend.ts";
 import * as K from "./hostKernels.ts";
+import * as R from "./hostRowKernels.ts";
 import type { HostArray, HostView } from "./hostKernels.ts";
 
 /** Storage in a JavaScript typed array (collected by the garbage collector like any array). */
@@ -66,23 +67,23 @@ export const referenceBackend: Backend = {
   scatterAdd: (base, index, src, axis, t) => K.scatterAdd(host(base), host(index), host(src), axis, ...out(t)),
   argsort: (x, axis, descending, t) => K.argsort(host(x), axis, descending, ...out(t)),
   argmax: (x, axis, t) => K.argmax(host(x), axis, ...out(t)),
-  softmax: (x, t) => K.softmax(host(x), ...out(t)),
-  softmaxBackward: (y, dy, t) => K.softmaxBackward(host(y), host(dy), ...out(t)),
+  softmax: (x, t) => R.softmax(host(x), ...out(t)),
+  softmaxBackward: (y, dy, t) => R.softmaxBackward(host(y), host(dy), ...out(t)),
   layerNorm(x, weight, bias, eps, t, mean, rstd) {
     const [o, at] = out(t);
     const [m, meanAt] = out(mean);
     const [r, rstdAt] = out(rstd);
-    K.layerNorm(host(x), host(weight), host(bias), eps, { out: o, at, mean: m, meanAt, rstd: r, rstdAt });
+    R.layerNorm(host(x), host(weight), host(bias), eps, { out: o, at, mean: m, meanAt, rstd: r, rstdAt });
   },
   layerNormBackward(dy, x, weight, mean, rstd, dx, dweight, dbias) {
     const target = (t: Target | null) => (t ? { data: hostData(t.storage), at: t.offset } : null);
-    K.layerNormBackward(host(dy), host(x), host(weight), host(mean), host(rstd), {
+    R.layerNormBackward(host(dy), host(x), host(weight), host(mean), host(rstd), {
       dx: target(dx),
       dweight: target(dweight),
       dbias: target(dbias),
     });
   },
-  random: (dist, key, size, t) => K.random(dist, key, size, ...out(t)),
+  random: (dist, key, size, t) => R.random(dist, key, size, ...out(t)),
 };
 
 registerBackend("reference", () => referenceBackend);

@@ -5,7 +5,7 @@ import type { Distribution, KeyWords, Target } from "../../backend.ts";
 import { erf } from "../../prng.ts";
 import { RANDOM_KINDS } from "../../wasm/randomKernel.ts";
 import { CALL_SCALARS_AT, cpuThreads, queueTask, runQueue, runtime } from "../../wasm/runtime.ts";
-import * as K from "../hostKernels.ts";
+import * as K from "../hostRowKernels.ts";
 import { hostTarget } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 

@@ -4,7 +4,7 @@
 // No JavaScript allocation on the common path (contiguous rows in the heap).
 import type { Target, View } from "../../backend.ts";
 import { CALL_SCALARS_AT, cpuThreads, queueTask, runQueue, type Runtime, runtime } from "../../wasm/runtime.ts";
-import * as K from "../hostKernels.ts";
+import * as K from "../hostRowKernels.ts";
 import { hostArray, hostTarget, hostView } from "./hostViews.ts";
 import { baseIndex, WasmStorage } from "./storage.ts";
 import { isContiguous } from "../../shape.ts";
