@@ -110,7 +110,7 @@ test("Ctrl-C after step 3 saves and exits 130; --resume finishes byte-identical 
     for (const handler of process.listeners("SIGINT").filter((l) => !before.includes(l))) (handler as () => void)();
   });
   assert.equal(r.code, 130, r.stderr.join("\n"));
-  assert.match(r.stderr[0], /interrupted at step 3\/8: checkpoint saved in .*; continue with --resume /);
+  assert.match(r.stderr[0], /interrupted \(SIGINT\) at step 3\/8: checkpoint saved in .*; continue with --resume /);
   const resumed = await runCli([...common, "--resume", stopped, "--out", stopped]);
   assert.equal(resumed.code, 0, resumed.stderr.join("\n"));
   for (const file of ["model.safetensors", "optimizer.safetensors", "config.json", "trainer_state.json"])
