@@ -92,17 +92,19 @@ export class RunGuard {
   failed(e: unknown, step: number, during = `at step ${step + 1}`): StepFailedError {
     const message = e instanceof Error ? e.message : String(e);
     const resumedAt = this.opts.resume?.step;
-    if (this.lastSaved === step || step === (resumedAt ?? 0)) {
+    if (step === (resumedAt ?? 0)) {
       const since = resumedAt !== undefined ? `since the run resumed at step ${resumedAt}` : "before it";
       return new StepFailedError(`${message} (${during}; no step was completed ${since})`, { cause: e });
     }
-    try {
-      this.save(step);
-    } catch (saveError) {
-      return new StepFailedError(
-        `${message} (${during}; saving the run so far failed too: ${(saveError as Error).message})`,
-        { cause: e },
-      );
+    if (this.lastSaved !== step) {
+      try {
+        this.save(step);
+      } catch (saveError) {
+        return new StepFailedError(
+          `${message} (${during}; saving the run so far failed too: ${(saveError as Error).message})`,
+          { cause: e },
+        );
+      }
     }
     return new StepFailedError(`${message} (${during}; the run up to step ${step} is saved in ${this.opts.outDir})`, {
       cause: e,
