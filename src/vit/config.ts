@@ -70,7 +70,8 @@ export function parseViTConfig(
   const useMeanPooling = overrides.useMeanPooling ?? o.use_mean_pooling ?? false;
   if (typeof useMeanPooling !== "boolean")
     issues.push({ field: "use_mean_pooling", value: useMeanPooling, problem: "must be true or false" });
-  if (labels.length < 1) issues.push({ field: "id2label", value: labels, problem: "must name at least one class" });
+  if (labels.length < 1 && !issues.some((i) => i.field === "num_labels"))
+    issues.push({ field: "id2label", value: labels, problem: "must name at least one class" });
   if (issues.length > 0 || isLeft(encoder)) return left(new ConfigError(issues, source));
   const extra = Object.fromEntries(
     Object.entries(o).filter(([k, v]) => !SHARED_KEYS.has(k) && !CLASSIFIER_KEYS.has(k) && v !== undefined),
