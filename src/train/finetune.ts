@@ -1,7 +1,9 @@
 // Fine-tuning a classifier as MAE's main_finetune.py / engine_finetune.py: AdamW with layer-wise lr decay,
 // lr = blr × effective batch / 256 with warmup and half-cycle cosine, drop path, mixup/cutmix with label
 // smoothing (soft-target cross entropy), held-out top-1 every epoch, checkpoints that resume exactly. Every
-// random choice is a pure function of (seed, step), so a resumed run replays the uninterrupted one.
+// random choice is a pure function of (seed, step), so a resumed run replays the uninterrupted one. As in
+// pre-training (runGuard.ts), a run that diverges stops before it saves over its last good checkpoint, and
+// a run that fails otherwise (a batch, an evaluation) saves first.
 
 import type { Either } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
