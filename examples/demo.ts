@@ -14,10 +14,10 @@ import {
   makeLoader,
   mnistDataset,
   preprocessOptions,
-  splitDataset,
   subsetDataset,
   type Dataset,
 } from "../src/data/index.ts";
+import { heldOutSplit } from "../src/data/digitsDataset.ts";
 import { mnist as config } from "../src/mae/presets.ts";
 import { initPreTraining } from "../src/mae/init.ts";
 import type { PreTrainingParams } from "../src/mae/params.ts";
@@ -42,7 +42,7 @@ mkdirSync(outDir, { recursive: true });
 
 // ---- Data: 10,000 MNIST digits; 1,000 held out for every number reported below ----
 const all = mnistDataset();
-const { train, test } = splitDataset(all, 0.1, T.key(1234));
+const { train, test } = heldOutSplit(all);
 const prep = preprocessOptions(
   { ...DEFAULT_PREPROCESSOR_CONFIG },
   { height: config.imageSize[0], width: config.imageSize[1], channels: config.numChannels },

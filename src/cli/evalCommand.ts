@@ -5,7 +5,7 @@ import * as T from "../core/index.ts";
 import { DatasetError, subsetDataset } from "../data/dataset.ts";
 import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { evaluateClassifier } from "../eval/evaluateClassifier.ts";
 import { ImageError } from "../io/image.ts";
 import { whyTooLarge } from "../mae/footprint.ts";

@@ -4,7 +4,8 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { preprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig, toPreprocessorJson } from "../data/preprocessorConfig.ts";
+import { toPreprocessorJson } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
 import { whyTooLarge } from "../mae/footprint.ts";
 import { scaledLr } from "../nn/schedule.ts";

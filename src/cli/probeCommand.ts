@@ -6,7 +6,7 @@ import type { Tensor } from "../core/index.ts";
 import { DatasetError, subsetDataset, type Dataset } from "../data/dataset.ts";
 import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { splitDataset } from "../data/splitDataset.ts";
 import { encoderFeatures } from "../eval/features.ts";
 import { knn, linearProbe, standardize } from "../eval/probe.ts";

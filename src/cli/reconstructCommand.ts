@@ -5,7 +5,7 @@ import * as T from "../core/index.ts";
 import type { Tensor } from "../core/index.ts";
 import { tryParseDataSpec } from "../data/parseDataSpec.ts";
 import { preprocess, preprocessOptions, type PreprocessOptions } from "../data/preprocess.ts";
-import { readPreprocessorConfig } from "../data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 import { PANEL_HEADERS, panels } from "../eval/panels.ts";
 import { reconstruct, type ReconstructionSpace } from "../eval/reconstruct.ts";
 import type { Image } from "../io/image.ts";

@@ -22,10 +22,10 @@ export {
   IMAGENET_DEFAULT_STD,
   parsePreprocessorConfig,
   PreprocessorConfigError,
-  readPreprocessorConfig,
   toPreprocessorJson,
   type PreprocessorConfig,
 } from "./preprocessorConfig.ts";
+export { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
 export {
   crop,
   DEFAULT_CROP_RATIO,

@@ -3,10 +3,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { checkIndex, DatasetError, type Dataset, type Sample } from "./dataset.ts";
-
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
+import { DatasetError, type Dataset } from "./dataset.ts";
+import { digitsDataset, PIXELS } from "./digitsDataset.ts";
 
 let cache: { images: Uint8Array; labels: Uint8Array } | undefined;
 
@@ -17,21 +15,12 @@ let cache: { images: Uint8Array; labels: Uint8Array } | undefined;
  */
 export function mnistDataset(): Dataset {
   const { images, labels } = (cache ??= loadDigits());
-  const dataset: Dataset = {
-    name: "mnist",
-    size: labels.length,
-    numClasses: 10,
-    classNames: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-    get(index: number): Sample {
-      checkIndex(dataset, index);
-      const data = images.slice(index * PIXELS, (index + 1) * PIXELS);
-      return {
-        image: { width: SIDE, height: SIDE, channels: 1, data, source: `mnist[${index}]` },
-        label: labels[index],
-      };
-    },
-  };
-  return dataset;
+  return digitsDataset(images, labels);
+}
+
+/** The digits as bytes (what the browser playground embeds): 784 bytes per image, one label byte each. */
+export function mnistBytes(): { images: Uint8Array; labels: Uint8Array } {
+  return (cache ??= loadDigits());
 }
 
 function loadDigits(): { images: Uint8Array; labels: Uint8Array } {

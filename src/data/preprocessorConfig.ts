@@ -1,8 +1,6 @@
-// A checkpoint's preprocessor_config.json, read as Hugging Face's ViTImageProcessor reads it.
+// A checkpoint's preprocessor_config.json, parsed as Hugging Face's ViTImageProcessor reads it (the
+// file itself is read by src/node/preprocessorConfigFile.ts: this module runs anywhere).
 
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { CHECKPOINT_FILE } from "../mae/checkpointNames.ts";
 import { PIL_RESAMPLE_CODES, type ResampleFilter } from "./resize.ts";
 
 /** The preprocessing settings of a checkpoint (HF's key names in camelCase). */
@@ -45,41 +43,6 @@ export const DEFAULT_PREPROCESSOR_CONFIG: Readonly<PreprocessorConfig> = Object.
 /** A preprocessor_config.json that cannot be used; names the file and the key. */
 export class PreprocessorConfigError extends Error {
   override name = "PreprocessorConfigError";
-}
-
-/** Reads `dir/preprocessor_config.json`; returns the defaults when the folder has none. */
-export function readPreprocessorConfig(dir: string): PreprocessorConfig {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!isDir)
-    throw new PreprocessorConfigError(`checkpoint folder ${JSON.stringify(dir)} does not exist or is not a folder`);
-  const path = join(dir, CHECKPOINT_FILE.preprocessor);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
-      return {
-        ...DEFAULT_PREPROCESSOR_CONFIG,
-        imageMean: [...IMAGENET_DEFAULT_MEAN],
-        imageStd: [...IMAGENET_DEFAULT_STD],
-      };
-    }
-    throw new PreprocessorConfigError(`cannot read ${JSON.stringify(path)}: ${String(cause)}`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new PreprocessorConfigError(`${JSON.stringify(path)} is not valid JSON: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  return parsePreprocessorConfig(json, path);
 }
 
 /** Validates parsed JSON; keys it leaves out take ViTImageProcessor's defaults (mean and std 0.5, as HF does). */

@@ -14,8 +14,8 @@ import {
   IMAGENET_DEFAULT_MEAN,
   IMAGENET_DEFAULT_STD,
   PreprocessorConfigError,
-  readPreprocessorConfig,
 } from "../../src/data/preprocessorConfig.ts";
+import { readPreprocessorConfig } from "../../src/node/preprocessorConfigFile.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vitmae-preprocess-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

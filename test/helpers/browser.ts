@@ -4,12 +4,13 @@
 // closes the browser. The page side is test/helpers/pageResult.ts.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { contentType, ISOLATION_HEADERS, listen, type Server } from "../../scripts/staticServer.ts";
+
+export { ISOLATION_HEADERS, serveFolder, type Server } from "../../scripts/staticServer.ts";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -50,32 +51,10 @@ export async function bundle(entry: string, define: Record<string, string> = {})
 /** What a server answers at a path: text or bytes, or (for a path ending in "/") a folder on disk. */
 export type Routes = Record<string, string | Uint8Array | { dir: string }>;
 
-export interface Server {
-  url: string;
-  close(): Promise<void>;
-}
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".json": "application/json",
-  ".css": "text/css",
-  ".png": "image/png",
-  ".svg": "image/svg+xml",
-  ".wasm": "application/wasm",
-};
-export const contentType = (p: string): string => TYPES[path.extname(p)] ?? "application/octet-stream";
-
-/** The headers that make a page cross-origin isolated (SharedArrayBuffer, Web Workers sharing memory). */
-export const ISOLATION_HEADERS = {
-  "Cross-Origin-Opener-Policy": "same-origin",
-  "Cross-Origin-Embedder-Policy": "require-corp",
-} as const;
-
 /** Serves `routes` on 127.0.0.1 (a free port); `isolated` adds the COOP/COEP headers to every answer. */
-export async function serve(routes: Routes, isolated: boolean): Promise<Server> {
+export function serve(routes: Routes, isolated: boolean): Promise<Server> {
   const headers = isolated ? ISOLATION_HEADERS : {};
-  const server = http.createServer((req, res) => {
+  return listen((req, res) => {
     const url = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     const found = lookup(routes, url);
     if (!found) {
@@ -86,16 +65,6 @@ export async function serve(routes: Routes, isolated: boolean): Promise<Server> 
     res.writeHead(200, { "Content-Type": contentType(found.name), ...headers });
     res.end(found.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const isBody = (x: Routes[string] | undefined): x is string | Uint8Array =>

@@ -137,18 +137,23 @@ function copyOut(result: unknown, n: number, out: Float32Array, at: number): voi
 function singleInstruction(program: Program): { body: string; regs: number[] } | undefined {
   if (program.outputs.length !== 1 || program.outputs[0] !== program.code.length - 1) return undefined;
   const ins = program.code[program.code.length - 1];
-  switch (ins.op) {
-    case "input":
-    case "const":
-      return undefined;
-    case "where":
-      return { body: WHERE_BODY, regs: [ins.cond, ins.x, ins.y] };
-    default:
-      if ("y" in ins) return { body: BINARY_BODIES[ins.op], regs: [ins.x, ins.y] };
-      return ins.op in UNARY_BODIES
-        ? { body: UNARY_BODIES[ins.op as keyof typeof UNARY_BODIES], regs: [ins.x] }
-        : undefined;
-  }
+  const one = ((): { body: string; regs: number[] } | undefined => {
+    switch (ins.op) {
+      case "input":
+      case "const":
+        return undefined;
+      case "where":
+        return { body: WHERE_BODY, regs: [ins.cond, ins.x, ins.y] };
+      default:
+        if ("y" in ins) return { body: BINARY_BODIES[ins.op], regs: [ins.x, ins.y] };
+        return ins.op in UNARY_BODIES
+          ? { body: UNARY_BODIES[ins.op as keyof typeof UNARY_BODIES], regs: [ins.x] }
+          : undefined;
+    }
+  })();
+  // A fused program (jit) ends in an op over earlier results: not one instruction over the inputs.
+  const leaf = (r: number) => program.code[r].op === "input" || program.code[r].op === "const";
+  return one?.regs.every(leaf) ? one : undefined;
 }
 
 /**

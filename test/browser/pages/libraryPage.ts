@@ -1,7 +1,7 @@
-// Runs in a browser page (test/browser/library.test.ts): each backend named in ?backends= held to
-// the reference backend on the generated op cases of test/helpers/backendConformance.ts (fast-check,
-// ?seed= and ?runs=), then the tiny Hugging Face case (fetched from /hf/tiny/) run forward and
-// backward on that backend, every output and gradient compared by the case's tolerances.
+// Runs in a browser page (test/browser/library.test.ts): each backend named in ?ops= held to the
+// reference backend on the generated op cases of test/helpers/backendConformance.ts (fast-check,
+// ?seed= and ?runs=), and on each named in ?hf= the tiny Hugging Face case (fetched from /hf/tiny/)
+// run forward and backward, every output and gradient compared by the case's tolerances.
 import fc from "fast-check";
 import * as T from "../../../src/core/index.ts";
 import type { Tensor } from "../../../src/core/index.ts";
@@ -16,7 +16,8 @@ import { parityFailures, values, type CaseJson } from "../../helpers/parity.ts";
 import { reportResult } from "../../helpers/pageResult.ts";
 
 const query = new URLSearchParams(location.search);
-const backends = (query.get("backends") ?? "cpu").split(",");
+const list = (key: string) => (query.get(key) ?? "").split(",").filter((name) => name !== "");
+const [opBackends, hfBackends] = [list("ops"), list("hf")];
 const numRuns = Number(query.get("runs") ?? 20);
 fc.configureGlobal({ seed: Number(query.get("seed") ?? Date.now()) });
 
@@ -89,10 +90,9 @@ async function hfParity(c: HfCase, backend: string): Promise<string[]> {
 reportResult(async () => {
   await cpuReady();
   const tiny = await fetchCase("tiny");
-  const results: Record<string, unknown> = {};
-  for (const name of backends) {
-    const started = performance.now();
-    const properties = conformanceProperties(name, { numRuns }).map((p) => {
+  const ops: Record<string, { name: string; error: string | null }[]> = {};
+  for (const name of opBackends)
+    ops[name] = conformanceProperties(name, { numRuns }).map((p) => {
       try {
         p.run();
         return { name: p.name, error: null };
@@ -100,8 +100,7 @@ reportResult(async () => {
         return { name: p.name, error: String((error as Error).message ?? error) };
       }
     });
-    const hf = await hfParity(tiny, name);
-    results[name] = { properties, hf, seconds: (performance.now() - started) / 1000 };
-  }
-  return { threads: cpuThreads(), crossOriginIsolated, backends: results };
+  const hf: Record<string, string[]> = {};
+  for (const name of hfBackends) hf[name] = await hfParity(tiny, name);
+  return { threads: cpuThreads(), crossOriginIsolated, ops, hf };
 });
