@@ -68,9 +68,9 @@ function instrument(be: Backend): void {
 
 await cpuReady();
 instrument(getBackend("cpu"));
-const def = allCases(maeConfigFrom(JSON.parse(readFileSync("test/fixtures/hf/tiny/config.json", "utf8")))).find(
-  (c) => c.name === caseName,
-);
+const def = allCases(
+  maeConfigFrom(JSON.parse(readFileSync(new URL("../test/fixtures/hf/tiny/config.json", import.meta.url), "utf8"))),
+).find((c) => c.name === caseName);
 if (!def) throw new Error(`profileStep: no bench case "${caseName}"`);
 const dir = mkdtempSync(join(tmpdir(), "vitmae-profile-"));
 try {
