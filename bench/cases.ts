@@ -6,11 +6,20 @@ import { type MaeConfig, VIT_MAE_BASE } from "./data.ts";
 
 export type CaseKind = "matmul" | "block-fwd" | "block-fwdbwd" | "mae-step";
 
-export const IMPL_NAMES = ["vitmae-ts", "pytorch", "tfjs-cpu", "tfjs-wasm", "tfjs-wasm-tuned", "jax-js-wasm"] as const;
+export const CPU_IMPLS = ["vitmae-ts", "pytorch", "tfjs-cpu", "tfjs-wasm", "tfjs-wasm-tuned", "jax-js-wasm"] as const;
+/**
+ * The GPU impls (issue 11), run only when named with --impl (bench/gpu/device.sh does): ours on
+ * WebGPU, tfjs's and jax-js's WebGPU backends in the same Node process setup, PyTorch on CUDA.
+ */
+export const GPU_IMPLS = ["pytorch-cuda", "vitmae-ts-webgpu", "tfjs-webgpu", "jax-js-webgpu"] as const;
+export const IMPL_NAMES = [...CPU_IMPLS, ...GPU_IMPLS] as const;
 export type ImplName = (typeof IMPL_NAMES)[number];
 
 /** Which impl a case's peers are compared with: the first of these that ran its check. */
-export const REFERENCE_ORDER: readonly ImplName[] = ["vitmae-ts", "pytorch", "tfjs-cpu"];
+export const REFERENCE_ORDER: readonly ImplName[] = ["vitmae-ts", "pytorch", "tfjs-cpu", "pytorch-cuda"];
+
+/** Whose time the "÷ ours" column divides by: the first of these that ran. */
+export const OURS: readonly ImplName[] = ["vitmae-ts", "vitmae-ts-webgpu"];
 
 export interface BlockShape {
   batch: number;
@@ -63,9 +72,12 @@ export interface CaseDef extends Omit<CaseSpec, "data"> {
 }
 
 const ALL_IMPLS = IMPL_NAMES;
-const MAE_IMPLS: readonly ImplName[] = ["vitmae-ts", "pytorch"];
+const MAE_IMPLS: readonly ImplName[] = ["vitmae-ts", "pytorch", "pytorch-cuda", "vitmae-ts-webgpu"];
+const GPU_ONLY: readonly ImplName[] = GPU_IMPLS;
 
 const BLOCK: BlockShape = { batch: 8, tokens: 50, hidden: 768, heads: 12, intermediate: 3072, eps: 1e-12 };
+/** The block at MAE-Base pre-training's batch 64 (the encoder sees 49 kept patches + cls per image). */
+const BLOCK_B64: BlockShape = { ...BLOCK, batch: 64 };
 
 /** Linear + attention FLOPs of one block's forward on [batch, tokens, hidden]. */
 export function blockForwardFlops(b: Pick<BlockShape, "batch" | "tokens" | "hidden" | "intermediate">): number {
@@ -141,15 +153,22 @@ const MAE_CHECKS = [
 
 /** Every case of the issue, in the order the table prints them. The MAE `optimizer` is filled in with the data. */
 export function allCases(tinyConfig: MaeConfig): CaseDef[] {
-  const mae = (name: string, dataset: string, config: MaeConfig, rtol: number): CaseDef => ({
+  const mae = (
+    name: string,
+    dataset: string,
+    config: MaeConfig,
+    rtol: number,
+    batch = 8,
+    impls: readonly ImplName[] = MAE_IMPLS,
+  ): CaseDef => ({
     name,
     kind: "mae-step",
     dataset,
-    mae: { config, batch: 8, optimizer: maeAdamW([], new Map()) },
+    mae: { config, batch, optimizer: maeAdamW([], new Map()) },
     checks: MAE_CHECKS,
     rtol,
-    flops: maeStepFlops(config, 8),
-    impls: MAE_IMPLS,
+    flops: maeStepFlops(config, batch),
+    impls,
   });
   return [
     matmul(400, 768, 768),
@@ -179,5 +198,17 @@ export function allCases(tinyConfig: MaeConfig): CaseDef[] {
     },
     mae("mae-base-step", "mae-base", VIT_MAE_BASE, 2e-3),
     mae("mae-tiny-step", "mae-tiny", tinyConfig, 2e-3),
+    // GPU sizes (run with the GPU impls: bench/gpu/device.sh)
+    {
+      name: "block-fwdbwd-b64",
+      kind: "block-fwdbwd",
+      dataset: "block-b64",
+      block: BLOCK_B64,
+      checks: ["loss", ...BLOCK_GRADS],
+      rtol: 1e-3,
+      flops: 3 * blockForwardFlops(BLOCK_B64),
+      impls: GPU_ONLY,
+    },
+    mae("mae-base-step-b64", "mae-base-b64", VIT_MAE_BASE, 2e-3, 64, ["pytorch-cuda", "vitmae-ts-webgpu"]),
   ];
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../src/node/atomicWrite.ts";
-import { allCases, type CaseDef, type ImplName, IMPL_NAMES, REFERENCE_ORDER } from "./cases.ts";
+import { allCases, type CaseDef, CPU_IMPLS, type ImplName, OURS, REFERENCE_ORDER } from "./cases.ts";
 import { type Options, parseOptions, USAGE } from "./cli.ts";
 import { maeConfigFrom, type MaeConfig } from "./data.ts";
 import { DataDir } from "./datasets.ts";
@@ -108,11 +108,12 @@ async function runCase(
   const outcomes: CaseRun["outcomes"] = new Map();
   let reference: { impl: ImplName; outputs: Record<string, Summary> } | null = null;
   for (const impl of impls) {
-    if (impl === "pytorch" && torch.problem !== null) {
+    const isTorch = impl === "pytorch" || impl === "pytorch-cuda";
+    if (isTorch && torch.problem !== null) {
       outcomes.set(impl, { outcome: { status: "absent", message: torch.problem }, check: "" });
       continue;
     }
-    if (impl === "pytorch" && def.kind === "mae-step" && torch.maeProblem !== null) {
+    if (isTorch && def.kind === "mae-step" && torch.maeProblem !== null) {
       outcomes.set(impl, { outcome: { status: "failed-check", message: torch.maeProblem }, check: torch.maeProblem });
       continue;
     }
@@ -138,7 +139,9 @@ async function runCase(
     const command =
       impl === "pytorch"
         ? [torch.python, torchPeer]
-        : [process.execPath, "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
+        : impl === "pytorch-cuda"
+          ? [torch.python, torchPeer, "--device", "cuda"]
+          : [process.execPath, "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
     progress(`${def.name} / ${impl} …`);
     const outcome = await runEntry(command, specPath, opts, judge, repoRoot);
     progress(`${def.name} / ${impl}: ${outcome.status === "ok" ? `${outcome.ms!.toFixed(1)} ms` : outcome.status}`);
@@ -148,7 +151,7 @@ async function runCase(
 }
 
 function toRows(run: CaseRun): Row[] {
-  const ours = run.outcomes.get("vitmae-ts")?.outcome;
+  const ours = OURS.map((impl) => run.outcomes.get(impl)?.outcome).find((o) => o?.status === "ok");
   const oursMs = ours?.status === "ok" ? ours.ms! : null;
   return [...run.outcomes].map(([impl, { outcome, check }]) => ({
     name: run.def.name,
@@ -194,10 +197,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const selected = cases.filter((c) => opts.only.length === 0 || opts.only.includes(c.name));
-  const impls = opts.impls.length ? opts.impls : [...IMPL_NAMES];
+  const impls = opts.impls.length ? opts.impls : [...CPU_IMPLS];
 
   const python = findPython();
-  const torchWanted = impls.includes("pytorch") && selected.some((c) => c.impls.includes("pytorch"));
+  const torchWanted = (["pytorch", "pytorch-cuda"] as const).some(
+    (t) => impls.includes(t) && selected.some((c) => c.impls.includes(t)),
+  );
   const torchInfo = torchWanted ? probeTorch(python, torchPeer) : `not requested (--impl ${impls.join(",")})`;
   const machine = describeMachine(torchInfo);
   console.log(formatMachine(machine));
@@ -232,8 +237,8 @@ async function main(argv: string[]): Promise<number> {
   console.log(
     `\nms: median of the timed repetitions after warm-up; GFLOP/s: matmul FLOPs of the case (backward = 2× forward).`,
   );
-  if (!rows.some((r) => r.impl === "vitmae-ts" && r.outcome.status === "ok")) {
-    console.log("÷ ours is empty: vitmae-ts was not timed (see its row).");
+  if (!rows.some((r) => OURS.includes(r.impl) && r.outcome.status === "ok")) {
+    console.log(`÷ ours is empty: neither ${OURS.join(" nor ")} was timed (see its row).`);
   }
   if (opts.json) {
     writeJson(opts.json, machine, rows);

@@ -291,7 +291,7 @@ const fineTuned = async (start: PreTrainingParams, name: string) => {
     },
   });
   progress.stop();
-  return evaluateClassifier(result.params, classifierConfig, test, { preprocess: prep }).accuracy;
+  return (await evaluateClassifier(result.params, classifierConfig, test, { preprocess: prep })).accuracy;
 };
 const finetuned = { pretrained: await fineTuned(params, "finetune"), scratch: await fineTuned(initial, "scratch") };
 

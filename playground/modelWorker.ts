@@ -31,9 +31,9 @@ function describeBackend(name: string): BackendInfo {
   const descriptions: Record<string, string> = {
     cpu: `WebAssembly SIMD kernels on ${threads} thread${threads === 1 ? "" : "s"}${threads > 1 ? " (Web Workers sharing memory)" : " (the page is not cross-origin isolated)"}`,
     reference: "plain TypeScript, the readable spec (slow)",
-    "gpujs:webgpu": "gpu.js on WebGPU",
-    "gpujs:webgl2": "gpu.js on WebGL2",
-    "gpujs:webgl": "gpu.js on WebGL",
+    "gpujs:webgpu": "WebGPU: WGSL compute shaders on GPU buffers, one submission per step",
+    "gpujs:webgl2": "WebGL2: gpu.js kernels on textures (random draws and scatters on the host)",
+    "gpujs:webgl": "gpu.js on WebGL, reading every result back to the host (slow)",
   };
   return { name, description: descriptions[name] ?? name };
 }
@@ -47,7 +47,8 @@ async function usableBackends(): Promise<BackendInfo[]> {
     for (const name of T.availableBackends()) {
       if (name === "gpujs" || name === "gpujs:cpu" || name === "gpujs:webasm" || name === "gpujs:gpu") continue;
       try {
-        if (T.getBackend(name).name !== name) continue;
+        // loadBackend: a WebGPU device is acquired asynchronously, and a browser without one rejects.
+        if ((await T.loadBackend(name)).name !== name) continue;
         const sum = T.sum(T.ones([2, 3], { backend: name }));
         if ((await sum.data())[0] === 6) found.push(describeBackend(name));
       } catch {
@@ -140,6 +141,7 @@ async function handle(request: Request): Promise<void> {
     case "backend": {
       if (T.backend().name === request.name) return;
       const previous = T.backend().name;
+      await T.loadBackend(request.name);
       T.setBackend(request.name);
       try {
         await trainer.moveTo(request.name);
@@ -181,7 +183,7 @@ async function pump(): Promise<void> {
         }
       } else if (training) {
         try {
-          const outcome = trainer.step(training.lr, training.batchSize);
+          const outcome = await trainer.step(training.lr, training.batchSize);
           post({ kind: "step", ...outcome });
         } catch (error) {
           training = null;

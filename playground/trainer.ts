@@ -26,7 +26,7 @@ export interface Trainer {
   readonly model: Model;
   readonly steps: number;
   /** One optimizer step on the next batch of `batchSize` digits; throws (changing nothing) if the loss or gradients are not finite. */
-  step(lr: number, batchSize: number): StepOutcome;
+  step(lr: number, batchSize: number): Promise<StepOutcome>;
   /** Moves the parameters and optimizer state to another backend (the step recompiles there). */
   moveTo(backend: string): Promise<void>;
 }
@@ -48,7 +48,7 @@ export function makeTrainer(start: Model, dataset: Dataset, prep: PreprocessOpti
     get steps() {
       return steps;
     },
-    step(lr, batchSize) {
+    async step(lr, batchSize) {
       const started = performance.now();
       if (loader?.batchesPerEpoch !== Math.floor(dataset.size / batchSize))
         loader = makeLoader({ dataset, batchSize, key: dataKey, preprocess: prep, augment: false, dropLast: true });
@@ -65,8 +65,9 @@ export function makeTrainer(start: Model, dataset: Dataset, prep: PreprocessOpti
       // The step is guarded on the device: a non-finite one changed nothing (donated inputs came back as they were).
       params = out.params;
       opt = out.opt;
-      const loss = out.loss.item();
-      if (out.applied.item() === 0)
+      // Read with await: a GPU backend reads only asynchronously (one wait per step, after its work).
+      const [loss, applied] = (await Promise.all([out.loss.data(), out.applied.data()])).map((v) => v[0]);
+      if (applied === 0)
         throw new Error(
           `step ${steps + 1}: the ${Number.isFinite(loss) ? "gradients" : "loss"} became non-finite (loss ${loss}); ` +
             "the weights were kept as they were: lower the learning rate",

@@ -117,17 +117,28 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors): Workload {
   };
 }
 
-export const jaxJsWasm: BenchImpl = {
-  name: "jax-js-wasm",
-  version,
-  // Its wasm device spreads kernels over Web Workers only where `Worker` exists; Node has none globally.
-  threads: typeof (globalThis as { Worker?: unknown }).Worker === "undefined" ? "1" : "workers",
-  unsupported(kind: CaseKind) {
-    return kind === "mae-step" ? "the issue times the MAE steps against PyTorch only" : null;
-  },
-  async prepare(spec, tensors) {
-    if (!(await init("wasm")).includes("wasm")) throw new Error("jax-js: the wasm device failed to initialise");
-    defaultDevice("wasm");
-    return spec.kind === "matmul" ? matmulWorkload(tensors) : blockWorkload(spec, tensors);
-  },
-};
+/** jax-js on one of its devices: "wasm" (CPU) or "webgpu" (a GPU; in Node through ../shared/device/webgpu-node.mjs). */
+function jaxJsOn(device: "wasm" | "webgpu"): BenchImpl {
+  return {
+    name: device === "wasm" ? "jax-js-wasm" : "jax-js-webgpu",
+    version,
+    // Its wasm device spreads kernels over Web Workers only where `Worker` exists; Node has none globally.
+    threads:
+      device === "webgpu"
+        ? "GPU"
+        : typeof (globalThis as { Worker?: unknown }).Worker === "undefined"
+          ? "1"
+          : "workers",
+    unsupported(kind: CaseKind) {
+      return kind === "mae-step" ? "the issue times the MAE steps against PyTorch only" : null;
+    },
+    async prepare(spec, tensors) {
+      if (!(await init(device)).includes(device)) throw new Error(`jax-js: the ${device} device failed to initialise`);
+      defaultDevice(device);
+      return spec.kind === "matmul" ? matmulWorkload(tensors) : blockWorkload(spec, tensors);
+    },
+  };
+}
+
+export const jaxJsWasm: BenchImpl = jaxJsOn("wasm");
+export const jaxJsWebgpu: BenchImpl = jaxJsOn("webgpu");

@@ -5,9 +5,18 @@ import type { Tensor, Tensors } from "../safetensors.ts";
 import { BLOCK_PARAM_NAMES, blockForward, type MatMulStyle } from "./tfjsBlock.ts";
 import type { BenchImpl, Workload } from "./types.ts";
 
-export type TfjsVariant = "cpu" | "wasm" | "wasm-tuned";
+export type TfjsVariant = "cpu" | "wasm" | "wasm-tuned" | "webgpu";
+
+/** tfjs's WebGPU backend: not a dependency of the project (the device bench packs it; bench/gpu/README.md). */
+const TFJS_WEBGPU = "@tensorflow/tfjs-backend-webgpu";
 
 async function useBackend(variant: TfjsVariant): Promise<string> {
+  if (variant === "webgpu") {
+    await import(TFJS_WEBGPU);
+    if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs: the webgpu backend failed to initialise");
+    await tf.ready();
+    return "GPU";
+  }
   if (variant === "cpu") {
     await tf.setBackend("cpu");
     await tf.ready();
@@ -21,7 +30,16 @@ async function useBackend(variant: TfjsVariant): Promise<string> {
 }
 
 const fromHost = (t: Tensor): tf.Tensor => tf.tensor(t.data, t.shape);
-const toHost = (t: tf.Tensor): Tensor => ({ shape: [...t.shape], data: t.dataSync() as Float32Array });
+const toHost = async (t: tf.Tensor): Promise<Tensor> => ({
+  shape: [...t.shape],
+  data: (await t.data()) as Float32Array,
+});
+/** Waits until `t` is computed (GPU backends queue their work): one element read back. */
+async function settled(t: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
 
 function need(tensors: Tensors, name: string): Tensor {
   const t = tensors.get(name);
@@ -35,13 +53,15 @@ function matmulWorkload(tensors: Tensors): Workload {
   return {
     async check() {
       const out = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
-      const host = toHost(out);
+      const host = await toHost(out);
       out.dispose();
       return new Map([["out", host]]);
     },
     async step() {
-      // The cpu and wasm backends compute eagerly, so the product exists once matMul returns.
-      tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D).dispose();
+      // The cpu and wasm backends compute eagerly; webgpu queues, so wait for the product.
+      const out = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+      if (tf.getBackend() === "webgpu") await settled(out);
+      out.dispose();
     },
   };
 }
@@ -64,14 +84,14 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors, style: MatMulStyle): Wo
     return {
       async check() {
         const out = forward(x, ...params);
-        const host = toHost(out);
+        const host = await toHost(out);
         tf.dispose(out);
         return new Map([["out", host]]);
       },
       async step() {
-        tf.tidy(() => {
-          forward(x, ...params); // a void tidy disposes the output too
-        });
+        const out = tf.tidy(() => forward(x, ...params));
+        if (tf.getBackend() === "webgpu") await settled(out);
+        tf.dispose(out);
       },
     };
   }
@@ -85,17 +105,20 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors, style: MatMulStyle): Wo
         return [value, grads[0], ...hfLayout];
       });
       const out: Tensors = new Map([
-        ["loss", toHost(value)],
-        ["grad.x", toHost(gradX)],
+        ["loss", await toHost(value)],
+        ["grad.x", await toHost(gradX)],
       ]);
-      BLOCK_PARAM_NAMES.forEach((name, i) => out.set(`grad.${name}`, toHost(gradParams[i])));
+      for (const [i, name] of BLOCK_PARAM_NAMES.entries()) out.set(`grad.${name}`, await toHost(gradParams[i]));
       tf.dispose([value, gradX, ...gradParams]);
       return out;
     },
     async step() {
-      tf.tidy(() => {
-        lossAndGrads([x, ...params]);
+      const kept = tf.tidy(() => {
+        const { value, grads } = lossAndGrads([x, ...params]);
+        return [value, ...grads];
       });
+      if (tf.getBackend() === "webgpu") await settled(kept[kept.length - 1]); // the last gradient computed
+      tf.dispose(kept);
     },
   };
 }
@@ -103,7 +126,7 @@ function blockWorkload(spec: CaseSpec, tensors: Tensors, style: MatMulStyle): Wo
 export function tfjsImpl(variant: TfjsVariant): BenchImpl {
   let threads = "1";
   return {
-    name: variant === "cpu" ? "tfjs-cpu" : variant === "wasm" ? "tfjs-wasm" : "tfjs-wasm-tuned",
+    name: `tfjs-${variant}` as const,
     version: tf.version.tfjs,
     get threads() {
       return threads;

@@ -1,6 +1,8 @@
-// impl "vitmae-ts": our own library on each bench case, written as a user of its public API would:
-// the block and the training step compiled with jit (buffers reused by liveness, elementwise chains
-// fused), the training step's parameters and optimizer state donated, as a training loop does.
+// impls "vitmae-ts" (the cpu backend) and "vitmae-ts-webgpu" (gpujs:webgpu): our own library on each
+// bench case, written as a user of its public API would: the block and the training step compiled
+// with jit (buffers reused by liveness, elementwise chains fused), the training step's parameters and
+// optimizer state donated, as a training loop does. A GPU queues its work: a step is done when the
+// backend's flush resolves (or its loss is read).
 import * as T from "../../src/core/index.ts";
 import { valueAndGrad } from "../../src/autodiff/index.ts";
 import { jit } from "../../src/jit/index.ts";
@@ -28,7 +30,10 @@ function need(tensors: Tensors, name: string): T.Tensor {
   return T.fromArray(t.data, t.shape);
 }
 
-const host = (t: T.Tensor): Host => ({ shape: [...t.shape], data: t.toArray() });
+const host = async (t: T.Tensor): Promise<Host> => ({ shape: [...t.shape], data: await t.data() });
+
+/** Resolves once every kernel launched so far has run (a no-op on backends that compute eagerly). */
+const settled = async () => void (await T.backend().flush?.());
 
 /** Nested params from dotted names ("attention.attention.query.weight" → p.attention.attention.query.weight). */
 function nest(tensors: Tensors, names: readonly string[]): Record<string, unknown> {
@@ -46,8 +51,11 @@ function matmulCase(_spec: CaseSpec, tensors: Tensors): Workload {
   const a = need(tensors, "a");
   const b = need(tensors, "b");
   return {
-    check: async () => new Map([["out", host(T.matmul(a, b))]]),
-    step: async () => void T.matmul(a, b),
+    check: async () => new Map([["out", await host(T.matmul(a, b))]]),
+    step: async () => {
+      T.matmul(a, b);
+      await settled();
+    },
   };
 }
 
@@ -60,8 +68,11 @@ function blockCase(spec: CaseSpec, tensors: Tensors): Workload {
   const opts = { heads: shape.heads, eps: shape.eps, act: activation("gelu") };
   if (spec.kind === "block-fwd") {
     return {
-      check: async () => new Map([["out", host(block(params, x, opts).out)]]),
-      step: async () => void block(params, x, opts).out,
+      check: async () => new Map([["out", await host(block(params, x, opts).out)]]),
+      step: async () => {
+        block(params, x, opts);
+        await settled();
+      },
     };
   }
   const lossAndGrads = jit(
@@ -73,13 +84,16 @@ function blockCase(spec: CaseSpec, tensors: Tensors): Workload {
     check: async () => {
       const [loss, [gp, gx]] = lossAndGrads(params, x);
       const out = new Map<string, Host>([
-        ["loss", host(loss)],
-        ["grad.x", host(gx)],
+        ["loss", await host(loss)],
+        ["grad.x", await host(gx)],
       ]);
-      for (const [name, t] of namedParameters(gp)) out.set(`grad.${name}`, host(t));
+      for (const [name, t] of namedParameters(gp)) out.set(`grad.${name}`, await host(t));
       return out;
     },
-    step: async () => void lossAndGrads(params, x),
+    step: async () => {
+      lossAndGrads(params, x);
+      await settled();
+    },
   };
 }
 
@@ -124,14 +138,15 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
     check: async () => {
       // The check is the first step: the updates of the compared parameters are after − before.
       const deltas = spec.checks.filter((n) => n.startsWith("delta.")).map((n) => n.slice("delta.".length));
-      const before = new Map(deltas.map((n) => [n, namedParameters(state.params).get(n)!.toArray()]));
+      const params0 = namedParameters(state.params);
+      const before = new Map(await Promise.all(deltas.map(async (n) => [n, await params0.get(n)!.data()] as const)));
       const out = run();
-      const result = new Map<string, Host>([["loss", host(out.loss)]]);
-      checkedGrads.forEach((n, i) => result.set(`grad.${n}`, host(out.checked[i])));
+      const result = new Map<string, Host>([["loss", await host(out.loss)]]);
+      for (const [i, n] of checkedGrads.entries()) result.set(`grad.${n}`, await host(out.checked[i]));
       const after = namedParameters(state.params);
       for (const [n, b] of before) {
         const a = after.get(n)!;
-        result.set(`delta.${n}`, { shape: [...a.shape], data: a.toArray().map((v, i) => v - b[i]) });
+        result.set(`delta.${n}`, { shape: [...a.shape], data: (await a.data()).map((v, i) => v - b[i]) });
       }
       return result;
     },
@@ -141,16 +156,23 @@ function maeCase(spec: CaseSpec, tensors: Tensors): Workload {
   };
 }
 
-export const vitmaeTs: BenchImpl = {
-  name: "vitmae-ts",
-  version: "0.1.0",
-  threads: String(gemmInfo().threads),
-  unsupported(_kind: CaseKind): string | null {
-    return null;
-  },
-  async prepare(spec, tensors) {
-    if (spec.kind === "matmul") return matmulCase(spec, tensors);
-    if (spec.kind === "mae-step") return maeCase(spec, tensors);
-    return blockCase(spec, tensors);
-  },
-};
+/** Our library on the named backend (null: the default one, the cpu backend). */
+function vitmaeTsOn(backend: string | null): BenchImpl {
+  return {
+    name: backend === null ? "vitmae-ts" : "vitmae-ts-webgpu",
+    version: "0.1.0",
+    threads: backend === null ? String(gemmInfo().threads) : "GPU",
+    unsupported(_kind: CaseKind): string | null {
+      return null;
+    },
+    async prepare(spec, tensors) {
+      if (backend !== null) T.setBackend((await T.loadBackend(backend)).name);
+      if (spec.kind === "matmul") return matmulCase(spec, tensors);
+      if (spec.kind === "mae-step") return maeCase(spec, tensors);
+      return blockCase(spec, tensors);
+    },
+  };
+}
+
+export const vitmaeTs: BenchImpl = vitmaeTsOn(null);
+export const vitmaeTsWebgpu: BenchImpl = vitmaeTsOn("gpujs:webgpu");

@@ -1,8 +1,9 @@
 """The PyTorch peer: one (case, impl) per process, speaking bench/protocol.ts's JSON lines.
 
   python3 torch_peer.py --probe                       # prints torch's version, threads and BLAS as one JSON line
-  python3 torch_peer.py --spec FILE --reps N --warmup W --min-reps M --budget-s S
-Threads: BENCH_TORCH_THREADS (default 2).
+  python3 torch_peer.py --spec FILE --reps N --warmup W --min-reps M --budget-s S [--device cuda]
+Threads: BENCH_TORCH_THREADS (default 2). `--device cuda` is impl "pytorch-cuda": float32 with TF32 off
+(the anchor of issue 11), every step synchronized before its time is taken.
 """
 import json
 import math
@@ -24,6 +25,7 @@ from torch_mae import Layer, ViTMAEForPreTraining, adamw_for  # noqa: E402
 PREFIX = "BENCH "
 HEAD, SAMPLES = 8, 64
 THREADS = int(os.environ.get("BENCH_TORCH_THREADS", "2"))
+DEVICE = "cpu"  # set by --device
 
 
 def send(msg):
@@ -88,6 +90,18 @@ def need(tensors, name):
 
 # ─── workloads: (check() -> {name: tensor}, step()) ──────────────────────────────────────────────────────
 
+def synchronized(step):
+    """step, finished before it returns: CUDA queues its kernels."""
+    if DEVICE == "cpu":
+        return step
+
+    def run():
+        out = step()
+        torch.cuda.synchronize()
+        return out
+    return run
+
+
 def matmul_workload(spec, tensors):
     a, b = need(tensors, "a"), need(tensors, "b")
     return (lambda: {"out": a @ b}), (lambda: a @ b)
@@ -95,7 +109,7 @@ def matmul_workload(spec, tensors):
 
 def block_workload(spec, tensors):
     s = spec["block"]
-    layer = Layer(s["hidden"], s["heads"], s["intermediate"], s["eps"], "gelu")
+    layer = Layer(s["hidden"], s["heads"], s["intermediate"], s["eps"], "gelu").to(DEVICE)
     layer.load_state_dict({k: v for k, v in tensors.items() if k not in ("x", "g")}, strict=True)
     x, g = need(tensors, "x"), need(tensors, "g")
     if spec["kind"] == "block-fwd":
@@ -123,7 +137,7 @@ def block_workload(spec, tensors):
 
 def mae_workload(spec, tensors):
     m = spec["mae"]
-    model = ViTMAEForPreTraining(m["config"])
+    model = ViTMAEForPreTraining(m["config"]).to(DEVICE)
     pixel_values, noise = need(tensors, "pixel_values"), need(tensors, "noise")
     model.load_state_dict({k: v for k, v in tensors.items() if k not in ("pixel_values", "noise")}, strict=True)
     del tensors
@@ -180,15 +194,25 @@ def time_steps(step, check_s, reps, warmup, min_reps, budget_s):
 
 
 def run_case(args):
+    global DEVICE
     flag = lambda name: args[args.index(name) + 1]
     torch.set_num_threads(THREADS)
     spec = json.loads(Path(flag("--spec")).read_text())
-    send({"type": "hello", "impl": "pytorch", "version": torch.__version__, "threads": str(torch.get_num_threads())})
+    if "--device" in args:
+        DEVICE = flag("--device")
+    if DEVICE == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 as it is: the anchor is fp32, not TF32
+        torch.backends.cudnn.allow_tf32 = False
+        name = torch.cuda.get_device_name(0)
+        send({"type": "hello", "impl": "pytorch-cuda", "version": torch.__version__, "threads": f"CUDA {name}"})
+    else:
+        send({"type": "hello", "impl": "pytorch", "version": torch.__version__, "threads": str(torch.get_num_threads())})
     make = WORKLOADS.get(spec["kind"])
     if make is None:
         send({"type": "unsupported", "reason": f"no torch workload for kind {spec['kind']!r}"})
         return
-    check, step = make(spec, read_safetensors(spec["data"]))
+    check, step = make(spec, {k: v.to(DEVICE) for k, v in read_safetensors(spec["data"]).items()})
+    check, step = synchronized(check), synchronized(step)
 
     t0 = time.perf_counter()
     outputs = check()

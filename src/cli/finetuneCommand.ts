@@ -1,32 +1,34 @@
 // `vitmae finetune`: MAE's fine-tuning recipe (main_finetune.py) from one command, with checkpoints, a log,
-// held-out top-1 every epoch, clean Ctrl-C and exact resume.
+// held-out top-1 every epoch, a clean stop on Ctrl-C or SIGTERM, and exact resume.
 
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import * as T from "../core/index.ts";
-import { DatasetError, subsetDataset, type Dataset } from "../data/dataset.ts";
-import { parseDataSpec } from "../data/parseDataSpec.ts";
+import { join, resolve } from "node:path";
 import { preprocessOptions } from "../data/preprocess.ts";
 import { toPreprocessorJson } from "../data/preprocessorConfig.ts";
 import { readPreprocessorConfig } from "../node/preprocessorConfigFile.ts";
-import { splitDataset } from "../data/splitDataset.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
+import { whyTooLarge } from "../mae/footprint.ts";
 import { scaledLr } from "../nn/schedule.ts";
 import {
   finetune,
   finetuneKeys,
-  loadFinetuneCheckpoint,
   stepsPerEpochOf,
+  tryLoadFinetuneCheckpoint,
   type EpochInfo,
   type FinetuneHyper,
 } from "../train/finetune.ts";
-import { NonFiniteLossError } from "../train/pretrain.ts";
+import { finetuneFromSaved } from "../train/hyper.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
-import { isClassifierFolder, loadClassifier } from "../vit/checkpointFolder.ts";
-import { CliError, intFlag, numberFlag, required, type Command } from "./command.ts";
+import { classifierModel } from "../vit/checkpoint.ts";
+import { isClassifierFolder, tryLoadClassifier } from "../vit/checkpointFolder.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
+import { finetuneData, inputDiffs, selectionOf } from "./finetuneData.ts";
+import { machineMemory } from "./machineMemory.ts";
 import { checkpointDir } from "./paths.ts";
-import { checkSameRun, refuseToOverwrite } from "./trainingRun.ts";
+import { interrupted, listenForStop } from "./stopSignals.ts";
+import { checkSameRun, refuseToOverwrite, trainingFailure, type RunInput } from "./trainingRun.ts";
 
 const CMD = "finetune";
 /** MAE's head init (main_finetune.py: trunc_normal_(model.head.weight, std=2e-5)). */
@@ -41,7 +43,9 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
 
   --model DIR              a ViTMAE pre-training checkpoint (or a \`vitmae pretrain\` output folder): its encoder
                            with a new head; or a ViTForImageClassification checkpoint to train further
-  --data SPEC              labelled data: mnist, idx:PATH, or a folder with one subfolder per class
+  --data SPEC              labelled data: mnist, idx:PATH, or a folder with one subfolder per class; an image
+                           folder's files are checked first and every unreadable one is named
+  --skip-bad-images        leave out unreadable images (counted in the log) instead of stopping
   --val-data SPEC          held-out data for the per-epoch top-1 (default: --val-fraction of --data)
   --val-fraction F         fraction of --data held out when there is no --val-data (default 0.1; 0: none)
   --limit N                use a seeded random N examples of --data (quick runs)
@@ -67,8 +71,18 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
   --seed N                 seed of the split, head init, data order, augmentation, mixup, drop path (default 0)
   --checkpoint-every N     also save every N steps (default: at the end of every epoch only)
   --out DIR                where checkpoint/, log.jsonl, eval.jsonl and loss.png go
-  --resume DIR             continue the run saved in DIR exactly (same flags as the original run)`,
+  --overwrite              start afresh in an --out holding an earlier run's log.jsonl, eval.jsonl and loss.png
+                           (never over a saved checkpoint: --resume it, or move it away)
+  --resume DIR             continue the run saved in DIR exactly (same flags, data and model as the original
+                           run; --data, --val-data, --val-fraction and --limit default to its own)
+${BACKEND_USAGE}
+
+A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running mean
+of the losses before it, and over 10·ln(classes)): the last checkpoint saved before that step is kept.
+Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other failure during a step or an
+evaluation (an unreadable image, a full disk) saves the run so far before exiting.`,
   options: {
+    ...BACKEND_OPTION,
     model: { type: "string" },
     data: { type: "string" },
     "val-data": { type: "string" },
@@ -98,41 +112,60 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
     seed: { type: "string" },
     "checkpoint-every": { type: "string" },
     out: { type: "string" },
+    overwrite: { type: "boolean" },
     resume: { type: "string" },
+    "skip-bad-images": { type: "boolean" },
   },
   async run(values) {
+    await useBackend(values, CMD);
     const outDir = required(values, "out", CMD);
-    const resumed = typeof values.resume === "string" ? loadFinetuneCheckpoint(values.resume) : undefined;
-    const saved = resumed?.state.hyper as Partial<Record<keyof FinetuneHyper, number | boolean | null>> | undefined;
-    const dataSpec = required(values, "data", CMD);
+    const resumed =
+      typeof values.resume === "string" ? orFail(CMD, tryLoadFinetuneCheckpoint(values.resume)) : undefined;
+    // A resumed run defaults every flag to the saved run's value (its trainer state was checked on loading).
+    const saved = resumed ? (finetuneFromSaved(resumed.state.hyper) as { hyper: FinetuneHyper }).hyper : undefined;
+    const savedInputs = resumed?.state.inputs ?? {};
+    const dataSpec = resumed && values.data === undefined ? resumed.state.data : required(values, "data", CMD);
     const seed = intFlag(values, "seed", CMD, resumed?.state.seed ?? 0);
-    const { train, val } = datasets(values, dataSpec, seed);
+    const selection = selectionOf(values, savedInputs);
+    const { train, val } = finetuneData(dataSpec, selection, seed, values["skip-bad-images"] === true);
 
     if (values.steps !== undefined && values.epochs !== undefined)
       throw new CliError(`vitmae ${CMD}: give --steps or --epochs, not both`, 2);
     if (values.blr !== undefined && values.lr !== undefined)
       throw new CliError(`vitmae ${CMD}: give --blr or --lr, not both (lr = blr × effective batch / 256)`, 2);
-    const modelFlag = resumed ? resumed.path : required(values, "model", CMD);
-    const numClasses = train.numClasses as number; // datasets() checked it
-    const modelDir = resumed ? resumed.path : checkpointDir(modelFlag, CMD);
+    const numClasses = train.numClasses as number; // finetuneData() checked it
+    const modelDir =
+      typeof values.model === "string" || !resumed ? checkpointDir(required(values, "model", CMD), CMD) : undefined;
+    // The model a fresh run starts from: a resumed run must name the same one, or none (it continues its own).
+    const modelInput = modelDir !== undefined ? resolve(modelDir) : (savedInputs["--model"] ?? null);
     // A new head pools as MAE's (global pool + fc_norm) unless --cls-token; a classifier keeps its own pooling.
     const useMeanPooling =
-      values["cls-token"] === true ? false : resumed || isClassifierFolder(modelDir) ? undefined : true;
-    const loaded = resumed ?? {
-      ...loadClassifier(modelDir, {
-        numLabels: numClasses,
-        id2label: train.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i)),
-        useMeanPooling,
-        headKey: finetuneKeys(seed).head,
-        headInitStd: HEAD_INIT_STD,
-      }),
-    };
+      values["cls-token"] === true ? false : resumed || isClassifierFolder(modelDir!) ? undefined : true;
+    const loaded =
+      resumed ??
+      orFail(
+        CMD,
+        tryLoadClassifier(modelDir!, {
+          numLabels: numClasses,
+          id2label: train.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i)),
+          useMeanPooling,
+          headKey: finetuneKeys(seed).head,
+          headInitStd: HEAD_INIT_STD,
+        }),
+      );
     const { config } = loaded;
 
     const num = (flag: string, key: keyof FinetuneHyper, fallback: number, min = 0, max = 10) =>
       numberFlag(values, flag, CMD, min, max) ?? (saved?.[key] as number | undefined) ?? fallback;
-    const batchSize = intFlag(values, "batch-size", CMD, (saved?.batchSize as number) ?? 64, 1);
-    const accumIter = intFlag(values, "accum-iter", CMD, (saved?.accumIter as number) ?? 1, 1);
+    const batchSize = intFlag(values, "batch-size", CMD, saved?.batchSize ?? 64, 1);
+    const tooLarge = whyTooLarge(
+      config.encoder,
+      { training: true, batchSize, budgetBytes: machineMemory() },
+      classifierModel(config),
+    );
+    if (tooLarge !== undefined)
+      throw new CliError(`vitmae ${CMD}: cannot train this model (--batch-size ${batchSize}): ${tooLarge}`);
+    const accumIter = intFlag(values, "accum-iter", CMD, saved?.accumIter ?? 1, 1);
     const perEpoch = stepsPerEpochOf(train.size, batchSize, accumIter);
     if (perEpoch < 1)
       throw new CliError(
@@ -149,7 +182,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
       totalSteps = epochs * perEpoch;
     } else if (resumed) {
       totalSteps = resumed.state.totalSteps;
-      epochs = (saved?.epochs as number) ?? totalSteps / perEpoch;
+      epochs = saved?.epochs ?? totalSteps / perEpoch;
     } else throw new CliError(`vitmae ${CMD}: give the length of the run: --epochs N or --steps N`, 2);
     const isViTB = config.encoder.hiddenSize === 768 && config.encoder.numHiddenLayers === 12;
     const lrFlag = numberFlag(values, "lr", CMD, 0, 10);
@@ -160,38 +193,45 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
       accumIter,
       epochs,
       totalSteps,
-      lr: lrFlag ?? (values.blr === undefined && saved ? (saved.lr as number) : scaledLr(blr, batchSize * accumIter)),
+      lr: lrFlag ?? (values.blr === undefined && saved ? saved.lr : scaledLr(blr, batchSize * accumIter)),
       minLr: num("min-lr", "minLr", 1e-6),
       warmupSteps:
-        values["warmup-epochs"] === undefined && saved
-          ? (saved.warmupSteps as number)
-          : Math.round(warmupEpochs * perEpoch),
+        values["warmup-epochs"] === undefined && saved ? saved.warmupSteps : Math.round(warmupEpochs * perEpoch),
       weightDecay: num("weight-decay", "weightDecay", 0.05),
       layerDecay: num("layer-decay", "layerDecay", isViTB ? 0.65 : 0.75, 0, 1),
       dropPath: num("drop-path", "dropPath", 0.1, 0, 0.999),
       betas: [0.9, 0.999],
-      clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? (saved.clipGrad as number | null) : null),
+      clipGrad: numberFlag(values, "clip-grad", CMD, 0, 1e9) ?? (saved ? saved.clipGrad : null),
       mixup: num("mixup", "mixup", 0.8, 0, 100),
       cutmix: num("cutmix", "cutmix", 1.0, 0, 100),
       mixupProb: num("mixup-prob", "mixupProb", 1, 0, 1),
       switchProb: num("mixup-switch-prob", "switchProb", 0.5, 0, 1),
       smoothing: num("smoothing", "smoothing", 0.1, 0, 0.999),
-      augment: values["no-augment"] === true ? false : ((saved?.augment as boolean) ?? true),
+      augment: values["no-augment"] === true ? false : (saved?.augment ?? true),
       cropScaleMin: num("crop-scale-min", "cropScaleMin", 0.08, 0.001, 1),
-      flip: values["no-flip"] === true ? false : ((saved?.flip as boolean) ?? true),
+      flip: values["no-flip"] === true ? false : (saved?.flip ?? true),
     };
     if ((hyper.mixup > 0 || hyper.cutmix > 0) && batchSize % 2 !== 0)
       throw new CliError(
         `vitmae ${CMD}: mixup/cutmix pair the images of a batch: --batch-size must be even, got ${batchSize}`,
         2,
       );
+    const inputs = { "--model": modelInput, ...selection };
     if (resumed) {
       const now = { ...hyper, betas: hyper.betas.join(",") };
-      checkSameRun(CMD, resumed.state.hyper, now, { saved: resumed.state.seed, now: seed }, FLAG_OF);
+      const pooling: RunInput[] =
+        values["cls-token"] === true ? [{ flag: "--cls-token", saved: !config.useMeanPooling, given: true }] : [];
+      checkSameRun(CMD, resumed.state.hyper, now, { saved: resumed.state.seed, now: seed }, FLAG_OF, {
+        data: { saved: resumed.state.data, given: dataSpec },
+        inputs: [...inputDiffs(savedInputs, inputs), ...pooling],
+      });
     }
     const checkpointEvery =
       values["checkpoint-every"] === undefined ? undefined : intFlag(values, "checkpoint-every", CMD, 1, 1);
-    refuseToOverwrite(outDir, resumed?.path, CMD);
+    refuseToOverwrite(outDir, resumed?.path, CMD, {
+      overwrite: values.overwrite === true,
+      runFiles: ["log.jsonl", "eval.jsonl", "loss.png"],
+    });
     try {
       mkdirSync(outDir, { recursive: true });
     } catch (e) {
@@ -199,7 +239,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
     }
 
     const size = { height: config.encoder.imageSize[0], width: config.encoder.imageSize[1] };
-    const prep = readPreprocessorConfig(modelDir);
+    const prep = readPreprocessorConfig(resumed?.path ?? modelDir!);
     const preprocess = preprocessOptions(prep, { ...size, channels: config.encoder.numChannels });
     const log = new RunLog(join(outDir, "log.jsonl"));
     const evalLog = new RunLog<EpochInfo>(join(outDir, "eval.jsonl"));
@@ -212,12 +252,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
         `${config.useMeanPooling ? "global pool + fc_norm" : "CLS token"}`,
     );
     const progress = makeProgress(totalSteps, startStep);
-    let stopRequested = false;
-    const onSigint = () => {
-      if (stopRequested) process.exit(130); // a second Ctrl-C: give up at once
-      stopRequested = true;
-    };
-    process.on("SIGINT", onSigint);
+    const stop = listenForStop();
     const writeCurve = async () => {
       const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
       writeLossCurvePng(
@@ -234,13 +269,14 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
         train,
         val,
         dataSpec,
+        inputs,
         preprocess,
         preprocessorJson: toPreprocessorJson(prep, size),
         hyper,
         seed,
         outDir,
         checkpointEvery,
-        resume: resumed && { opt: resumed.opt, step: resumed.state.step },
+        resume: resumed && { opt: resumed.opt, step: resumed.state.step, runningLoss: resumed.state.runningLoss },
         onStep: (info) => {
           log.append(info);
           progress.update(info);
@@ -253,24 +289,18 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
           );
         },
         onCheckpoint: () => void writeCurve().catch(() => undefined),
-        shouldStop: () => stopRequested,
+        shouldStop: () => stop.received() !== undefined,
       });
       progress.stop();
       await writeCurve();
     } catch (e) {
       progress.stop();
-      if (e instanceof NonFiniteLossError || e instanceof DatasetError)
-        throw new CliError(`vitmae ${CMD}: ${e.message}`);
-      throw e;
+      throw trainingFailure(CMD, e, outDir);
     } finally {
-      process.off("SIGINT", onSigint);
+      stop.dispose();
     }
+    if (result.stopped) throw interrupted(CMD, stop.received() ?? "SIGINT", result.step, totalSteps, outDir);
     const savedIn = join(outDir, RUN_FOLDER.checkpoint);
-    if (result.stopped)
-      throw new CliError(
-        `vitmae ${CMD}: interrupted at step ${result.step}/${totalSteps}: checkpoint saved in ${savedIn}; continue with --resume ${outDir}`,
-        130,
-      );
     const top1 = result.lastEval ? `, held-out top-1 ${(100 * result.lastEval.accuracy).toFixed(2)}%` : "";
     console.log(
       `done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}${top1}; model in ${savedIn}, log in ${log.path}`,
@@ -279,7 +309,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
 };
 
 /** The flag that sets each saved hyperparameter, so a refusal names what the user typed. */
-const FLAG_OF: Record<string, string> = {
+const FLAG_OF: Record<keyof FinetuneHyper, string> = {
   batchSize: "--batch-size",
   accumIter: "--accum-iter",
   epochs: "--epochs/--steps",
@@ -299,42 +329,5 @@ const FLAG_OF: Record<string, string> = {
   augment: "--no-augment",
   cropScaleMin: "--crop-scale-min",
   flip: "--no-flip",
+  betas: "betas",
 };
-
-/** The training split and the held-out one (--val-data, or a seeded --val-fraction of --data). */
-function datasets(values: Record<string, unknown>, dataSpec: string, seed: number): { train: Dataset; val?: Dataset } {
-  const [subsetKey, splitKey] = T.random.split(T.random.foldIn(T.key(seed), 0x73706c74), 2);
-  const labelled = (spec: string) => {
-    const d = parseDataSpec(spec);
-    if (d.numClasses === undefined)
-      throw new CliError(
-        `vitmae ${CMD}: dataset ${JSON.stringify(spec)} has no labels; fine-tuning needs classes ` +
-          "(a folder with one subfolder per class, IDX files with labels, or mnist)",
-      );
-    if (d.numClasses < 2)
-      throw new CliError(
-        `vitmae ${CMD}: dataset ${JSON.stringify(spec)} has ${d.numClasses} class; fine-tuning needs at least 2`,
-      );
-    return d;
-  };
-  let data = labelled(dataSpec);
-  const limit = values.limit === undefined ? undefined : intFlag(values, "limit", CMD, 0, 2);
-  if (limit !== undefined && limit < data.size) {
-    const order = Array.from(T.random.permutation(subsetKey, data.size).toArray()).slice(0, limit);
-    data = subsetDataset(
-      data,
-      order.sort((a, b) => a - b),
-      `${data.name}[${limit}]`,
-    );
-  }
-  if (typeof values["val-data"] === "string") {
-    const val = labelled(values["val-data"]);
-    if (val.numClasses !== data.numClasses)
-      throw new CliError(`vitmae ${CMD}: --val-data has ${val.numClasses} classes, --data ${data.numClasses}`, 2);
-    return { train: data, val };
-  }
-  const fraction = numberFlag(values, "val-fraction", CMD, 0, 0.9) ?? 0.1;
-  if (fraction === 0) return { train: data };
-  const { train, test } = splitDataset(data, fraction, splitKey);
-  return { train, val: test };
-}

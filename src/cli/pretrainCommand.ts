@@ -3,24 +3,24 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { skippingUnreadable, withoutBad } from "../data/badImages.ts";
-import { tryParseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG, type Dataset } from "../data/index.ts";
-import { ImageError } from "../io/image.ts";
-import { listed } from "../mae/checkpoint.ts";
+import { tryParseDataSpec, preprocessOptions, DEFAULT_PREPROCESSOR_CONFIG } from "../data/index.ts";
 import { RUN_FOLDER } from "../mae/checkpointNames.ts";
 import type { ViTMAEConfig } from "../mae/config.ts";
 import { whyTooLarge } from "../mae/footprint.ts";
 import { MAE_ADAMW } from "../nn/adamw.ts";
 import { scaledLr } from "../nn/schedule.ts";
 import { fromSaved, toSaved, type PretrainHyper } from "../train/hyper.ts";
-import { DivergenceError, pretrain, StepFailedError } from "../train/pretrain.ts";
+import { pretrain } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { tryLoadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
 import { machineMemory } from "./machineMemory.ts";
-import { checkSameRun, maeConfigDiffs, refuseToOverwrite } from "./trainingRun.ts";
+import { readableData } from "./readableData.ts";
+import { interrupted, listenForStop } from "./stopSignals.ts";
+import { checkSameRun, maeConfigDiffs, refuseToOverwrite, trainingFailure } from "./trainingRun.ts";
 
 const CMD = "pretrain";
 
@@ -50,12 +50,14 @@ export const pretrainCommand: Command = {
                          (never over a saved checkpoint: --resume it, or move it away)
   --resume DIR           continue the run saved in DIR exactly (same flags, --data and --config as the
                          original run; --data and --config default to its own)
+${BACKEND_USAGE}
 
 A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running
 mean of the losses before it, and over 1): the last checkpoint saved before that step is kept.
 Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other failure during a step
 (an unreadable image, a full disk) saves the run so far before exiting.`,
   options: {
+    ...BACKEND_OPTION,
     config: { type: "string" },
     data: { type: "string" },
     steps: { type: "string" },
@@ -78,6 +80,7 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
     "skip-bad-images": { type: "boolean" },
   },
   async run(values) {
+    await useBackend(values, CMD);
     const outDir = required(values, "out", CMD);
     const resumed =
       typeof values.resume === "string" ? orFail(CMD, tryLoadTrainingCheckpoint(values.resume)) : undefined;
@@ -100,7 +103,13 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
     if (tooLarge !== undefined)
       throw new CliError(`vitmae ${CMD}: cannot train this model (--batch-size ${batchSize}): ${tooLarge}`);
     const accumIter = intFlag(values, "accum-iter", CMD, saved?.accumIter ?? 1, 1);
-    const dataset = loadDataset(dataSpec, values["skip-bad-images"] === true);
+    const dataset = readableData(orFail(CMD, tryParseDataSpec(dataSpec)), {
+      cmd: CMD,
+      flag: "--data",
+      spec: dataSpec,
+      skipBad: values["skip-bad-images"] === true,
+      training: true,
+    });
     const batchesPerEpoch = Math.max(1, Math.floor(dataset.size / batchSize));
     let totalSteps: number;
     if (values.steps !== undefined) totalSteps = intFlag(values, "steps", CMD, 0, 1);
@@ -152,13 +161,7 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
     const startStep = resumed?.state.step ?? 0;
     log.truncateTo(startStep);
     const progress = makeProgress(totalSteps, startStep);
-    // Ctrl-C and SIGTERM (what schedulers and `docker stop` send) save and exit; a second one gives up at once.
-    let stopSignal: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopSignal !== undefined) process.exit(EXIT_CODE[signal]);
-      stopSignal = signal;
-    };
-    for (const signal of SIGNALS) process.on(signal, onSignal);
+    const stop = listenForStop();
     const writeCurve = async () => {
       const { writeLossCurvePng } = await import("../viz/lossCurve.ts");
       writeLossCurvePng(
@@ -193,65 +196,24 @@ Ctrl-C (SIGINT) and SIGTERM save a checkpoint and exit (130, 143); any other fai
         },
         onCheckpoint: () => void writeCurve().catch(() => undefined),
         onCompiled: (plan) => console.log(describePlan(plan)),
-        shouldStop: () => stopSignal !== undefined,
+        shouldStop: () => stop.received() !== undefined,
       });
       progress.stop();
       await writeCurve();
     } catch (e) {
       progress.stop();
-      if (e instanceof DivergenceError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
-      if (e instanceof StepFailedError) {
-        const hint = e.cause instanceof ImageError ? "; fix or remove the file, or pass --skip-bad-images" : "";
-        throw new CliError(`vitmae ${CMD}: ${e.message}${hint}; then continue with --resume ${outDir}`);
-      }
-      throw e;
+      throw trainingFailure(CMD, e, outDir);
     } finally {
-      for (const signal of SIGNALS) process.off(signal, onSignal);
+      stop.dispose();
     }
-    // The exit code travels as main's return value (the bin sets process.exitCode from it), so 130 must too.
+    if (result.stopped) throw interrupted(CMD, stop.received() ?? "SIGINT", result.step, totalSteps, outDir);
     const savedIn = join(outDir, RUN_FOLDER.checkpoint);
-    if (result.stopped) {
-      const signal = stopSignal ?? "SIGINT";
-      throw new CliError(
-        `vitmae ${CMD}: interrupted (${signal}) at step ${result.step}/${totalSteps}: checkpoint saved in ${savedIn}; ` +
-          `continue with --resume ${outDir}`,
-        EXIT_CODE[signal],
-      );
-    }
     console.log(
       `done: ${result.step} steps, final loss ${result.lastLoss?.toFixed(4)}; model in ${savedIn}, ` +
         `log in ${log.path}, curve in ${join(outDir, "loss.png")}`,
     );
   },
 };
-
-const SIGNALS = ["SIGINT", "SIGTERM"] as const;
-/** 128 + the signal number, as a shell reports a process that the signal ended. */
-const EXIT_CODE: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
-/**
- * The dataset of --data. An image folder is scanned first (headers and structure, not pixels): its
- * unreadable files are all named before step 1, or, with --skip-bad-images, left out and counted;
- * with that flag a file that fails only when decoded is skipped too, and reported.
- */
-function loadDataset(spec: string, skipBad: boolean): Dataset {
-  const dataset = orFail(CMD, tryParseDataSpec(spec));
-  const bad = dataset.scan?.() ?? [];
-  const described = bad.map((b) => `${b.source}: ${b.problem}`);
-  if (bad.length > 0 && !skipBad) {
-    throw new CliError(
-      `vitmae ${CMD}: --data ${spec}: ${bad.length} of ${dataset.size} images cannot be read ` +
-        `(${listed(described, 3)}); fix or remove them, or pass --skip-bad-images to leave them out`,
-    );
-  }
-  if (!skipBad) return dataset;
-  if (bad.length > 0)
-    console.log(`skipping ${bad.length} of ${dataset.size} images that cannot be read: ${listed(described, 3)}`);
-  const kept = bad.length > 0 ? withoutBad(dataset, bad) : dataset;
-  return skippingUnreadable(kept, (b) =>
-    console.log(`skipping an image that cannot be read: ${b.source}: ${b.problem}`),
-  );
-}
 
 /** The preprocessing the run used, as HF's preprocessor_config.json (so reconstruct/probe match it). */
 function hfPreprocessorJson(): Record<string, unknown> {

@@ -1,10 +1,12 @@
 // The checks every training command (pretrain, finetune) makes on its --out and --resume: a fresh run never
 // overwrites a saved one, and a resumed run continues exactly only with the flags, data and config it was
-// started with.
+// started with; and how a run that stopped itself (divergence, a failed step) ends the command.
 
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ImageError } from "../io/image.ts";
 import { hfKeyOf, type FieldName, type ViTMAEConfig } from "../mae/config.ts";
+import { DivergenceError, StepFailedError } from "../train/runGuard.ts";
 import { findTrainingCheckpoint } from "../train/trainCheckpoint.ts";
 import { CliError } from "./command.ts";
 
@@ -41,9 +43,16 @@ export function refuseToOverwrite(
     );
 }
 
+/** A run's input given by a flag, as saved and as given now (compared as JSON). */
+export interface RunInput {
+  flag: string;
+  saved: unknown;
+  given: unknown;
+}
+
 /**
- * A resumed run continues exactly only with the same hyperparameters, seed, data and config: any
- * difference is an error naming the flag (`flagOf` maps each saved key to the flag that sets it) with
+ * A resumed run continues exactly only with the same hyperparameters, seed, data, config and other inputs:
+ * any difference is an error naming the flag (`flagOf` maps each saved key to the flag that sets it) with
  * the saved and the given value.
  */
 export function checkSameRun(
@@ -52,7 +61,11 @@ export function checkSameRun(
   now: Record<string, unknown>,
   seeds: { saved: number; now: number },
   flagOf: Readonly<Record<string, string>>,
-  more: { data?: { saved: string; given: string }; configDiffs?: readonly string[] } = {},
+  more: {
+    data?: { saved: string; given: string };
+    configDiffs?: readonly string[];
+    inputs?: readonly RunInput[];
+  } = {},
 ): void {
   const diffs: string[] = [];
   for (const [k, v] of Object.entries(saved))
@@ -63,6 +76,9 @@ export function checkSameRun(
   if (data !== undefined && normalizeDataSpec(data.saved) !== normalizeDataSpec(data.given))
     diffs.push(`--data: saved ${JSON.stringify(data.saved)}, given ${JSON.stringify(data.given)}`);
   if (configDiffs !== undefined && configDiffs.length > 0) diffs.push(`--config: ${configDiffs.join(", ")}`);
+  for (const { flag, saved: was, given } of more.inputs ?? [])
+    if (JSON.stringify(was) !== JSON.stringify(given))
+      diffs.push(`${flag}: saved ${JSON.stringify(was)}, given ${JSON.stringify(given)}`);
   if (diffs.length)
     throw new CliError(`vitmae ${cmd}: --resume needs the flags of the original run (${diffs.join("; ")})`, 2);
 }
@@ -83,4 +99,28 @@ export function maeConfigDiffs(saved: ViTMAEConfig, given: ViTMAEConfig): string
     const [a, b] = [JSON.stringify(saved[f]), JSON.stringify(given[f])];
     return a === b ? [] : [`${hfKeyOf[f]}: saved ${a}, given ${b}`];
   });
+}
+
+/** Whether --out holds a saved run (a checkpoint to resume). */
+function savedRun(outDir: string): boolean {
+  try {
+    findTrainingCheckpoint(outDir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The one line a run that stopped itself ends its command with: divergence (the last good checkpoint kept),
+ * or a failed step (the run so far saved; an unreadable image suggests --skip-bad-images); anything else as it is.
+ */
+export function trainingFailure(cmd: string, e: unknown, outDir: string): unknown {
+  if (e instanceof DivergenceError) return new CliError(`vitmae ${cmd}: ${e.message}`);
+  if (e instanceof StepFailedError) {
+    const hint = e.cause instanceof ImageError ? "; fix or remove the file, or pass --skip-bad-images" : "";
+    const then = savedRun(outDir) ? `continue with --resume ${outDir}` : "run it again";
+    return new CliError(`vitmae ${cmd}: ${e.message}${hint}; then ${then}`);
+  }
+  return e;
 }

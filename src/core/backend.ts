@@ -115,6 +115,8 @@ export interface Backend {
   readonly dtypes: readonly DType[];
   /** Whether `readSync` works (false on GPUs: use `read`). */
   readonly canReadSync: boolean;
+  /** What it runs on, for "backend in use" lines (a GPU's adapter); optional. */
+  readonly description?: string;
 
   // ---- Storage ----
   /** New storage; its contents are unspecified until a kernel writes them. */
@@ -178,13 +180,30 @@ export interface Backend {
 // ---- Which backend new tensors go to ----
 
 const registry = new Map<string, () => Backend>();
+const preparers = new Map<string, () => Promise<void>>();
 const instances = new Map<string, Backend>();
 let defaultName = "reference";
 let chosen: string | undefined;
 
-/** Makes a backend selectable by name (backends register themselves when their module loads). */
-export function registerBackend(name: string, make: () => Backend): void {
+/**
+ * Makes a backend selectable by name (backends register themselves when their module loads).
+ * `prepare` is for backends that need an asynchronous start (a WebGPU device is acquired with
+ * await): `loadBackend` runs it once, and until then `make` may refuse saying so.
+ */
+export function registerBackend(name: string, make: () => Backend, prepare?: () => Promise<void>): void {
   registry.set(name, make);
+  if (prepare) preparers.set(name, prepare);
+}
+
+/**
+ * The backend registered under `name`, once it is ready: works for every backend, and is the way
+ * to start one whose device is acquired asynchronously (`await T.loadBackend("gpujs:webgpu")`).
+ * Rejects with the reason when the backend cannot run here.
+ */
+export async function loadBackend(name: string): Promise<Backend> {
+  if (!registry.has(name)) throw new Error(`unknown backend "${name}" (available: ${availableBackends().join(", ")})`);
+  await preparers.get(name)?.();
+  return getBackend(name);
 }
 
 export function availableBackends(): string[] {

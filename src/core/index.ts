@@ -18,6 +18,7 @@ export {
   setBackend,
   backend,
   getBackend,
+  loadBackend,
   availableBackends,
   withFloat64,
   type Backend,
@@ -48,3 +49,5 @@ export { key, Key, KeyError } from "./prng.ts";
 import "./backends/reference.ts";
 import "./backends/cpu/cpuBackend.ts";
 import "./backends/gpujs.ts";
+import "./backends/webgpu/webgpuBackend.ts";
+import "./backends/webgl2/webgl2Backend.ts";

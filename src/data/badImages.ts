@@ -1,9 +1,18 @@
 // What a run does with unreadable images when asked to skip them: drop the ones an up-front scan
 // found, and replace any found only when read by the next readable example (a pure function of the
-// index, so a resumed run reads the same images), reporting each.
+// index, so a resumed run reads the same images), reporting each. A scan done once serves every part
+// (subset, split) of the dataset.
 
 import { ImageError } from "../io/image.ts";
 import { DatasetError, subsetDataset, type BadExample, type Dataset, type Sample } from "./dataset.ts";
+
+/** The dataset with its scan done at most once: its subsets and splits, which scan through it, then share it. */
+export function scanOnce(dataset: Dataset): Dataset {
+  const scan = dataset.scan?.bind(dataset);
+  if (scan === undefined) return dataset;
+  let found: BadExample[] | undefined;
+  return { ...dataset, scan: () => (found ??= scan()) };
+}
 
 /** The dataset without the examples in `bad` (as its scan found them), in order. */
 export function withoutBad(dataset: Dataset, bad: readonly BadExample[]): Dataset {

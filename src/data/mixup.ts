@@ -38,8 +38,11 @@ export interface Mixed {
   box?: { yl: number; yh: number; xl: number; xh: number };
 }
 
+/** Where the host-side draws are made: the chosen backend, or the reference where that reads only asynchronously (a GPU). */
+const host = (): { backend?: string } => (T.backend().canReadSync ? {} : { backend: "reference" });
+
 /** Uniform draws in [0, 1) from a key. */
-const uniforms = (k: Key, n: number): number[] => Array.from(T.random.uniform(k, [n]).toArray());
+const uniforms = (k: Key, n: number): number[] => Array.from(T.random.uniform(k, [n], 0, 1, host()).toArray());
 
 /** Gamma(a, 1) by Marsaglia & Tsang (2000); for a < 1, Gamma(a + 1)·U^(1/a). */
 function sampleGamma(k: Key, a: number): number {
@@ -50,7 +53,7 @@ function sampleGamma(k: Key, a: number): number {
   const c = 1 / Math.sqrt(9 * d);
   for (let round = 0; ; round++) {
     const [nk, uk] = T.random.split(T.random.foldIn(loopKey, round), 2);
-    const normals = T.random.normal(nk, [32]).toArray();
+    const normals = T.random.normal(nk, [32], 0, 1, host()).toArray();
     const us = uniforms(uk, 32);
     for (let i = 0; i < 32; i++) {
       const x = normals[i];

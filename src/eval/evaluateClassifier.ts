@@ -4,7 +4,6 @@
 import * as T from "../core/index.ts";
 import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.ts";
 import { DatasetError } from "../data/dataset.ts";
-import { jit } from "../jit/index.ts";
 import { crossEntropy } from "../nn/crossEntropy.ts";
 import type { ViTConfig } from "../vit/config.ts";
 import { classify } from "../vit/forward.ts";
@@ -20,12 +19,12 @@ export interface ClassifierEvaluation {
   confusion: number[][];
 }
 
-export function evaluateClassifier(
+export async function evaluateClassifier(
   params: ClassifierParams,
   cfg: ViTConfig,
   dataset: Dataset,
   opts: { preprocess: PreprocessOptions; batchSize?: number; onBatch?: (done: number, total: number) => void },
-): ClassifierEvaluation {
+): Promise<ClassifierEvaluation> {
   const k = cfg.numLabels;
   const loader = makeLoader({
     dataset,
@@ -35,8 +34,6 @@ export function evaluateClassifier(
     augment: false,
     shuffle: false,
   });
-  // Compiled, so each batch's intermediates are freed as the plan runs rather than when the event loop turns.
-  const logitsOf = jit((p: ClassifierParams, pixels: T.Tensor) => classify(p, cfg, pixels).logits);
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let correct = 0;
   let lossSum = 0;
@@ -48,9 +45,13 @@ export function evaluateClassifier(
         throw new DatasetError(
           `dataset ${JSON.stringify(dataset.name)} has label ${y}, but the model has ${k} classes`,
         );
-    const logits = logitsOf(params, T.fromArray(batch.pixels, batch.shape));
-    lossSum += crossEntropy(logits, batch.labels).item() * batch.labels.length;
-    const predicted = T.argmax(logits, -1).toArray();
+    const logits = classify(params, cfg, T.fromArray(batch.pixels, batch.shape)).logits;
+    // Read with await: a GPU backend reads only asynchronously.
+    const [loss, predicted] = await Promise.all([
+      crossEntropy(logits, batch.labels).data(),
+      T.argmax(logits, -1).data(),
+    ]);
+    lossSum += loss[0] * batch.labels.length;
     batch.labels.forEach((y, i) => {
       const p = predicted[i];
       confusion[y][p]++;

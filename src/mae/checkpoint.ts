@@ -11,6 +11,7 @@ import {
   SafetensorsError,
   serializeSafetensors,
   toFloat32,
+  type SafeTensor,
   type SafetensorsFile,
   type WritableTensor,
 } from "../io/safetensors.ts";
@@ -24,7 +25,7 @@ import {
   toHFJson,
   type ViTMAEConfig,
 } from "./config.ts";
-import { footprint, sizeFields } from "./footprint.ts";
+import { footprint, sizeFields, type SizedModel } from "./footprint.ts";
 import {
   namedParameters,
   ParameterError,
@@ -74,20 +75,28 @@ function asTensors(file: SafetensorsFile): Map<string, Tensor> {
   return new Map([...file.tensors].map(([name, t]) => [name, T.fromArray(toFloat32(t, name), t.shape)]));
 }
 
+/** How many of a stored tensor's values are NaN or ±Infinity (read from the file's bytes, not a backend). */
+const nonFiniteIn = (t: SafeTensor, name: string): number =>
+  toFloat32(t, name).reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+
 /**
- * A model's weights from safetensors bytes, checked at the boundary before the model sees them: a file
- * far from what the config describes is refused before the expected names are even listed (a config
- * of a million layers must not make a million-layer list), and float parameters stored as integers or
- * holding NaN / ±Infinity are loaded with one warning naming them.
+ * A model's weights from a parsed safetensors file, checked at the boundary before the model sees them: a
+ * file far from what the config describes (`model` of `config`) is refused before the expected names are
+ * even listed (a config of a million layers must not make a million-layer list), and float parameters
+ * stored as integers or holding NaN / ±Infinity are loaded with one warning naming them.
  */
-function weightsFromBytes(config: ViTMAEConfig, bytes: Uint8Array, source: string | undefined): Map<string, Tensor> {
-  const file = parseSafetensors(bytes, source);
+export function checkedWeights(
+  config: ViTMAEConfig,
+  model: SizedModel,
+  file: SafetensorsFile,
+  source: string | undefined,
+): Map<string, Tensor> {
   const where = source ?? CHECKPOINT_FILE.weights;
-  const expected = footprint(config).parameterTensors;
+  const expected = footprint(config, model).parameterTensors;
   if (expected > 2 * file.tensors.size + 64) {
     throw new ParameterError(
-      `${where}: the config describes ${expected} parameter tensors (${sizeFields(config)}) but the file holds ` +
-        `${file.tensors.size}: this config.json does not describe these weights`,
+      `${where}: the config describes ${expected} parameter tensors (${sizeFields(config, model)}) but the file ` +
+        `holds ${file.tensors.size}: this config.json does not describe these weights`,
     );
   }
   const integers = [...file.tensors].filter(([, t]) => t.dtype === "I32" || t.dtype === "I64");
@@ -98,8 +107,9 @@ function weightsFromBytes(config: ViTMAEConfig, bytes: Uint8Array, source: strin
     );
   }
   const named = asTensors(file);
-  const nonFinite = [...named].flatMap(([n, t]) => {
-    const count = t.toArray().reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+  // Counted on the file's values: a GPU backend's tensors read only asynchronously.
+  const nonFinite = [...file.tensors].flatMap(([n, t]) => {
+    const count = nonFiniteIn(t, n);
     return count === 0 ? [] : [`${n} holds ${count} non-finite value${count === 1 ? "" : "s"}`];
   });
   if (nonFinite.length > 0) {
@@ -126,21 +136,24 @@ export function preTrainingFromBytes(
   sources: CheckpointSources = {},
 ): { config: ViTMAEConfig; params: PreTrainingParams } {
   const config = configFromJson(configJson, sources.config);
-  const named = weightsFromBytes(config, weights, sources.weights);
+  const file = parseSafetensors(weights, sources.weights);
+  const named = checkedWeights(config, { kind: "pre-training" }, file, sources.weights);
   return { config, params: parametersFromNamed<PreTrainingParams>(config, named, { source: sources.weights }) };
 }
 
 /**
- * A ViTMAEModel (encoder) from memory. From a pre-training checkpoint it takes the `vit.` part and
- * ignores the decoder, as HF's from_pretrained does; a bare encoder checkpoint has no prefix.
+ * A ViTMAEModel (encoder) from memory (model.safetensors' bytes, or the file already parsed). From a
+ * pre-training checkpoint it takes the `vit.` part and ignores the decoder, as HF's from_pretrained
+ * does; a bare encoder checkpoint has no prefix.
  */
 export function encoderFromBytes(
   configJson: ConfigJson,
-  weights: Uint8Array,
+  weights: Uint8Array | SafetensorsFile,
   sources: CheckpointSources = {},
 ): { config: ViTMAEConfig; params: EncoderParams } {
   const config = configFromJson(configJson, sources.config);
-  const named = weightsFromBytes(config, weights, sources.weights);
+  const file = weights instanceof Uint8Array ? parseSafetensors(weights, sources.weights) : weights;
+  const named = checkedWeights(config, { kind: "encoder" }, file, sources.weights);
   const prefixed = [...named.keys()].some((n) => n.startsWith("vit."));
   const encoderOnly = new Map(
     [...named]

@@ -16,7 +16,7 @@ export interface SizedTensor {
 }
 
 export interface Footprint {
-  /** Parameters of ViTMAEForPreTraining (encoder and decoder), and how many tensors hold them. */
+  /** Parameters of the model (ViTMAEForPreTraining: encoder and decoder), and how many tensors hold them. */
   parameters: number;
   parameterTensors: number;
   /** The largest tensor among the parameters and one image's activations. */
@@ -25,12 +25,19 @@ export interface Footprint {
   activationsPerImage: number;
 }
 
+/**
+ * Which model of a config is sized: ViTMAEForPreTraining (the encoder on the kept patches, the decoder on
+ * all), its encoder alone (ViTMAEModel), or a ViTForImageClassification with `numLabels` classes (the
+ * encoder on every patch, then a head; MAE's fc_norm replaces the final norm, so the count is the same).
+ */
+export type SizedModel = { kind: "pre-training" } | { kind: "encoder" } | { kind: "classifier"; numLabels: number };
+const PRE_TRAINING: SizedModel = { kind: "pre-training" };
+
 /** The sizes of a config's model: cheap (no allocation, no per-layer lists), exact for parameters. */
-export function footprint(cfg: ViTMAEConfig): Footprint {
+export function footprint(cfg: ViTMAEConfig, model: SizedModel = PRE_TRAINING): Footprint {
   const d = cfg.hiddenSize;
   const dd = cfg.decoderHiddenSize;
   const l = cfg.numPatches;
-  const [ph, pw] = cfg.patchSize;
   // One block (params.ts' `layer`): q, k, v (with biases when qkv_bias), output, MLP, two layer norms.
   const block = (dim: number, inner: number) => ({
     parameters:
@@ -39,28 +46,54 @@ export function footprint(cfg: ViTMAEConfig): Footprint {
   });
   const enc = block(d, cfg.intermediateSize);
   const dec = block(dd, cfg.decoderIntermediateSize);
-  const parameters =
-    d +
-    (1 + l) * d +
-    d * cfg.numChannels * ph * pw +
-    d +
-    cfg.numHiddenLayers * enc.parameters +
-    2 * d + // encoder
-    dd +
-    (1 + l) * dd +
-    dd * d +
-    dd +
-    cfg.decoderNumHiddenLayers * dec.parameters +
-    2 * dd + // decoder
-    cfg.patchDim * dd +
-    cfg.patchDim;
-  const parameterTensors = 6 + cfg.numHiddenLayers * enc.tensors + 8 + cfg.decoderNumHiddenLayers * dec.tensors;
-  const keep = 1 + Math.max(1, Math.round(l * (1 - cfg.maskRatio))); // the CLS token and the kept patches
-  const candidates: SizedTensor[] = [
+  // The encoder: cls token, position table, patch projection, the blocks, the final norm.
+  const encoder = {
+    parameters: d + (1 + l) * d + d * cfg.patchDim + d + cfg.numHiddenLayers * enc.parameters + 2 * d,
+    tensors: 4 + cfg.numHiddenLayers * enc.tensors + 2,
+  };
+  const decoder = {
+    parameters:
+      dd +
+      (1 + l) * dd +
+      dd * d +
+      dd +
+      cfg.decoderNumHiddenLayers * dec.parameters +
+      2 * dd +
+      cfg.patchDim * dd +
+      cfg.patchDim,
+    tensors: 8 + cfg.decoderNumHiddenLayers * dec.tensors,
+  };
+  const k = model.kind === "classifier" ? model.numLabels : 0;
+  const [parameters, parameterTensors] =
+    model.kind === "pre-training"
+      ? [encoder.parameters + decoder.parameters, encoder.tensors + decoder.tensors]
+      : model.kind === "encoder"
+        ? [encoder.parameters, encoder.tensors]
+        : [encoder.parameters + k * d + k, encoder.tensors + 2];
+  // The encoder's tokens: the CLS token and the kept patches (every patch in a classifier).
+  const tokens = model.kind === "classifier" ? 1 + l : 1 + Math.max(1, Math.round(l * (1 - cfg.maskRatio)));
+  const encoderTensors: SizedTensor[] = [
     { what: "an attention weight", fields: "hidden_size²", elements: d * d },
     { what: "an MLP weight", fields: "intermediate_size × hidden_size", elements: cfg.intermediateSize * d },
     { what: "the patch projection", fields: "hidden_size × num_channels × patch_size²", elements: d * cfg.patchDim },
     { what: "the position table", fields: "(image_size / patch_size)² × hidden_size", elements: (1 + l) * d },
+    {
+      what: "an image",
+      fields: "num_channels × image_size²",
+      elements: cfg.numChannels * cfg.imageSize[0] * cfg.imageSize[1],
+    },
+    {
+      what: "one image's MLP activations",
+      fields: `${model.kind === "classifier" ? "(image_size / patch_size)²" : "kept patches"} × intermediate_size`,
+      elements: tokens * cfg.intermediateSize,
+    },
+    {
+      what: "one image's attention",
+      fields: `num_attention_heads × ${model.kind === "classifier" ? "(image_size / patch_size)⁴" : "kept patches²"}`,
+      elements: cfg.numAttentionHeads * tokens * tokens,
+    },
+  ];
+  const decoderTensors: SizedTensor[] = [
     { what: "the decoder's embedding", fields: "decoder_hidden_size × hidden_size", elements: dd * d },
     { what: "a decoder attention weight", fields: "decoder_hidden_size²", elements: dd * dd },
     {
@@ -74,66 +107,65 @@ export function footprint(cfg: ViTMAEConfig): Footprint {
       elements: (1 + l) * dd,
     },
     {
-      what: "an image",
-      fields: "num_channels × image_size²",
-      elements: cfg.numChannels * cfg.imageSize[0] * cfg.imageSize[1],
-    },
-    {
-      what: "one image's MLP activations",
-      fields: "kept patches × intermediate_size",
-      elements: keep * cfg.intermediateSize,
-    },
-    {
-      what: "one image's attention",
-      fields: "num_attention_heads × kept patches²",
-      elements: cfg.numAttentionHeads * keep * keep,
-    },
-    {
       what: "one image's decoder attention",
       fields: "decoder_num_attention_heads × (image_size / patch_size)⁴",
       elements: cfg.decoderNumAttentionHeads * (1 + l) ** 2,
     },
   ];
+  const candidates = [
+    ...encoderTensors,
+    ...(model.kind === "pre-training" ? decoderTensors : []),
+    ...(model.kind === "classifier"
+      ? [{ what: "the classifier head", fields: "num_labels × hidden_size", elements: k * d }]
+      : []),
+  ];
   const largest = candidates.reduce((a, b) => (b.elements > a.elements ? b : a));
-  return { parameters, parameterTensors, largest, activationsPerImage: activationsPerImage(cfg, keep) };
+  return { parameters, parameterTensors, largest, activationsPerImage: activationsPerImage(cfg, model, tokens) };
 }
 
 /**
  * Floats one image keeps through a training step, per block T·(10·D + 3·I) + 3·h·T² (the inputs of
  * each linear and norm, the MLP's hidden activations before and after GELU, the attention scores and
- * probabilities and their gradient), over the encoder's T = 1 + kept patches and the decoder's
- * T = 1 + L, plus the patches and logits. It counts what must coexist, not what a garbage-collected
- * runtime holds a little longer: real peaks run up to about twice this.
+ * probabilities and their gradient), over the encoder's T tokens and the decoder's T = 1 + L, plus the
+ * patches and logits. It counts what must coexist, not what a garbage-collected runtime holds a little
+ * longer: real peaks run up to about twice this.
  */
-function activationsPerImage(cfg: ViTMAEConfig, keep: number): number {
+function activationsPerImage(cfg: ViTMAEConfig, model: SizedModel, tokens: number): number {
   const blocks = (t: number, dim: number, inner: number, heads: number, layers: number) =>
     layers * (t * (10 * dim + 3 * inner) + 3 * heads * t * t);
   const l = cfg.numPatches;
-  return (
-    blocks(keep, cfg.hiddenSize, cfg.intermediateSize, cfg.numAttentionHeads, cfg.numHiddenLayers) +
-    blocks(
-      1 + l,
-      cfg.decoderHiddenSize,
-      cfg.decoderIntermediateSize,
-      cfg.decoderNumAttentionHeads,
-      cfg.decoderNumHiddenLayers,
-    ) +
-    4 * l * cfg.patchDim
-  );
+  const encoder = blocks(tokens, cfg.hiddenSize, cfg.intermediateSize, cfg.numAttentionHeads, cfg.numHiddenLayers);
+  if (model.kind === "classifier") return encoder + 2 * l * cfg.patchDim + model.numLabels;
+  const decoder =
+    model.kind === "encoder"
+      ? 0
+      : blocks(
+          1 + l,
+          cfg.decoderHiddenSize,
+          cfg.decoderIntermediateSize,
+          cfg.decoderNumAttentionHeads,
+          cfg.decoderNumHiddenLayers,
+        );
+  return encoder + decoder + 4 * l * cfg.patchDim;
 }
 
-/** The size fields of a config as config.json names them, for messages ("hidden_size 768, …"). */
-export function sizeFields(cfg: ViTMAEConfig): string {
+/** The size fields of a config's model as config.json names them, for messages ("hidden_size 768, …"). */
+export function sizeFields(cfg: ViTMAEConfig, model: SizedModel = PRE_TRAINING): string {
   const hw = (v: readonly [number, number]) => (v[0] === v[1] ? `${v[0]}` : `[${v[0]}, ${v[1]}]`);
   return [
     `hidden_size ${cfg.hiddenSize}`,
     `num_hidden_layers ${cfg.numHiddenLayers}`,
     `intermediate_size ${cfg.intermediateSize}`,
-    `decoder_hidden_size ${cfg.decoderHiddenSize}`,
-    `decoder_num_hidden_layers ${cfg.decoderNumHiddenLayers}`,
-    `decoder_intermediate_size ${cfg.decoderIntermediateSize}`,
+    ...(model.kind === "pre-training"
+      ? [
+          `decoder_hidden_size ${cfg.decoderHiddenSize}`,
+          `decoder_num_hidden_layers ${cfg.decoderNumHiddenLayers}`,
+          `decoder_intermediate_size ${cfg.decoderIntermediateSize}`,
+        ]
+      : []),
     `image_size ${hw(cfg.imageSize)}`,
     `patch_size ${hw(cfg.patchSize)}`,
+    ...(model.kind === "classifier" ? [`num_labels ${model.numLabels}`] : []),
   ].join(", ");
 }
 
@@ -178,9 +210,10 @@ export function estimatedBytes(
 export function whyTooLarge(
   cfg: ViTMAEConfig,
   use: { training: boolean; batchSize: number; budgetBytes?: number },
+  model: SizedModel = PRE_TRAINING,
 ): string | undefined {
-  const fp = footprint(cfg);
-  const fields = sizeFields(cfg);
+  const fp = footprint(cfg, model);
+  const fields = sizeFields(cfg, model);
   if (fp.largest.elements > MAX_TENSOR_ELEMENTS) {
     return (
       `${fp.largest.what} (${fp.largest.fields}) would have ${fp.largest.elements.toExponential(2)} elements, ` +

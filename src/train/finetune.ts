@@ -1,8 +1,11 @@
 // Fine-tuning a classifier as MAE's main_finetune.py / engine_finetune.py: AdamW with layer-wise lr decay,
 // lr = blr × effective batch / 256 with warmup and half-cycle cosine, drop path, mixup/cutmix with label
 // smoothing (soft-target cross entropy), held-out top-1 every epoch, checkpoints that resume exactly. Every
-// random choice is a pure function of (seed, step), so a resumed run replays the uninterrupted one.
+// random choice is a pure function of (seed, step), so a resumed run replays the uninterrupted one. As in
+// pre-training (runGuard.ts), a run that diverges stops before it saves over its last good checkpoint, and
+// a run that fails otherwise (a batch, an evaluation) saves first.
 
+import type { Either } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
 import type { Key, Tensor } from "../core/index.ts";
 import { valueAndGrad } from "../autodiff/index.ts";
@@ -11,6 +14,9 @@ import { makeLoader, type Dataset, type PreprocessOptions } from "../data/index.
 import { DatasetError } from "../data/dataset.ts";
 import { mixupBatch } from "../data/mixup.ts";
 import { evaluateClassifier, type ClassifierEvaluation } from "../eval/evaluateClassifier.ts";
+import { onHost } from "./onHost.ts";
+import { attempt } from "../io/attempt.ts";
+import { CHECKPOINT_LOAD_ERRORS, type CheckpointLoadError } from "../mae/checkpoint.ts";
 import { namedParameters } from "../mae/params.ts";
 import { globalNorm, initAdamW, type AdamWState } from "../nn/adamw.ts";
 import { smoothedTargets, softTargetCrossEntropy } from "../nn/crossEntropy.ts";
@@ -20,42 +26,18 @@ import { loadClassifier, saveClassifier } from "../vit/checkpointFolder.ts";
 import type { ViTConfig } from "../vit/config.ts";
 import { classify } from "../vit/forward.ts";
 import { classifierFromNamed, classifierShapes, type ClassifierParams } from "../vit/params.ts";
-import { NonFiniteLossError, type StepInfo } from "./pretrain.ts";
+import { finetuneFromSaved, finetuneHyperProblems, toSaved, type FinetuneHyper } from "./hyper.ts";
+import type { StepInfo } from "./pretrain.ts";
+import { DIVERGENCE_FACTOR, RunGuard } from "./runGuard.ts";
 import {
   findTrainingCheckpoint,
   readTrainingState,
   saveTrainingCheckpoint,
+  TrainCheckpointError,
   type TrainerState,
 } from "./trainCheckpoint.ts";
 
-export interface FinetuneHyper {
-  batchSize: number;
-  /** Micro-batches per optimizer step (effective batch = batchSize × accumIter). */
-  accumIter: number;
-  epochs: number;
-  totalSteps: number;
-  /** The absolute peak learning rate (already scaled from blr if that was given). */
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  layerDecay: number;
-  /** Drop path rate of the last block (MAE: 0.1). */
-  dropPath: number;
-  betas: [number, number];
-  clipGrad: number | null;
-  /** Mixup / cutmix Beta α (0: off), the probability of mixing a batch, of cutmix over mixup. */
-  mixup: number;
-  cutmix: number;
-  mixupProb: number;
-  switchProb: number;
-  /** Label smoothing (MAE: 0.1). */
-  smoothing: number;
-  /** Random resized crop (scale from cropScaleMin to 1) and, when flip, horizontal flips. */
-  augment: boolean;
-  cropScaleMin: number;
-  flip: boolean;
-}
+export type { FinetuneHyper } from "./hyper.ts";
 
 export interface FinetuneBatch {
   pixels: Tensor; //  [B, C, H, W]
@@ -81,7 +63,13 @@ export function makeFinetuneStep(
   cfg: ViTConfig,
   hyper: Pick<FinetuneHyper, "dropPath" | "betas" | "clipGrad">,
   groups: ReadonlyMap<string, ParamGroup>,
-): (params: ClassifierParams, optState: AdamWState, batch: FinetuneBatch[], lr: number, key: Key) => StepResult {
+): (
+  params: ClassifierParams,
+  optState: AdamWState,
+  batch: FinetuneBatch[],
+  lr: number,
+  key: Key,
+) => Promise<StepResult> {
   const lossOf = (p: ClassifierParams, pixels: Tensor, targets: Tensor, key: Key) =>
     softTargetCrossEntropy(classify(p, cfg, pixels, { key, dropPath: hyper.dropPath }).logits, targets);
   const lossAndGrad = valueAndGrad(lossOf);
@@ -114,14 +102,18 @@ export function makeFinetuneStep(
     },
     { donate: [0, 1] },
   );
-  return (params, optState, batch, lr, key) => {
+  return async (params, optState, batch, lr, key) => {
     const out = step(params, optState, batch, T.scalar(lr), key);
-    const finite = out.applied.item() !== 0;
+    // Read with await: a GPU backend reads only asynchronously (one wait per step, after its work).
+    const [applied, loss, gradNorm] = (
+      await Promise.all([out.applied, out.loss, out.gradNorm].map((t) => t.data()))
+    ).map((v) => v[0]);
+    const finite = applied !== 0;
     return {
       params: out.params,
       optState: out.optState,
-      loss: out.loss.item(),
-      gradNorm: finite && hyper.clipGrad !== null ? out.gradNorm.item() : null,
+      loss,
+      gradNorm: finite && hyper.clipGrad !== null ? gradNorm : null,
       finite,
     };
   };
@@ -144,6 +136,8 @@ export interface FinetuneRun {
   /** Held-out data: top-1 after every epoch. */
   val?: Dataset;
   dataSpec: string;
+  /** The run's other inputs that a resume must match (the held-out data, the model it started from), saved as given. */
+  inputs?: TrainerState["inputs"];
   preprocess: PreprocessOptions;
   preprocessorJson: Record<string, unknown>;
   hyper: FinetuneHyper;
@@ -151,7 +145,8 @@ export interface FinetuneRun {
   outDir: string;
   /** Save every N steps besides every epoch's end (default: only at epochs' ends). */
   checkpointEvery?: number;
-  resume?: { opt: AdamWState; step: number };
+  /** Where a resumed run starts: its optimizer state, step and running loss (absent in older checkpoints). */
+  resume?: { opt: AdamWState; step: number; runningLoss?: number | null };
   onStep?: (info: StepInfo) => void;
   onEpoch?: (info: EpochInfo, evaluation: ClassifierEvaluation) => void;
   onCheckpoint?: (path: string, step: number) => void;
@@ -177,14 +172,19 @@ export function finetuneKeys(seed: number): { head: Key; data: Key; mix: Key; dr
 export const stepsPerEpochOf = (size: number, batchSize: number, accumIter: number): number =>
   Math.floor(Math.floor(size / batchSize) / accumIter);
 
+/**
+ * The divergence rule's floor for fine-tuning (runGuard.ts): ten times the cross entropy of a uniform guess
+ * over K classes, ln K. A classifier that is learning stays far below it, even on a hard batch (label
+ * smoothing bounds its confidence); one blown up by a bad learning rate passes it within a step or two.
+ */
+export const divergenceFloorOf = (numLabels: number): number => DIVERGENCE_FACTOR * Math.log(Math.max(2, numLabels));
+
 export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
   const { config: cfg, hyper: h } = run;
   const k = cfg.numLabels;
   const mixing = h.mixup > 0 || h.cutmix > 0;
-  if (mixing && h.batchSize % 2 !== 0)
-    throw new DatasetError(
-      `finetune: mixup/cutmix pair each image with another: the batch size must be even, got ${h.batchSize}`,
-    );
+  const problems = finetuneHyperProblems(h);
+  if (problems.length > 0) throw new RangeError(`finetune: ${problems.join("; ")}`);
   const perEpoch = stepsPerEpochOf(run.train.size, h.batchSize, h.accumIter);
   if (perEpoch < 1)
     throw new DatasetError(
@@ -210,26 +210,31 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
   let step = run.resume?.step ?? 0;
   let lastLoss: number | null = null;
   let lastEval: EpochInfo | null = null;
-  let lastSaved: number | null = null;
-  const save = () => {
-    const state: TrainerState = {
-      step,
-      totalSteps: h.totalSteps,
-      seed: run.seed,
-      hyper: { ...h, betas: h.betas.join(",") },
-      data: run.dataSpec,
-      lastLoss,
-    };
-    const p = params;
-    const path = saveTrainingCheckpoint(run.outDir, {
-      writeModel: (dir) => saveClassifier(dir, cfg, p),
-      opt,
-      state,
-      preprocessor: run.preprocessorJson,
-    });
-    lastSaved = step;
-    run.onCheckpoint?.(path, step);
-  };
+  const guard: RunGuard = new RunGuard({
+    outDir: run.outDir,
+    divergenceFloor: divergenceFloorOf(k),
+    resume: run.resume,
+    save: async () => {
+      const state: TrainerState = {
+        step,
+        totalSteps: h.totalSteps,
+        seed: run.seed,
+        hyper: toSaved(h),
+        data: run.dataSpec,
+        ...(run.inputs && { inputs: run.inputs }),
+        lastLoss,
+        runningLoss: guard.runningLoss,
+      };
+      const [p, hostOpt] = await onHost([params, opt] as const);
+      const path = saveTrainingCheckpoint(run.outDir, {
+        writeModel: (dir) => saveClassifier(dir, cfg, p),
+        opt: hostOpt,
+        state,
+        preprocessor: run.preprocessorJson,
+      });
+      run.onCheckpoint?.(path, step);
+    },
+  });
   /** Micro-batch m of optimizer step s: its pixels and soft targets (mixed when mixup/cutmix is on). */
   const microBatch = (s: number, m: number): FinetuneBatch => {
     const epoch = Math.floor(s / perEpoch);
@@ -256,23 +261,21 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
 
   while (step < h.totalSteps) {
     if (run.shouldStop?.()) {
-      save();
+      await guard.save(step);
       return { params, step, stopped: true, lastLoss, lastEval };
     }
     const started = performance.now();
-    const micro = Array.from({ length: h.accumIter }, (_, m) => microBatch(step, m));
-    const lr = lrAt(schedule, step);
-    const result = trainStep(params, opt, micro, lr, T.random.foldIn(keys.drop, step));
-    if (!result.finite) {
-      const kept =
-        lastSaved !== null
-          ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
-          : "No checkpoint was saved since the run started";
-      throw new NonFiniteLossError(
-        `the ${Number.isFinite(result.loss) ? "gradients" : "loss"} became non-finite at step ${step + 1} (loss ${result.loss}); stopping. ${kept}. Try a lower --blr or --clip-grad.`,
-      );
+    let micro: FinetuneBatch[];
+    try {
+      micro = Array.from({ length: h.accumIter }, (_, m) => microBatch(step, m));
+    } catch (e) {
+      throw await guard.failed(e, step); // nothing of this step has touched the parameters yet
     }
+    const lr = lrAt(schedule, step);
+    const result = await trainStep(params, opt, micro, lr, T.random.foldIn(keys.drop, step));
+    // A step that was skipped (non-finite) or whose loss exploded stops the run without saving its state.
     ({ params, optState: opt } = result);
+    guard.check(step, result.loss, result.finite);
     step++;
     lastLoss = result.loss;
     const seconds = (performance.now() - started) / 1000;
@@ -287,10 +290,15 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
     });
     const epochEnd = step % perEpoch === 0 || step === h.totalSteps;
     if (epochEnd && run.val) {
-      const evaluation = evaluateClassifier(params, cfg, run.val, {
-        preprocess: run.preprocess,
-        batchSize: h.batchSize,
-      });
+      let evaluation: ClassifierEvaluation;
+      try {
+        evaluation = await evaluateClassifier(params, cfg, run.val, {
+          preprocess: run.preprocess,
+          batchSize: h.batchSize,
+        });
+      } catch (e) {
+        throw await guard.failed(e, step, `while evaluating the held-out data after step ${step}`);
+      }
       lastEval = {
         step,
         epoch: step / perEpoch,
@@ -300,21 +308,32 @@ export async function finetune(run: FinetuneRun): Promise<FinetuneResult> {
       };
       run.onEpoch?.(lastEval, evaluation);
     }
-    if (epochEnd || (run.checkpointEvery !== undefined && step % run.checkpointEvery === 0)) save();
-    await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
+    if (epochEnd || (run.checkpointEvery !== undefined && step % run.checkpointEvery === 0)) await guard.save(step);
+    await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C and SIGTERM be noticed between steps
   }
   return { params, step, stopped: false, lastLoss, lastEval };
 }
 
 /** A saved fine-tuning run: the classifier, the optimizer moments and the trainer state, each checked. */
-export function loadFinetuneCheckpoint(dir: string): {
+export interface SavedFinetune {
   config: ViTConfig;
   params: ClassifierParams;
   opt: AdamWState;
   state: TrainerState;
   path: string;
-} {
+}
+
+/** A saved fine-tuning run, every part checked (the hyperparameters by fine-tuning's rules). */
+export function loadFinetuneCheckpoint(dir: string): SavedFinetune {
   const path = findTrainingCheckpoint(dir);
   const { config, params } = loadClassifier(path);
-  return { config, params, ...readTrainingState(path, namedParameters(params)), path };
+  const hyperProblems = (hyper: unknown) => finetuneFromSaved(hyper).problems;
+  return { config, params, ...readTrainingState(path, namedParameters(params), hyperProblems), path };
+}
+
+/** `loadFinetuneCheckpoint` without throwing: the run's saved state, or why it cannot be continued. */
+export function tryLoadFinetuneCheckpoint(
+  dir: string,
+): Either<TrainCheckpointError | CheckpointLoadError, SavedFinetune> {
+  return attempt(() => loadFinetuneCheckpoint(dir), [TrainCheckpointError, ...CHECKPOINT_LOAD_ERRORS]);
 }

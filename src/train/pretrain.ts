@@ -15,9 +15,12 @@ import { lrAt, type CosineSchedule } from "../nn/schedule.ts";
 import type { PlanMemory } from "../jit/index.ts";
 import { makePretrainStep } from "./pretrainStep.ts";
 import { hyperProblems, toSaved, type PretrainHyper } from "./hyper.ts";
+import { onHost } from "./onHost.ts";
+import { RunGuard } from "./runGuard.ts";
 import { saveTrainingCheckpoint, type TrainerState } from "./trainCheckpoint.ts";
 
 export type { PretrainHyper } from "./hyper.ts";
+export { DIVERGENCE_FACTOR, DivergenceError, NonFiniteLossError, StepFailedError } from "./runGuard.ts";
 
 export interface StepInfo {
   step: number; //       optimizer steps done, after this one
@@ -49,33 +52,8 @@ export interface PretrainRun {
   shouldStop?: () => boolean;
 }
 
-/** The run stopped because it diverged: the parameters are bad, so nothing was saved after it. */
-export class DivergenceError extends Error {
-  override name = "DivergenceError";
-}
-
-/** The loss or a gradient became NaN or ±Infinity. */
-export class NonFiniteLossError extends DivergenceError {
-  override name = "NonFiniteLossError";
-}
-
-/** A step failed for another reason (an unreadable image, a full disk): the run so far was saved first. */
-export class StepFailedError extends Error {
-  override name = "StepFailedError";
-}
-
-/**
- * The divergence rule: a step whose loss exceeds DIVERGENCE_FACTOR times the running mean of the
- * losses before it (an exponential moving average, weight RUNNING_DECAY on the past; saved with each
- * checkpoint, so a resumed run applies the same rule) and DIVERGENCE_FLOOR stops the run, as a
- * non-finite loss does. Healthy MAE runs move by a few percent per step; a tenfold jump is the
- * start of a blow-up (a bad learning rate, a damaged resume), and stopping there keeps the last good
- * checkpoint from being saved over.
- */
-export const DIVERGENCE_FACTOR = 10;
-/** …and is above 1 (a normalised-pixel MSE): tiny losses may jump tenfold without harm. */
+/** The divergence rule's floor for pre-training (see runGuard.ts): a normalised-pixel MSE over 1. */
 export const DIVERGENCE_FLOOR = 1;
-const RUNNING_DECAY = 0.9;
 
 export interface PretrainResult {
   params: PreTrainingParams;
@@ -112,64 +90,37 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
   let opt = run.resume?.opt ?? initAdamW(namedParameters(params));
   let step = run.resume?.step ?? 0;
   let lastLoss: number | null = null;
-  let runningLoss = run.resume?.runningLoss ?? null;
-  let lastSaved: number | null = null; // the step of this run's newest checkpoint, if any
-  const save = () => {
-    const state: TrainerState = {
-      step,
-      totalSteps: h.totalSteps,
-      seed: run.seed,
-      hyper: toSaved(h),
-      data: run.dataSpec,
-      lastLoss,
-      runningLoss,
-    };
-    const path = saveTrainingCheckpoint(run.outDir, {
-      config: cfg,
-      params,
-      opt,
-      state,
-      preprocessor: run.preprocessorJson,
-    });
-    lastSaved = step;
-    run.onCheckpoint?.(path, step);
-  };
+  const guard: RunGuard = new RunGuard({
+    outDir: run.outDir,
+    divergenceFloor: DIVERGENCE_FLOOR,
+    resume: run.resume,
+    save: async () => {
+      const state: TrainerState = {
+        step,
+        totalSteps: h.totalSteps,
+        seed: run.seed,
+        hyper: toSaved(h),
+        data: run.dataSpec,
+        lastLoss,
+        runningLoss: guard.runningLoss,
+      };
+      const [hostParams, hostOpt] = await onHost([params, opt] as const);
+      const path = saveTrainingCheckpoint(run.outDir, {
+        config: cfg,
+        params: hostParams,
+        opt: hostOpt,
+        state,
+        preprocessor: run.preprocessorJson,
+      });
+      run.onCheckpoint?.(path, step);
+    },
+  });
   const trainStep = makePretrainStep(cfg, h);
   const dropoutOn = cfg.hiddenDropoutProb > 0 || cfg.attentionProbsDropoutProb > 0;
-  /** Why the run stops at this step, and where its last good checkpoint is. */
-  const stopping = (what: string) => {
-    const kept =
-      lastSaved !== null
-        ? `The last good checkpoint (step ${lastSaved}) is kept in ${run.outDir}`
-        : run.resume
-          ? `No checkpoint was saved since the run resumed at step ${run.resume.step}`
-          : "No checkpoint was saved before it";
-    return `${what} at step ${step + 1}; stopping. ${kept}. Try a lower --blr, --clip-grad, or check the data.`;
-  };
-  /** Reading a step's batches failed (an unreadable image): save the run so far (as Ctrl-C does), then report. */
-  const failed = (e: unknown): StepFailedError => {
-    const message = e instanceof Error ? e.message : String(e);
-    if (lastSaved === step || step === (run.resume?.step ?? 0)) {
-      const since = run.resume ? `since the run resumed at step ${run.resume.step}` : "before it";
-      return new StepFailedError(`${message} (at step ${step + 1}; no step was completed ${since})`, { cause: e });
-    }
-    try {
-      save();
-    } catch (saveError) {
-      return new StepFailedError(
-        `${message} (at step ${step + 1}; saving the run so far failed too: ${(saveError as Error).message})`,
-        { cause: e },
-      );
-    }
-    return new StepFailedError(
-      `${message} (at step ${step + 1}; the run up to step ${step} is saved in ${run.outDir})`,
-      { cause: e },
-    );
-  };
 
   while (step < h.totalSteps) {
     if (run.shouldStop?.()) {
-      save();
+      await guard.save(step);
       return { params, step, stopped: true, lastLoss };
     }
     const started = performance.now();
@@ -181,7 +132,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
         return T.fromArray(batch.pixels, batch.shape);
       });
     } catch (e) {
-      throw failed(e); // nothing of this step has touched the parameters yet
+      throw await guard.failed(e, step); // nothing of this step has touched the parameters yet
     }
     const lr = lrAt(schedule, step);
     const args = [
@@ -198,23 +149,17 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
     }
     const out = trainStep(...args);
     // The update is guarded on the device (a parameter whose gradient is not finite keeps its value);
-    // a step that was not applied whole stops the run without saving its state.
+    // a step that was not applied whole, or whose loss exploded, stops the run without saving its state.
     params = out.params;
     opt = out.opt;
-    const loss = out.loss.item();
-    if (out.applied.item() === 0) {
-      const what = Number.isFinite(loss) ? `the gradients became non-finite (loss ${loss})` : `the loss became ${loss}`;
-      throw new NonFiniteLossError(stopping(what));
-    }
-    // The exploded step's update is in the (donated) parameters: the run stops without saving them.
-    if (runningLoss !== null && loss > DIVERGENCE_FACTOR * runningLoss && loss > DIVERGENCE_FLOOR) {
-      const ratio = `over ${DIVERGENCE_FACTOR}× its running mean ${runningLoss.toPrecision(4)}`;
-      throw new DivergenceError(stopping(`the loss exploded to ${loss} (${ratio})`));
-    }
-    const gradNorm = h.clipGrad !== null ? out.gradNorm.item() : null;
+    // Read with await: a GPU backend reads only asynchronously (one wait per step, after its work).
+    const [loss, applied, norm] = (await Promise.all([out.loss, out.applied, out.gradNorm].map((t) => t.data()))).map(
+      (v) => v[0],
+    );
+    guard.check(step, loss, applied !== 0);
+    const gradNorm = h.clipGrad !== null ? norm : null;
     step++;
     lastLoss = loss;
-    runningLoss = runningLoss === null ? loss : RUNNING_DECAY * runningLoss + (1 - RUNNING_DECAY) * loss;
     const seconds = (performance.now() - started) / 1000;
     run.onStep?.({
       step,
@@ -225,7 +170,7 @@ export async function pretrain(run: PretrainRun): Promise<PretrainResult> {
       imagesPerSec: (h.batchSize * h.accumIter) / seconds,
       seconds,
     });
-    if (step % run.checkpointEvery === 0 || step === h.totalSteps) save();
+    if (step % run.checkpointEvery === 0 || step === h.totalSteps) await guard.save(step);
     await new Promise((resolve) => setImmediate(resolve)); // let Ctrl-C (SIGINT) be noticed between steps
   }
   return { params, step, stopped: false, lastLoss };

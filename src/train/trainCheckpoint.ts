@@ -32,6 +32,8 @@ export interface TrainerState {
   hyper: Record<string, number | string | boolean | null>;
   /** The data source spec (a resumed run must read the same). */
   data: string;
+  /** The run's other inputs a resume must match, by the flag that gave them (fine-tuning's --val-data, --model, …). */
+  inputs?: Record<string, string | number | boolean | null>;
   lastLoss: number | null;
   /** The running mean of the losses that the divergence rule compares against (absent in older checkpoints). */
   runningLoss?: number | null;
@@ -261,6 +263,16 @@ function trainerStateProblems(json: unknown, hyperProblems: (hyper: unknown) => 
     "runningLoss",
     r === undefined || r === null || (typeof r === "number" && Number.isFinite(r) && r >= 0),
     "a number >= 0 or null",
+  );
+  const inputs = s.inputs;
+  need(
+    "inputs",
+    inputs === undefined ||
+      (typeof inputs === "object" &&
+        inputs !== null &&
+        !Array.isArray(inputs) &&
+        Object.values(inputs).every((v) => v === null || ["string", "number", "boolean"].includes(typeof v))),
+    "an object of strings, numbers, booleans and nulls",
   );
   const hyperIssues = hyperProblems(s.hyper);
   problems.push(...hyperIssues);

@@ -5,18 +5,20 @@
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as T from "../core/index.ts";
 import type { Key } from "../core/index.ts";
+import { parseSafetensors } from "../io/safetensors.ts";
 import {
   CheckpointError,
+  checkedWeights,
   configFromJson,
   encoderFromBytes,
   MAX_CONFIG_BYTES,
-  namedTensorsFromBytes,
   weightsToBytes,
   type CheckpointSources,
   type ConfigJson,
 } from "../mae/checkpoint.ts";
 import { CHECKPOINT_FILE } from "../mae/checkpointNames.ts";
 import { fileIssue } from "../mae/config.ts";
+import { whyTooLarge } from "../mae/footprint.ts";
 import { namedParameters } from "../mae/params.ts";
 import { parseViTConfig, vitToHFJson, type ViTConfig } from "./config.ts";
 import { classifierOnEncoder } from "./init.ts";
@@ -69,7 +71,8 @@ export function checkClassifierConfig(configJson: ConfigJson, source?: string): 
 /**
  * A classifier from memory: a ViTForImageClassification checkpoint loads as it is, every tensor checked by
  * name and shape; a ViTMAE one gives its `vit.` encoder (the decoder ignored) and a new head, as
- * ViTForImageClassification.from_pretrained does.
+ * ViTForImageClassification.from_pretrained does. As for ViTMAE (src/mae/checkpoint.ts), a config far from
+ * the weights is refused before its tensors are listed, and a new head too large to allocate before it is made.
  */
 export function classifierFromBytes(
   configJson: ConfigJson,
@@ -78,9 +81,9 @@ export function classifierFromBytes(
   opts: LoadClassifierOptions = {},
 ): LoadedClassifier {
   const json = jsonOf(configJson, sources.config);
-  const named = namedTensorsFromBytes(weights, sources.weights);
+  const file = parseSafetensors(weights, sources.weights);
   const where = sources.config ?? "the checkpoint";
-  if (named.has("classifier.weight") || (json as { model_type?: unknown }).model_type === "vit") {
+  if (file.tensors.has("classifier.weight") || (json as { model_type?: unknown }).model_type === "vit") {
     const cfg = parseViTConfig(json, sources.config);
     if (isLeft(cfg)) throw cfg.left;
     const config = cfg.right;
@@ -93,9 +96,10 @@ export function classifierFromBytes(
       const pooling = config.useMeanPooling ? "the mean of the patch tokens (use_mean_pooling)" : "the CLS token";
       throw new CheckpointError(`${where} pools with ${pooling}; its pooling cannot change`);
     }
+    const named = checkedWeights(config.encoder, classifierModel(config), file, sources.weights);
     return { config, params: classifierFromNamed(config, named, sources.weights), newHead: false };
   }
-  const encoder = encoderFromBytes(json as Record<string, unknown>, weights, sources); // the vit.* tensors checked
+  const encoder = encoderFromBytes(json as Record<string, unknown>, file, sources); // the vit.* tensors checked
   const cfg = parseViTConfig(json, sources.config, {
     numLabels: opts.id2label ? undefined : (opts.numLabels ?? 2),
     id2label: opts.id2label,
@@ -103,9 +107,15 @@ export function classifierFromBytes(
   });
   if (isLeft(cfg)) throw cfg.left;
   const config = cfg.right;
+  const tooLarge = whyTooLarge(config.encoder, { training: false, batchSize: 0 }, classifierModel(config));
+  if (tooLarge !== undefined)
+    throw new CheckpointError(`${where}: cannot make a classifier of ${config.numLabels} classes on it: ${tooLarge}`);
   const std = opts.headInitStd ?? config.encoder.initializerRange;
   return { config, params: classifierOnEncoder(encoder.params, config, opts.headKey ?? T.key(0), std), newHead: true };
 }
+
+/** What src/mae/footprint.ts sizes for a classifier config. */
+export const classifierModel = (config: ViTConfig) => ({ kind: "classifier", numLabels: config.numLabels }) as const;
 
 /** config.json's text (model_type "vit") and model.safetensors' bytes in HF's order. */
 export function classifierToBytes(

@@ -1,6 +1,10 @@
 // ViTForImageClassification checkpoint folders, read and written through the file-system seam
 // (src/io/fileSystem.ts), as src/mae/checkpointFolder.ts does for ViTMAE.
 
+import type { Either } from "fp-ts/lib/Either.js";
+import { attempt } from "../io/attempt.ts";
+import { NoFileSystemError } from "../io/fileSystem.ts";
+import { CHECKPOINT_LOAD_ERRORS, type CheckpointLoadError } from "../mae/checkpoint.ts";
 import { readCheckpointFolder, writeCheckpointFolder } from "../mae/checkpointFolder.ts";
 import {
   checkClassifierConfig,
@@ -36,4 +40,12 @@ export function isClassifierFolder(dir: string): boolean {
 /** Writes config.json (model_type "vit") and model.safetensors into dir, each atomically. */
 export function saveClassifier(dir: string, config: ViTConfig, params: ClassifierParams): void {
   writeCheckpointFolder(dir, classifierToBytes(config, params));
+}
+
+/** `loadClassifier` without throwing: the classifier, or why the folder does not hold one (or no file system). */
+export function tryLoadClassifier(
+  dir: string,
+  opts: LoadClassifierOptions = {},
+): Either<CheckpointLoadError | NoFileSystemError, LoadedClassifier> {
+  return attempt(() => loadClassifier(dir, opts), [...CHECKPOINT_LOAD_ERRORS, NoFileSystemError]);
 }

@@ -70,7 +70,8 @@ export function parseViTConfig(
   const useMeanPooling = overrides.useMeanPooling ?? o.use_mean_pooling ?? false;
   if (typeof useMeanPooling !== "boolean")
     issues.push({ field: "use_mean_pooling", value: useMeanPooling, problem: "must be true or false" });
-  if (labels.length < 1) issues.push({ field: "id2label", value: labels, problem: "must name at least one class" });
+  if (labels.length < 1 && !issues.some((i) => i.field === "num_labels"))
+    issues.push({ field: "id2label", value: labels, problem: "must name at least one class" });
   if (issues.length > 0 || isLeft(encoder)) return left(new ConfigError(issues, source));
   const extra = Object.fromEntries(
     Object.entries(o).filter(([k, v]) => !SHARED_KEYS.has(k) && !CLASSIFIER_KEYS.has(k) && v !== undefined),
@@ -86,13 +87,25 @@ export function parseViTConfig(
   );
 }
 
+/**
+ * The most classes a config may ask for: its labels are listed (and its head allocated) from this number,
+ * so a num_labels of 1e12 must be refused, not tried. The largest label sets in use have about 22k classes.
+ */
+export const MAX_LABELS = 1_000_000;
+
+const isLabelCount = (k: unknown): k is number =>
+  typeof k === "number" && Number.isInteger(k) && k >= 1 && k <= MAX_LABELS;
+const LABEL_COUNT_RULE = `must be an integer in [1, ${MAX_LABELS}]`;
+
 /** HF's rule: id2label when given (keys "0"…"K-1"), else num_labels generic names, else 2. */
 function labelsOf(o: Record<string, unknown>, numLabels: number | undefined, issues: ConfigIssue[]): string[] {
   const generic = (k: number) => Array.from({ length: k }, (_, i) => `LABEL_${i}`);
   if (numLabels !== undefined) {
-    if (!Number.isInteger(numLabels) || numLabels < 1)
-      issues.push({ field: "num_labels", value: numLabels, problem: "must be a positive integer" });
-    return generic(Math.max(0, Math.trunc(numLabels)));
+    if (!isLabelCount(numLabels)) {
+      issues.push({ field: "num_labels", value: numLabels, problem: LABEL_COUNT_RULE });
+      return [];
+    }
+    return generic(numLabels);
   }
   const map = o.id2label;
   if (map !== undefined) {
@@ -116,8 +129,8 @@ function labelsOf(o: Record<string, unknown>, numLabels: number | undefined, iss
   }
   if (o.num_labels !== undefined) {
     const k = o.num_labels;
-    if (typeof k !== "number" || !Number.isInteger(k) || k < 1) {
-      issues.push({ field: "num_labels", value: k, problem: "must be a positive integer" });
+    if (!isLabelCount(k)) {
+      issues.push({ field: "num_labels", value: k, problem: LABEL_COUNT_RULE });
       return [];
     }
     return generic(k);
@@ -130,13 +143,14 @@ export function makeViTConfig(
   encoder: ViTMAEConfig,
   opts: { numLabels: number; id2label?: readonly string[]; useMeanPooling?: boolean },
 ): ViTConfig {
-  const labels = opts.id2label ?? Array.from({ length: opts.numLabels }, (_, i) => `LABEL_${i}`);
-  if (!Number.isInteger(opts.numLabels) || opts.numLabels < 1 || labels.length !== opts.numLabels)
+  const countOk = isLabelCount(opts.numLabels);
+  const labels = opts.id2label ?? (countOk ? Array.from({ length: opts.numLabels }, (_, i) => `LABEL_${i}`) : []);
+  if (!countOk || labels.length !== opts.numLabels)
     throw new ConfigError([
       {
         field: "num_labels",
         value: opts.numLabels,
-        problem: "must be a positive integer (= the number of class names)",
+        problem: `${LABEL_COUNT_RULE} (= the number of class names)`,
       },
     ]);
   return Object.freeze({

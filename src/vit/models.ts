@@ -3,7 +3,8 @@
 
 import type { Key, Tensor } from "../core/index.ts";
 import { crossEntropy } from "../nn/crossEntropy.ts";
-import { classifierFromBytes, classifierToBytes, type LoadClassifierOptions } from "./checkpoint.ts";
+import { whyTooLarge } from "../mae/footprint.ts";
+import { classifierFromBytes, classifierModel, classifierToBytes, type LoadClassifierOptions } from "./checkpoint.ts";
 import { loadClassifier, saveClassifier } from "./checkpointFolder.ts";
 import type { ViTConfig } from "./config.ts";
 import { classify, type ClassifierOutput, type ClassifyOptions } from "./forward.ts";
@@ -38,7 +39,10 @@ export class ViTForImageClassification {
     return new ViTForImageClassification(config, params);
   }
 
+  /** A fresh classifier; a config with a tensor no typed array can hold is a RangeError naming its fields. */
   static init(config: ViTConfig, key: Key): ViTForImageClassification {
+    const why = whyTooLarge(config.encoder, { training: false, batchSize: 0 }, classifierModel(config));
+    if (why !== undefined) throw new RangeError(`init: cannot make this model: ${why}`);
     return new ViTForImageClassification(config, initClassifier(key, config));
   }
 

@@ -1,4 +1,4 @@
-// The library inside a cross-origin-isolated page (headless chromium): the backends there held to
+// The library inside a cross-origin-isolated page (headless chromium): every backend there held to
 // the reference backend on the generated op cases of test/helpers/backendConformance.ts, and the
 // tiny Hugging Face case's outputs and gradients within its tolerances, computed in the page.
 import assert from "node:assert/strict";
@@ -8,21 +8,20 @@ import fc from "fast-check";
 import { browserSkip, launchBrowser, root, serve, bundle, type BrowserSession } from "../helpers/browser.ts";
 
 /**
- * The backends held to the reference on the generated op cases in the page: the wasm cpu backend on
- * Web Workers (the reference is the oracle). gpu.js's cpu and webasm modes are the same code as in
- * Node (test/core/gpujs.test.ts). Today's gpujs:webgl2 does not follow the special values (GLSL's
- * log of a negative number is not NaN): the GPU backends of issue 11 join this list when they hold.
+ * The backends held in the page: the wasm cpu backend on Web Workers. The reference backend is the
+ * oracle every case runs on. The GPU backends (gpujs:webgpu, gpujs:webgl2) run the same page in
+ * test/browser/gpu.test.ts; gpu.js's cpu and webasm modes are the same code as in Node (test/core/gpujs.test.ts).
  */
-const OP_BACKENDS = ["cpu"];
-/** The backends that run the tiny HF case in the page, outputs and gradients within its tolerances. */
-const HF_BACKENDS = ["cpu", "gpujs:webgl2"];
+const PAGE_BACKENDS = ["cpu"];
 
 interface PageResult {
   error?: string;
   threads: number;
   crossOriginIsolated: boolean;
-  ops: Record<string, { name: string; error: string | null }[]>;
-  hf: Record<string, string[]>;
+  backends: Record<
+    string,
+    { properties: { name: string; error: string | null }[]; hf: Record<string, string[]>; seconds: number }
+  >;
 }
 
 describe("the library in a browser page", { skip: browserSkip() }, () => {
@@ -41,8 +40,7 @@ describe("the library in a browser page", { skip: browserSkip() }, () => {
       true,
     );
     try {
-      const query = `ops=${OP_BACKENDS.join(",")}&hf=${HF_BACKENDS.join(",")}&seed=${seed}&runs=25`;
-      const page = await browser.open(`${server.url}?${query}`);
+      const page = await browser.open(`${server.url}?backends=${PAGE_BACKENDS.join(",")}&seed=${seed}&runs=25`);
       result = await page.result<PageResult>(240_000);
     } finally {
       await server.close();
@@ -56,15 +54,15 @@ describe("the library in a browser page", { skip: browserSkip() }, () => {
     assert.ok(result.threads >= 2, `threads: ${result.threads}`);
   });
 
-  for (const name of OP_BACKENDS)
+  for (const name of PAGE_BACKENDS) {
     it(`${name}: every generated op case matches the reference (seed ${seed})`, () => {
-      const off = result.ops[name].filter((p) => p.error !== null);
-      assert.ok(result.ops[name].length >= 7);
+      const off = result.backends[name].properties.filter((p) => p.error !== null);
+      assert.ok(result.backends[name].properties.length >= 7);
       assert.deepEqual(off, [], `seed ${seed}:\n${off.map((p) => `${p.name}\n${p.error}`).join("\n\n")}`);
     });
 
-  for (const name of HF_BACKENDS)
     it(`${name}: the tiny HF case's outputs and gradients are within its tolerances`, () => {
-      assert.deepEqual(result.hf[name], []);
+      assert.deepEqual(result.backends[name].hf, { tiny: [] });
     });
+  }
 });

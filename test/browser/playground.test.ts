@@ -123,6 +123,22 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
     assert.equal(await attr("#look-loss", "data-backend"), "cpu");
   });
 
+  it("offers both GPU backends (WebGPU and WebGL2 on SwiftShader here), and a look on each gives the cpu's loss", async () => {
+    const offered = await page.$$eval("#backend option", (options) =>
+      options.map((o) => (o as HTMLOptionElement).value),
+    );
+    const onCpu = Number(await attr("#look-loss", "data-loss"));
+    for (const name of ["gpujs:webgpu", "gpujs:webgl2"]) {
+      assert.ok(offered.includes(name), `${name} among ${offered.join(", ")}`);
+      await andLook(() => page.selectOption("#backend", name));
+      assert.equal(await attr("#look-loss", "data-backend"), name, `the look ran on ${name}`);
+      const onGpu = Number(await attr("#look-loss", "data-loss"));
+      assert.ok(Math.abs(onGpu - onCpu) <= 1e-4 * onCpu, `cpu ${onCpu}, ${name} ${onGpu}`);
+    }
+    await andLook(() => page.selectOption("#backend", "cpu"));
+    assert.equal(await attr("#look-loss", "data-backend"), "cpu");
+  });
+
   it(`trains from a random init: ${STEPS} points on the loss curve, and the loss falls`, async () => {
     await page.click("#reset");
     await page.waitForFunction(() => document.getElementById("status")?.textContent?.includes("random init"));

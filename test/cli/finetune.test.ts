@@ -3,33 +3,23 @@
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeImage, encodePng } from "../../src/io/image.ts";
+import { decodeImage } from "../../src/io/image.ts";
 import { loadClassifier } from "../../src/vit/checkpointFolder.ts";
 import { namedParameters } from "../../src/mae/params.ts";
-import { logLosses, pictureOf, runCli, writeImageFolder, writeSmallConfig } from "../helpers/pretrainFixture.ts";
+import {
+  logLosses,
+  runCli,
+  writeImageFolder,
+  writeLabelledFolder,
+  writeSmallConfig,
+} from "../helpers/pretrainFixture.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-cli-finetune-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 const at = (...parts: string[]) => join(root, ...parts);
-
-/** Two classes of 12 pictures each: "bright" and "dark" (so that there is something to learn). */
-function writeLabelledFolder(dir: string): string {
-  for (const [c, shift] of [
-    ["bright", 0],
-    ["dark", 1],
-  ] as const) {
-    mkdirSync(join(dir, c), { recursive: true });
-    for (let i = 0; i < 12; i++) {
-      const p = pictureOf(i + 20 * shift);
-      const data = p.data.map((v) => (shift ? v >> 2 : 192 + (v >> 2)));
-      writeFileSync(join(dir, c, `${i}.png`), encodePng(data, p.width, p.height, 3));
-    }
-  }
-  return dir;
-}
 
 const data = writeLabelledFolder(at("data"));
 const init = at("init");
@@ -110,7 +100,7 @@ test("Ctrl-C after step 3 saves and exits 130; --resume finishes byte-identical 
     for (const handler of process.listeners("SIGINT").filter((l) => !before.includes(l))) (handler as () => void)();
   });
   assert.equal(r.code, 130, r.stderr.join("\n"));
-  assert.match(r.stderr[0], /interrupted at step 3\/8: checkpoint saved in .*; continue with --resume /);
+  assert.match(r.stderr[0], /interrupted \(SIGINT\) at step 3\/8: checkpoint saved in .*; continue with --resume /);
   const resumed = await runCli([...common, "--resume", stopped, "--out", stopped]);
   assert.equal(resumed.code, 0, resumed.stderr.join("\n"));
   for (const file of ["model.safetensors", "optimizer.safetensors", "config.json", "trainer_state.json"])

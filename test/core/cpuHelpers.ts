@@ -3,6 +3,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Backend, Target, View } from "../../src/core/backend.ts";
+import { cpuBackend as cpu } from "../../src/core/backends/cpu/cpuBackend.ts";
+import { setIndexingParallelThreshold } from "../../src/core/backends/cpu/indexing.ts";
+import { setReduceParallelThreshold } from "../../src/core/backends/cpu/reduce.ts";
+import { setRowsParallelThreshold } from "../../src/core/backends/cpu/rows.ts";
+import { referenceBackend as ref } from "../../src/core/backends/reference.ts";
+import { setGemmParallelThreshold } from "../../src/core/wasm/gemm.ts";
+import { setCpuThreads } from "../../src/core/wasm/runtime.ts";
 
 // Failing properties say what failed (the assertion's message), not only the counterexample.
 fc.configureGlobal({ ...fc.readConfigureGlobal(), includeErrorInReport: true });
@@ -198,4 +205,35 @@ export function readAll(b: Backend, v: { storage: View["storage"] }): Float32Arr
 /** A target of n elements at `offset` in a storage filled with a sentinel (to see stray writes). */
 export function sentinelTarget(b: Backend, n: number, offset = 3, sentinel = -12345): Target {
   return { storage: b.upload(new Float32Array(n + offset + 2).fill(sentinel), "float32"), offset };
+}
+
+/** Runs `body(pooled)` on the cpu backend with the parallel cut-overs lowered to 0 (pooled) or at their defaults. */
+export function paths(pooled: boolean, body: () => void): void {
+  setCpuThreads(pooled ? 2 : 1);
+  setReduceParallelThreshold(pooled ? 0 : undefined);
+  setRowsParallelThreshold(pooled ? 0 : undefined);
+  setGemmParallelThreshold(pooled ? 0 : undefined);
+  setIndexingParallelThreshold(pooled ? 0 : undefined);
+  try {
+    body();
+  } finally {
+    setCpuThreads(2);
+    setReduceParallelThreshold();
+    setRowsParallelThreshold();
+    setGemmParallelThreshold();
+    setIndexingParallelThreshold();
+  }
+}
+
+/** A view of `shape` with layout `l` holding the same values on the reference and cpu backends. */
+export const both = (shape: number[], l: Layout, data: Float32Array) =>
+  [ref, cpu].map((b) => makeView(b, shape, l, data));
+
+/** The target's n elements (and the sentinels around them) on each backend after `run`. */
+export function targets(n: number, run: (b: Backend, t: Target, k: number) => void): Float32Array[] {
+  return [ref, cpu].map((b, k) => {
+    const t = sentinelTarget(b, n);
+    run(b, t, k);
+    return readAll(b, t);
+  });
 }

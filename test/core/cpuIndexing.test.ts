@@ -4,14 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { Backend, Distribution, Target, View } from "../../src/core/backend.ts";
+import type { Distribution, View } from "../../src/core/backend.ts";
 import { cpuBackend as cpu } from "../../src/core/backends/cpu/cpuBackend.ts";
-import { setIndexingParallelThreshold } from "../../src/core/backends/cpu/indexing.ts";
-import { setReduceParallelThreshold } from "../../src/core/backends/cpu/reduce.ts";
-import { setRowsParallelThreshold } from "../../src/core/backends/cpu/rows.ts";
 import { referenceBackend as ref } from "../../src/core/backends/reference.ts";
-import { setGemmParallelThreshold } from "../../src/core/wasm/gemm.ts";
-import { setCpuThreads } from "../../src/core/wasm/runtime.ts";
 import {
   assertClose,
   contiguousLayout,
@@ -26,37 +21,10 @@ import {
   storageSize,
   ulp,
   values,
+  both,
+  paths,
+  targets,
 } from "./cpuHelpers.ts";
-
-/** Runs `body(pooled)` with the parallel cut-overs lowered to 0 (pooled) or at their defaults. */
-function paths(pooled: boolean, body: () => void): void {
-  setCpuThreads(pooled ? 2 : 1);
-  setReduceParallelThreshold(pooled ? 0 : undefined);
-  setRowsParallelThreshold(pooled ? 0 : undefined);
-  setGemmParallelThreshold(pooled ? 0 : undefined);
-  setIndexingParallelThreshold(pooled ? 0 : undefined);
-  try {
-    body();
-  } finally {
-    setCpuThreads(2);
-    setReduceParallelThreshold();
-    setRowsParallelThreshold();
-    setGemmParallelThreshold();
-    setIndexingParallelThreshold();
-  }
-}
-
-/** A view of `shape` with layout `l` holding the same values on each backend. */
-const both = (shape: number[], l: Layout, data: Float32Array) => [ref, cpu].map((b) => makeView(b, shape, l, data));
-
-/** The target's n elements (and the sentinels around them) on each backend after `run`. */
-function targets(n: number, run: (b: Backend, t: Target, k: number) => void): Float32Array[] {
-  return [ref, cpu].map((b, k) => {
-    const t = sentinelTarget(b, n);
-    run(b, t, k);
-    return readAll(b, t);
-  });
-}
 
 describe("cpu gather, scatterAdd, argsort, argmax", () => {
   const indexCase = shapeArb(3, 6, 1).chain((s) =>

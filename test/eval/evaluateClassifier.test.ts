@@ -11,7 +11,7 @@ import { unsafeConfig } from "../../src/mae/config.ts";
 import { initClassifier, makeViTConfig } from "../../src/vit/index.ts";
 import { pictureOf } from "../helpers/pretrainFixture.ts";
 
-test("a head that always says class 2: confusion[true][predicted], accuracy and loss by hand", () => {
+test("a head that always says class 2: confusion[true][predicted], accuracy and loss by hand", async () => {
   const encoder = unsafeConfig({
     imageSize: 16,
     patchSize: 4,
@@ -33,7 +33,7 @@ test("a head that always says class 2: confusion[true][predicted], accuracy and 
     get: (i) => ({ image: pictureOf(i), label: labels[i] }),
   };
   const preprocess = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: 16, width: 16, channels: 3 });
-  const r = evaluateClassifier(rigged, cfg, data, { preprocess, batchSize: 3 });
+  const r = await evaluateClassifier(rigged, cfg, data, { preprocess, batchSize: 3 });
   assert.deepEqual(r.confusion, [
     [0, 0, 2],
     [0, 0, 2],
@@ -45,5 +45,5 @@ test("a head that always says class 2: confusion[true][predicted], accuracy and 
   const want = labels.reduce((s, y) => s + lse - bias[y], 0) / 7;
   assert.ok(Math.abs(r.loss - want) < 1e-5, `${r.loss} vs ${want}`);
   const wrong: Dataset = { ...data, get: (i) => ({ image: pictureOf(i), label: i === 4 ? 3 : labels[i] }) };
-  assert.throws(() => evaluateClassifier(rigged, cfg, wrong, { preprocess }), /label 3, but the model has 3 classes/);
+  await assert.rejects(evaluateClassifier(rigged, cfg, wrong, { preprocess }), /label 3, but the model has 3 classes/);
 });

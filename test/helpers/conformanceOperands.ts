@@ -107,15 +107,22 @@ export const viewArb = (minRank: number, maxRank: number, broadcast = true) =>
 
 export const describe = (v: View) => `shape [${v.shape}] strides [${v.strides}] offset ${v.offset}`;
 
-/** Runs `kernel` on both backends into fresh contiguous outputs of the given sizes; returns both results. */
-export function both(be: Backend, sizes: number[], kernel: (b: Backend, side: "test" | "ref", outs: Target[]) => void) {
+/**
+ * Runs `kernel` on both backends into fresh contiguous outputs of the given sizes; returns both
+ * results, read with `read` (a GPU backend reads only asynchronously).
+ */
+export async function both(
+  be: Backend,
+  sizes: number[],
+  kernel: (b: Backend, side: "test" | "ref", outs: Target[]) => void,
+): Promise<{ got: (Float32Array | Float64Array)[]; want: (Float32Array | Float64Array)[] }> {
   const ref = getBackend("reference");
   const run = (b: Backend, side: "test" | "ref") => {
     const outs = sizes.map((n) => ({ storage: b.alloc(n, "float32"), offset: 0 }));
     kernel(b, side, outs);
-    return outs.map((o, i) => b.readSync({ storage: o.storage, shape: [sizes[i]], strides: [1], offset: 0 }));
+    return Promise.all(outs.map((o, i) => b.read({ storage: o.storage, shape: [sizes[i]], strides: [1], offset: 0 })));
   };
-  return { got: run(be, "test"), want: run(ref, "ref") };
+  return { got: await run(be, "test"), want: await run(ref, "ref") };
 }
 
 /** |got - want| <= tol · max(1e-3, scale) (scale: |want| by default); NaN and ±Infinity exact. */

@@ -1,5 +1,6 @@
-// Shared fixtures for the pre-training tests: a very small ViTMAE config, tiny image datasets (in memory
-// and as PNG folders), byte snapshots of output folders, and the CLI run in-process with its output captured.
+// Shared fixtures for the training tests: a very small ViTMAE config, tiny image datasets (in memory and as
+// PNG folders, flat or labelled), byte snapshots of output folders, and the CLI run in-process with its
+// output captured.
 
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -48,6 +49,22 @@ export function writeImageFolder(dir: string, n: number): string {
   for (let i = 0; i < n; i++) {
     const { data, width, height } = pictureOf(i);
     writeFileSync(join(dir, `img${String(i).padStart(2, "0")}.png`), encodePng(data, width, height, 3));
+  }
+  return dir;
+}
+
+/** Two classes of 12 pictures each, "bright" and "dark" (something to learn), as class subfolders; returns the folder. */
+export function writeLabelledFolder(dir: string): string {
+  for (const [c, shift] of [
+    ["bright", 0],
+    ["dark", 1],
+  ] as const) {
+    mkdirSync(join(dir, c), { recursive: true });
+    for (let i = 0; i < 12; i++) {
+      const p = pictureOf(i + 20 * shift);
+      const data = p.data.map((v) => (shift ? v >> 2 : 192 + (v >> 2)));
+      writeFileSync(join(dir, c, `${i}.png`), encodePng(data, p.width, p.height, 3));
+    }
   }
   return dir;
 }

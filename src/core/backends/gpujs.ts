@@ -63,7 +63,8 @@ export function isGpujsModeAvailable(mode: GpujsMode): boolean {
     // gpu.js's own "gpu" mode would quietly settle for webasm; here it means a real GL context.
     case "gpu":
       return GPU.isHeadlessGLSupported || GPU.isWebGL2Supported || GPU.isWebGLSupported;
-    // webgpu kernels return Promises, and Backend ops are synchronous.
+    // gpu.js's webgpu kernels return Promises and write buffers of their own: the resident
+    // "gpujs:webgpu" backend (webgpu/webgpuBackend.ts) is registered under that name instead.
     case "webgpu":
       return false;
   }
@@ -316,4 +317,6 @@ export class GpujsBackend implements Backend {
 }
 
 registerBackend("gpujs", () => gpujsBackend("best"));
-for (const mode of GPUJS_MODES) registerBackend(`gpujs:${mode}`, () => gpujsBackend(mode));
+// webgpu and webgl2 have resident backends of their own (webgpu/, webgl2/) under those names.
+for (const mode of GPUJS_MODES)
+  if (mode !== "webgpu" && mode !== "webgl2") registerBackend(`gpujs:${mode}`, () => gpujsBackend(mode));

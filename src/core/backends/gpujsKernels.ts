@@ -109,7 +109,7 @@ export const WHERE_BODY = "return c !== 0 ? a : b;";
 
 // ---- Index arithmetic ----
 
-interface Layout {
+export interface Layout {
   shape: number[];
   strides: number[][];
 }
@@ -132,7 +132,7 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
 }
 
 /** Splits any dim over MAX_THREAD_AXIS into two exact factors; undefined when a dim has none (a huge prime). */
-function splitLongDims(l: Layout): Layout | undefined {
+export function splitLongDims(l: Layout): Layout | undefined {
   const out: Layout = { shape: [], strides: l.strides.map(() => []) };
   for (let d = 0; d < l.shape.length; d++) {
     const n = l.shape[d];
@@ -151,14 +151,14 @@ function splitLongDims(l: Layout): Layout | undefined {
 }
 
 /** How output cells map to gpu.js threads: the last dim is thread.x, the one before thread.y, the rest fold into thread.z. */
-interface Threads {
+export interface Threads {
   output: number[];
   prelude: string[];
   /** One index expression per dim (a float32 integer below MAX_THREAD_AXIS). */
   index: string[];
 }
 
-function threads(shape: readonly number[]): Threads | undefined {
+export function threads(shape: readonly number[]): Threads | undefined {
   const r = shape.length;
   if (r === 0) return { output: [1], prelude: [], index: [] };
   if (r === 1) return { output: [shape[0]], prelude: [], index: ["this.thread.x"] };
@@ -189,15 +189,15 @@ function terms(index: readonly string[], strides: readonly number[]): string {
 }
 
 /** operand[base + Σ index·stride] as source. */
-function at(o: Operand, index: readonly string[], extra = ""): string {
+export function at(o: Operand, index: readonly string[], extra = ""): string {
   const sum = `${terms(index, o.strides)}${extra}`.replace(/^ \+ /, "");
   return `${o.name}[${sum === "" ? o.base : o.base === 0 ? sum : `${sum} + ${o.base}`}]`;
 }
 
-const kernel = (params: readonly string[], lines: readonly string[]) =>
+export const kernel = (params: readonly string[], lines: readonly string[]) =>
   `function(${params.join(", ")}) {\n  ${lines.join("\n  ")}\n}`;
 
-const unique = (names: readonly string[]) => [...new Set(names)];
+export const unique = (names: readonly string[]) => [...new Set(names)];
 
 // ---- The kernels ----
 
@@ -221,7 +221,7 @@ export function mapKernel(shape: readonly number[], reads: readonly Read[], body
 }
 
 /** Nested loops j0, j1, … over the reduced dims (loop counters are i32 in gpu.js: no float limit). */
-function loops(shape: readonly number[], inner: string): string {
+export function loops(shape: readonly number[], inner: string): string {
   let s = inner;
   for (let k = shape.length - 1; k >= 0; k--) s = `for (let j${k} = 0; j${k} < ${shape[k]}; j${k}++) {\n    ${s}\n  }`;
   return s;

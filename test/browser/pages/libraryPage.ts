@@ -1,11 +1,14 @@
-// Runs in a browser page (test/browser/library.test.ts): each backend named in ?ops= held to the
+// Runs in a browser page (test/browser/library.test.ts, test/browser/gpu.test.ts): each backend named
+// in ?backends= (started with loadBackend: a WebGPU device is acquired asynchronously) held to the
 // reference backend on the generated op cases of test/helpers/backendConformance.ts (fast-check,
-// ?seed= and ?runs=), and on each named in ?hf= the tiny Hugging Face case (fetched from /hf/tiny/)
-// run forward and backward, every output and gradient compared by the case's tolerances.
+// ?seed= and ?runs=), then the Hugging Face cases of ?cases= (default tiny, fetched from /hf/NAME/)
+// run forward and backward on that backend — eagerly, and with ?jit=1 also compiled with jit —
+// every output and gradient compared by the case's tolerances.
 import fc from "fast-check";
 import * as T from "../../../src/core/index.ts";
 import type { Tensor } from "../../../src/core/index.ts";
 import { valueAndGrad } from "../../../src/autodiff/index.ts";
+import { jit } from "../../../src/jit/index.ts";
 import { cpuReady, cpuThreads } from "../../../src/core/backends/cpu/cpuBackend.ts";
 import { parseSafetensors, type SafeTensor } from "../../../src/io/safetensors.ts";
 import { preTrainingFromBytes } from "../../../src/mae/checkpoint.ts";
@@ -16,9 +19,10 @@ import { parityFailures, values, type CaseJson } from "../../helpers/parity.ts";
 import { reportResult } from "../../helpers/pageResult.ts";
 
 const query = new URLSearchParams(location.search);
-const list = (key: string) => (query.get(key) ?? "").split(",").filter((name) => name !== "");
-const [opBackends, hfBackends] = [list("ops"), list("hf")];
+const backends = (query.get("backends") ?? "cpu").split(",");
 const numRuns = Number(query.get("runs") ?? 20);
+const caseNames = (query.get("cases") ?? "tiny").split(",");
+const withJit = query.get("jit") === "1";
 fc.configureGlobal({ seed: Number(query.get("seed") ?? Date.now()) });
 
 interface HfCase {
@@ -43,7 +47,7 @@ async function fetchCase(name: string): Promise<HfCase> {
 }
 
 /** The case's forward and gradients (params and pixels) on `backend`: what fails its tolerances. */
-async function hfParity(c: HfCase, backend: string): Promise<string[]> {
+async function hfParity(c: HfCase, backend: string, compiled = false): Promise<string[]> {
   const previous = T.backend().name;
   T.setBackend(backend);
   try {
@@ -58,10 +62,8 @@ async function hfParity(c: HfCase, backend: string): Promise<string[]> {
       const r = forward(p, config, x, opts);
       return [r.loss, r] as [Tensor, PreTrainingOutput];
     };
-    const [, [gParams, gPixels], aux] = valueAndGrad(run, { argnums: [0, 1], hasAux: true })(
-      params,
-      input("pixel_values"),
-    );
+    const grads = (p: PreTrainingParams, x: Tensor) => valueAndGrad(run, { argnums: [0, 1], hasAux: true })(p, x);
+    const [, [gParams, gPixels], aux] = (compiled ? jit(grads) : grads)(params, input("pixel_values"));
     const r = aux as PreTrainingOutput;
     const named: [string, Tensor][] = [
       ["last_hidden_state", r.lastHiddenState],
@@ -71,7 +73,7 @@ async function hfParity(c: HfCase, backend: string): Promise<string[]> {
       ["ids_restore", r.idsRestore],
       ...(r.hiddenStates ?? []).map((h, i): [string, Tensor] => [`hidden_states.${i}`, h]),
       ...(r.attentions ?? []).map((a, i): [string, Tensor] => [`attentions.${i}`, a]),
-      ...[...namedParameters(gParams)].map(([n, g]): [string, Tensor] => [`grad.${n}`, g]),
+      ...[...namedParameters(gParams as PreTrainingParams)].map(([n, g]): [string, Tensor] => [`grad.${n}`, g]),
       ["grad.pixel_values", gPixels as Tensor],
     ];
     const ours = new Map(
@@ -89,18 +91,26 @@ async function hfParity(c: HfCase, backend: string): Promise<string[]> {
 
 reportResult(async () => {
   await cpuReady();
-  const tiny = await fetchCase("tiny");
-  const ops: Record<string, { name: string; error: string | null }[]> = {};
-  for (const name of opBackends)
-    ops[name] = conformanceProperties(name, { numRuns }).map((p) => {
+  const cases = await Promise.all(caseNames.map(fetchCase));
+  const results: Record<string, unknown> = {};
+  for (const name of backends) {
+    const started = performance.now();
+    await T.loadBackend(name);
+    const properties: { name: string; error: string | null }[] = [];
+    for (const p of conformanceProperties(name, { numRuns })) {
       try {
-        p.run();
-        return { name: p.name, error: null };
+        await p.run();
+        properties.push({ name: p.name, error: null });
       } catch (error) {
-        return { name: p.name, error: String((error as Error).message ?? error) };
+        properties.push({ name: p.name, error: String((error as Error).message ?? error) });
       }
-    });
-  const hf: Record<string, string[]> = {};
-  for (const name of hfBackends) hf[name] = await hfParity(tiny, name);
-  return { threads: cpuThreads(), crossOriginIsolated, ops, hf };
+    }
+    const hf: Record<string, string[]> = {};
+    for (const c of cases) {
+      hf[c.name] = await hfParity(c, name);
+      if (withJit) hf[`${c.name} (jit)`] = await hfParity(c, name, true);
+    }
+    results[name] = { properties, hf, seconds: (performance.now() - started) / 1000 };
+  }
+  return { threads: cpuThreads(), crossOriginIsolated, backends: results };
 });
