@@ -6,6 +6,7 @@
 //   npm run demo                              (≈ 10 minutes on 2 cores at load 2; writes demo-output/)
 //   npm run demo -- --quick                   (seconds: the whole pipeline on tiny budgets)
 //   npm run demo -- --steps 500 --finetune-steps 200 --out DIR
+//   npm run demo -- --backend gpujs:webgpu    (on a GPU: in Node with --import ../shared/device/webgpu-node.mjs)
 
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -115,6 +116,7 @@ const { values: flags } = parseArgs({
     config: { type: "string" },
     seed: { type: "string" },
     out: { type: "string" },
+    backend: { type: "string" },
   },
 });
 const quick = flags.quick === true;
@@ -134,6 +136,7 @@ const lr = num("lr", PRETRAIN.lr, 0, false);
 const finetuneLr = num("finetune-lr", FINETUNE.lr, 0, false);
 const outDir = flags.out ?? "demo-output";
 const config = withMaskRatio(loadModelConfig(flags.config), flags["mask-ratio"]);
+const backend = await startBackend(flags.backend);
 mkdirSync(outDir, { recursive: true });
 const started = Date.now();
 const loadAtStart = loadavg();
@@ -149,7 +152,7 @@ console.log(
   `MNIST: ${train.size} digits to train on, ${test.size} held out. Model: ${config.imageSize.join("x")}, ` +
     `patch ${config.patchSize.join("x")} (${gh * gw} patches), hidden ${config.hiddenSize}, ` +
     `${config.numHiddenLayers}+${config.decoderNumHiddenLayers} layers, mask ratio ${config.maskRatio}, ` +
-    `norm_pix_loss ${config.normPixLoss}`,
+    `norm_pix_loss ${config.normPixLoss}. Backend: ${backend}`,
 );
 
 // ---- Pre-training ----
@@ -195,18 +198,18 @@ const initial = initPreTraining(runKeys(seed).init, config);
 
 const maskKey = T.key(99);
 const heldOut = pixelsOf(test);
-const r = reconstruct({ config, params }, heldOut.pixels, { key: maskKey });
-const baseline = meanFillBaselineMse(heldOut.pixels, r.mask, config.patchSize, config.normPixLoss);
+const r = await reconstruct({ config, params }, heldOut.pixels, { key: maskKey });
+const baseline = await meanFillBaselineMse(heldOut.pixels, r.mask, config.patchSize, config.normPixLoss);
 const shownDigits = subsetDataset(test, firstOfEachClass(heldOut.labels), "one of each digit");
 // A norm_pix_loss model predicts each patch up to its mean and variance: the picture takes them from
 // the original patch, as MAE's visualisation notebook does (the MSE above needs no such help).
-const shown = reconstruct({ config, params }, pixelsOf(shownDigits).pixels, {
+const shown = await reconstruct({ config, params }, pixelsOf(shownDigits).pixels, {
   key: maskKey,
   unnormalizeWithTargetStats: config.normPixLoss,
 });
 const grid = renderGrid({
   headers: [...PANEL_HEADERS],
-  rows: panels(shown, DEFAULT_PREPROCESSOR_CONFIG),
+  rows: await panels(shown, DEFAULT_PREPROCESSOR_CONFIG),
   caption:
     `Held-out MNIST digits, ${Math.round(100 * config.maskRatio)}% of patches masked` +
     (config.normPixLoss ? "; masked patches un-normalised with their own mean and variance" : ""),
@@ -217,29 +220,29 @@ writePngFile(join(outDir, "reconstructions.png"), grid.data, grid.width, grid.he
 
 const probeTrain = subsetDataset(train, spread(train.size, probeTrainSize), "probe-train");
 const probeTrainPixels = pixelsOf(probeTrain);
-const scoreFeatures = (trainX: T.Tensor, testX: T.Tensor) => {
+const scoreFeatures = async (trainX: T.Tensor, testX: T.Tensor) => {
   const [a, b] = standardize(trainX, testX);
   return {
-    linear: linearProbe(a, probeTrainPixels.labels, b, heldOut.labels, {
+    linear: await linearProbe(a, probeTrainPixels.labels, b, heldOut.labels, {
       numClasses: 10,
       epochs: PROBE.epochs,
       seed: 7,
     }),
-    knn: knn(a, probeTrainPixels.labels, b, heldOut.labels, { numClasses: 10, k: PROBE.k }),
+    knn: await knn(a, probeTrainPixels.labels, b, heldOut.labels, { numClasses: 10, k: PROBE.k }),
   };
 };
-const encoderScores = (p: PreTrainingParams) => {
+const encoderScores = async (p: PreTrainingParams) => {
   const enc = { config, params: p.vit };
   return scoreFeatures(
-    encoderFeatures(enc, probeTrain, { preprocess: prep }).meanPool,
-    encoderFeatures(enc, test, { preprocess: prep }).meanPool,
+    (await encoderFeatures(enc, probeTrain, { preprocess: prep })).meanPool,
+    (await encoderFeatures(enc, test, { preprocess: prep })).meanPool,
   );
 };
 const flat = (x: T.Tensor) => T.reshape(x, [x.shape[0], -1]);
 const probes = {
-  pretrained: encoderScores(params),
-  random: encoderScores(initial),
-  pixels: scoreFeatures(flat(probeTrainPixels.pixels), flat(heldOut.pixels)),
+  pretrained: await encoderScores(params),
+  random: await encoderScores(initial),
+  pixels: await scoreFeatures(flat(probeTrainPixels.pixels), flat(heldOut.pixels)),
 };
 
 // ---- Fine-tuning: the pre-trained encoder against the same one from its random init, same budget ----
@@ -337,6 +340,18 @@ console.log(
 );
 
 // ---- Helpers ----
+
+/** Starts the backend --backend names (default cpu; a WebGPU device is acquired asynchronously) and makes it current. */
+async function startBackend(name = "cpu"): Promise<string> {
+  let be: T.Backend;
+  try {
+    be = await T.loadBackend(name);
+  } catch (e) {
+    throw new Error(`demo: --backend ${name}: ${(e as Error).message}`);
+  }
+  T.setBackend(name);
+  return be.description ? `${be.name} (${be.description})` : be.name;
+}
 
 /** The demo's model: the recipe's, or a config.json given with --config (for trying other recipes). */
 function loadModelConfig(path: string | undefined): ViTMAEConfig {

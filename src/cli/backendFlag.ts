@@ -1,6 +1,6 @@
-// `--backend NAME` for the training commands: where tensors live and kernels run. The backend is
-// started before use (a WebGPU device is acquired asynchronously) and named on the first line of
-// output, so a log says what computed it.
+// `--backend NAME` for the commands that compute (pretrain, finetune, eval, probe, reconstruct): where
+// tensors live and kernels run. The backend is started before use (a WebGPU device is acquired
+// asynchronously) and named on the first line of output, so a log says what computed it.
 
 import * as T from "../core/index.ts";
 import { CliError, type Options } from "./command.ts";

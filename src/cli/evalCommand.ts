@@ -13,6 +13,7 @@ import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { classifierModel } from "../vit/checkpoint.ts";
 import { isClassifierFolder, tryLoadClassifier } from "../vit/checkpointFolder.ts";
 import { writeConfusionPng } from "../viz/confusion.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, orFail, required, type Command } from "./command.ts";
 import { machineMemory } from "./machineMemory.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
@@ -37,7 +38,8 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
   --overwrite          replace an existing --out or --json file (never one inside a checkpoint folder)
   --limit N            use a seeded random N examples (quick runs)
   --seed N             seed of --limit's choice (default 0)
-  --batch-size B       images per forward pass (default 64)`,
+  --batch-size B       images per forward pass (default 64)
+${BACKEND_USAGE}`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -48,6 +50,7 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
     json: { type: "string" },
     overwrite: { type: "boolean" },
     "skip-bad-images": { type: "boolean" },
+    ...BACKEND_OPTION,
   },
   async run(values) {
     const modelFlag = required(values, "model", CMD);
@@ -62,6 +65,7 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
       checkOutputPath(jsonPath, CMD, overwrite);
     }
     const batchSize = intFlag(values, "batch-size", CMD, 64, 1);
+    await useBackend(values, CMD);
     const modelDir = checkpointDir(modelFlag, CMD);
     if (!isClassifierFolder(modelDir))
       throw new CliError(

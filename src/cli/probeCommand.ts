@@ -13,6 +13,7 @@ import { knn, linearProbe, standardize } from "../eval/probe.ts";
 import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { tryLoadEncoder } from "../mae/checkpointFolder.ts";
 import { ViTMAEModel } from "../mae/models.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
@@ -53,7 +54,8 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
   --limit N               use a seeded random N examples of the dataset (for quick runs)
   --batch-size B          images per encoder call when computing features (default 128)
   --json FILE             also write the results as JSON (atomically; never inside a checkpoint folder)
-  --overwrite             replace --json if it exists`,
+  --overwrite             replace --json if it exists
+${BACKEND_USAGE}`,
   options: {
     model: { type: "string" },
     data: { type: "string" },
@@ -66,8 +68,9 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     "batch-size": { type: "string" },
     json: { type: "string" },
     overwrite: { type: "boolean" },
+    ...BACKEND_OPTION,
   },
-  run(values) {
+  async run(values) {
     const modelFlag = required(values, "model", CMD);
     const dataSpec = required(values, "data", CMD);
     const trainFraction = numberFlag(values, "train-fraction", CMD, 0, 1) ?? 0.8;
@@ -82,6 +85,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     const jsonPath = values.json as string | undefined;
     if (jsonPath !== undefined) checkOutputPath(jsonPath, CMD, values.overwrite === true);
 
+    await useBackend(values, CMD);
     const modelDir = checkpointDir(modelFlag, CMD);
     const { config, params } = orFail(CMD, tryLoadEncoder(modelDir));
     const encoder = new ViTMAEModel(config, params);
@@ -105,7 +109,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
       throw new CliError(
         `vitmae ${CMD}: dataset ${JSON.stringify(dataSpec)} has ${numClasses} class; probing needs at least 2`,
       );
-    if (limit !== undefined && limit < dataset.size) dataset = randomSubset(dataset, limit, subsetKey);
+    if (limit !== undefined && limit < dataset.size) dataset = await randomSubset(dataset, limit, subsetKey);
     const { train, test } = splitDataset(dataset, 1 - trainFraction, splitKey);
 
     console.log(
@@ -113,13 +117,13 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
     );
     const feature = (d: Dataset) =>
       withDatasetErrors(() => encoderFeatures(encoder, d, { preprocess: prep, batchSize }));
-    const trainF = feature(train);
-    const testF = feature(test);
-    const evaluate = (trainX: Tensor, testX: Tensor) => {
+    const trainF = await feature(train);
+    const testF = await feature(test);
+    const evaluate = async (trainX: Tensor, testX: Tensor) => {
       const [a, b] = standardize(trainX, testX);
       return {
-        linear: linearProbe(a, trainF.labels, b, testF.labels, { numClasses, epochs, lr, key: probeKey }),
-        knn: knn(a, trainF.labels, b, testF.labels, { numClasses, k }),
+        linear: await linearProbe(a, trainF.labels, b, testF.labels, { numClasses, epochs, lr, key: probeKey }),
+        knn: await knn(a, trainF.labels, b, testF.labels, { numClasses, k }),
       };
     };
     const report: ProbeReport = {
@@ -132,7 +136,10 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
       featureDim: cfg.hiddenSize,
       epochs,
       k,
-      accuracy: { cls: evaluate(trainF.cls, testF.cls), meanPool: evaluate(trainF.meanPool, testF.meanPool) },
+      accuracy: {
+        cls: await evaluate(trainF.cls, testF.cls),
+        meanPool: await evaluate(trainF.meanPool, testF.meanPool),
+      },
     };
     console.log(table(report));
     if (jsonPath !== undefined) {
@@ -143,15 +150,15 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
 };
 
 /** A seeded random `n` examples, kept in dataset order (a prefix of a class-sorted folder would be one class). */
-function randomSubset(dataset: Dataset, n: number, key: T.Key): Dataset {
-  const picked = T.random.permutation(key, dataset.size).toArray().subarray(0, n).sort();
+async function randomSubset(dataset: Dataset, n: number, key: T.Key): Promise<Dataset> {
+  const picked = (await T.random.permutation(key, dataset.size).data()).subarray(0, n).sort();
   return subsetDataset(dataset, Array.from(picked), `${dataset.name}[${n} of ${dataset.size}]`);
 }
 
 /** A missing label surfaces while features are computed: make it the one clear line. */
-function withDatasetErrors<A>(f: () => A): A {
+async function withDatasetErrors<A>(f: () => Promise<A>): Promise<A> {
   try {
-    return f();
+    return await f();
   } catch (e) {
     if (e instanceof DatasetError) throw new CliError(`vitmae ${CMD}: ${e.message}`);
     throw e;

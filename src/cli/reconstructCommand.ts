@@ -14,6 +14,7 @@ import { lenKeepOf } from "../mae/masking.ts";
 import { tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";
+import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
@@ -42,7 +43,8 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
                                      target patch's own mean/var (uses the hidden pixels' statistics);
                                      without it the reconstruction is shown in normalised-patch space
   --out FILE                         the PNG to write (atomically; never inside a checkpoint folder)
-  --overwrite                        replace --out if it exists`,
+  --overwrite                        replace --out if it exists
+${BACKEND_USAGE}`,
   options: {
     model: { type: "string" },
     image: { type: "string", multiple: true },
@@ -53,8 +55,9 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     "unnormalize-with-target-stats": { type: "boolean" },
     out: { type: "string" },
     overwrite: { type: "boolean" },
+    ...BACKEND_OPTION,
   },
-  run(values) {
+  async run(values) {
     const modelFlag = required(values, "model", CMD);
     const out = required(values, "out", CMD);
     const images = (values.image as string[] | undefined) ?? [];
@@ -77,6 +80,7 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     const withTargetStats = values["unnormalize-with-target-stats"] === true;
     checkOutputPath(out, CMD, values.overwrite === true);
 
+    await useBackend(values, CMD);
     const modelDir = checkpointDir(modelFlag, CMD);
     const { config, params } = orFail(CMD, tryLoadPreTraining(modelDir));
     const model = new ViTMAEForPreTraining(config, params);
@@ -105,12 +109,12 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
     let space: ReconstructionSpace = "pixels";
     for (let start = 0; start < n; start += BATCH) {
       const stop = Math.min(n, start + BATCH);
-      const r = reconstruct(model, T.slice(pixels, [{ start, stop }]), {
+      const r = await reconstruct(model, T.slice(pixels, [{ start, stop }]), {
         noise: T.slice(noise, [{ start, stop }]),
         maskRatio,
         unnormalizeWithTargetStats: withTargetStats,
       });
-      rows.push(...panels(r, processor));
+      rows.push(...(await panels(r, processor)));
       mse.push(...r.maskedMse);
       space = r.space;
     }

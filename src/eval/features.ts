@@ -37,12 +37,12 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Features of every example of a labelled dataset, in dataset order, computed batch by batch. */
-export function encoderFeatures(
+/** Features of every example of a labelled dataset, in dataset order, computed batch by batch (one awaited read each). */
+export async function encoderFeatures(
   encoder: { config: ViTMAEConfig; params: EncoderParams },
   dataset: Dataset,
   opts: FeatureOptions,
-): Features {
+): Promise<Features> {
   // Compiled, so each batch's intermediates are freed as the plan runs rather than when the event loop turns.
   const pooled = jit((p: EncoderParams, pixels: Tensor) =>
     poolFeatures(new ViTMAEModel(encoder.config, p).forward({ pixelValues: pixels, maskRatio: 0 }).lastHiddenState),
@@ -71,8 +71,10 @@ export function encoderFeatures(
       );
     }
     const out = pooled(encoder.params, T.fromArray(batch.pixels, batch.shape));
-    cls.set(out.cls.toArray(), done * d);
-    meanPool.set(out.meanPool.toArray(), done * d);
+    // Read with await: a GPU backend reads only asynchronously.
+    const [c, m] = await Promise.all([out.cls.data(), out.meanPool.data()]);
+    cls.set(c, done * d);
+    meanPool.set(m, done * d);
     labels.set(batch.labels, done);
     done += batch.indices.length;
     opts.onProgress?.(done, n);

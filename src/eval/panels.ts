@@ -9,11 +9,11 @@ import type { Reconstruction } from "./reconstruct.ts";
 /** The column headers, in the order of `panels`' pictures. */
 export const PANEL_HEADERS = ["original", "masked", "reconstruction", "reconstruction + visible"] as const;
 
-/** The four panels of each image, un-normalised with the processor's mean/std to 8-bit pictures. */
-export function panels(r: Reconstruction, processor: PreprocessorConfig): Image[][] {
+/** The four panels of each image, un-normalised with the processor's mean/std to 8-bit pictures (read with await). */
+export async function panels(r: Reconstruction, processor: PreprocessorConfig): Promise<Image[][]> {
   const [b, c, h, w] = r.original.shape;
   const plane = c * h * w;
-  const arrays = [r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.toArray());
+  const arrays = await Promise.all([r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.data()));
   return Array.from({ length: b }, (_, i) =>
     arrays.map((a) =>
       unnormalize(

@@ -47,12 +47,15 @@ function crossEntropy(head: LinearHead, x: Tensor, onehot: Tensor): Tensor {
   return T.neg(T.mean(T.sum(T.mul(onehot, T.logSoftmax(logits, -1)), -1)));
 }
 
-/** Trains a linear softmax classifier on x [N, D], y [N]; returns the head and each epoch's mean loss. */
-export function trainLinearHead(
+/**
+ * Trains a linear softmax classifier on x [N, D], y [N]; returns the head and each epoch's mean loss.
+ * Reads with await (a GPU backend reads only asynchronously): the epoch's order, then its losses at once.
+ */
+export async function trainLinearHead(
   x: Tensor,
   y: ArrayLike<number>,
   opts: LinearProbeOptions,
-): { head: LinearHead; losses: number[] } {
+): Promise<{ head: LinearHead; losses: number[] }> {
   const [n, d] = checkMatrix(x, "linear probe: train features");
   const k = opts.numClasses;
   checkLabels(y, n, k, "linear probe: train labels");
@@ -89,8 +92,9 @@ export function trainLinearHead(
   );
   const losses: number[] = [];
   for (let epoch = 0; epoch < epochs; epoch++) {
-    const order = T.random.permutation(T.random.foldIn(shuffleKey, epoch), n).toArray();
-    let total = 0;
+    const order = await T.random.permutation(T.random.foldIn(shuffleKey, epoch), n).data();
+    const batchLosses: Tensor[] = [];
+    const batchSizes: number[] = [];
     for (let start = 0; start < n; start += batchSize) {
       const idx = Array.from(order.subarray(start, Math.min(n, start + batchSize)));
       const targets = oneHot(
@@ -100,37 +104,41 @@ export function trainLinearHead(
       const out = step(params, state, T.take(x, idx, 0), targets);
       params = out.params;
       state = out.state;
-      total += out.loss.item() * idx.length;
+      batchLosses.push(out.loss);
+      batchSizes.push(idx.length);
     }
+    const values = await T.stack(batchLosses).data();
+    let total = 0;
+    values.forEach((loss, b) => (total += loss * batchSizes[b]));
     losses.push(total / n);
   }
   return { head: { weight: params.get("weight")!, bias: params.get("bias")! }, losses };
 }
 
 /** The head's class for each row of x [N, D] (argmax of the logits; ties to the lower class). */
-export function predictLinear(head: LinearHead, x: Tensor): Int32Array {
+export async function predictLinear(head: LinearHead, x: Tensor): Promise<Int32Array> {
   const [, d] = checkMatrix(x, "linear probe: features");
   if (head.weight.shape[0] !== d)
     throw new RangeError(`linear probe: features have ${d} dims, the head takes ${head.weight.shape[0]}`);
-  return Int32Array.from(T.argmax(T.add(T.matmul(x, head.weight), head.bias), -1).toArray());
+  return Int32Array.from(await T.argmax(T.add(T.matmul(x, head.weight), head.bias), -1).data());
 }
 
 /** Linear-probe accuracy on the test split of a head trained on the train split (features as given: standardise first). */
-export function linearProbe(
+export async function linearProbe(
   trainX: Tensor,
   trainY: ArrayLike<number>,
   testX: Tensor,
   testY: ArrayLike<number>,
   opts: LinearProbeOptions,
-): number {
-  const { head } = trainLinearHead(trainX, trainY, opts);
+): Promise<number> {
+  const { head } = await trainLinearHead(trainX, trainY, opts);
   checkLabels(
     testY,
     checkMatrix(testX, "linear probe: test features")[0],
     opts.numClasses,
     "linear probe: test labels",
   );
-  return accuracy(predictLinear(head, testX), testY);
+  return accuracy(await predictLinear(head, testX), testY);
 }
 
 export interface KnnOptions {
@@ -144,8 +152,13 @@ export interface KnnOptions {
   blockSize?: number;
 }
 
-/** The k-NN class of each test row: cosine similarity to every train row, the k most similar vote. */
-export function knnPredict(trainX: Tensor, trainY: ArrayLike<number>, testX: Tensor, opts: KnnOptions): Int32Array {
+/** The k-NN class of each test row: cosine similarity to every train row, the k most similar vote (one read per block). */
+export async function knnPredict(
+  trainX: Tensor,
+  trainY: ArrayLike<number>,
+  testX: Tensor,
+  opts: KnnOptions,
+): Promise<Int32Array> {
   const [n, d] = checkMatrix(trainX, "k-NN: train features");
   const [m] = checkMatrix(testX, "k-NN: test features", d);
   const classes = opts.numClasses;
@@ -158,7 +171,7 @@ export function knnPredict(trainX: Tensor, trainY: ArrayLike<number>, testX: Ten
   const out = new Int32Array(m);
   for (let start = 0; start < m; start += blockSize) {
     const rows = Math.min(blockSize, m - start);
-    const sims = T.matmul(T.slice(test, [{ start, stop: start + rows }]), trainT).toArray(); // [rows, N]
+    const sims = await T.matmul(T.slice(test, [{ start, stop: start + rows }]), trainT).data(); // [rows, N]
     for (let r = 0; r < rows; r++) {
       const top = topK(sims.subarray(r * n, (r + 1) * n), k);
       const votes = new Float64Array(classes);
@@ -178,15 +191,15 @@ export function knnPredict(trainX: Tensor, trainY: ArrayLike<number>, testX: Ten
 }
 
 /** k-NN accuracy on the test split against the train split. */
-export function knn(
+export async function knn(
   trainX: Tensor,
   trainY: ArrayLike<number>,
   testX: Tensor,
   testY: ArrayLike<number>,
   opts: KnnOptions,
-): number {
+): Promise<number> {
   checkLabels(testY, testX.shape[0], opts.numClasses, "k-NN: test labels");
-  return accuracy(knnPredict(trainX, trainY, testX, opts), testY);
+  return accuracy(await knnPredict(trainX, trainY, testX, opts), testY);
 }
 
 /** The fraction of predictions equal to the labels. */

@@ -43,8 +43,12 @@ export interface Reconstruction {
 
 type Model = { config: ViTMAEConfig; params: PreTrainingParams };
 
-/** Runs the model once and assembles the four panels of the MAE visualisation. */
-export function reconstruct(model: Model, pixels: Tensor, opts: ReconstructOptions = {}): Reconstruction {
+/** Runs the model once and assembles the four panels of the MAE visualisation; reads its two numbers with await. */
+export async function reconstruct(
+  model: Model,
+  pixels: Tensor,
+  opts: ReconstructOptions = {},
+): Promise<Reconstruction> {
   const cfg = model.config;
   const maskRatio = opts.maskRatio ?? cfg.maskRatio;
   if (!(maskRatio > 0 && maskRatio < 1))
@@ -74,6 +78,10 @@ export function reconstruct(model: Model, pixels: Tensor, opts: ReconstructOptio
   const keep = T.sub(1, pixelMask);
   const masked = T.mul(pixels, keep);
   const pasted = T.add(masked, T.mul(reconstruction, pixelMask));
+  const [maskedMse, loss] = await Promise.all([
+    maskedMsePerImage(pixels, out.logits, out.mask, cfg.patchSize, cfg.normPixLoss),
+    out.loss.data(),
+  ]);
   return {
     original: pixels,
     masked,
@@ -82,8 +90,8 @@ export function reconstruct(model: Model, pixels: Tensor, opts: ReconstructOptio
     mask: out.mask,
     pixelMask,
     space,
-    maskedMse: maskedMsePerImage(pixels, out.logits, out.mask, cfg.patchSize, cfg.normPixLoss),
-    loss: out.loss.item(),
+    maskedMse,
+    loss: loss[0],
   };
 }
 
@@ -114,15 +122,15 @@ export function maskToPixels(
  * Per image: Σ_l mask·mean_j (pred − target)² / Σ_l mask, the target as the loss builds it (per-patch
  * normalised for norm_pix_loss). With the same number of masked patches per image, their mean is HF's loss.
  */
-export function maskedMsePerImage(
+export async function maskedMsePerImage(
   pixels: Tensor,
   prediction: Tensor,
   mask: Tensor,
   patch: readonly [number, number],
   normPixLoss: boolean,
-): number[] {
+): Promise<number[]> {
   const perPatch = perPatchMse(prediction, target(pixels, patch, normPixLoss)); // [B, L]
-  return Array.from(maskedMean(perPatch, mask, { perImage: true }).toArray());
+  return Array.from(await maskedMean(perPatch, mask, { perImage: true }).data());
 }
 
 /**
@@ -136,25 +144,30 @@ export function maskedMsePerImage(
  * 3. The error is HF's loss: Σ_{b,l} mask·mean_j (pred − target)² / Σ mask (all masked patches of the
  *    batch weighted equally), with target = the patchified pixels (per-patch normalised for norm_pix_loss).
  *
- * An image with no visible patch has no mean to fill with: that is a RangeError.
+ * An image with no visible patch has no mean to fill with: that is a RangeError. The visible counts
+ * and the error are read together, with one await (a GPU backend reads only asynchronously).
  */
-export function meanFillBaselineMse(
+export async function meanFillBaselineMse(
   pixels: Tensor,
   mask: Tensor,
   patch: readonly [number, number],
   normPixLoss = false,
-): number {
+): Promise<number> {
   const [b, c, h, w] = pixels.shape;
   const grid: [number, number] = [h / patch[0], w / patch[1]];
   const keep = T.sub(1, maskToPixels(mask, patch, grid, c)); // [B, C, H, W], 1 on visible pixels
   const visible = T.sum(keep, [2, 3], { keepdims: true }); // [B, C, 1, 1]
-  const counts = visible.toArray();
+  const fill = T.div(T.sum(T.mul(pixels, keep), [2, 3], { keepdims: true }), visible); // [B, C, 1, 1]
+  const prediction = target(T.broadcastTo(fill, [b, c, h, w]), patch, normPixLoss);
+  // An image without a visible pixel divides by 0 here: the counts say so before the loss is used.
+  const [counts, loss] = await Promise.all([
+    visible.data(),
+    maeLoss(pixels, prediction, mask, patch, normPixLoss).data(),
+  ]);
   const empty = counts.indexOf(0);
   if (empty >= 0)
     throw new RangeError(
       `meanFillBaselineMse: image ${Math.floor(empty / c)} has no visible patch, so no visible mean to fill with`,
     );
-  const fill = T.div(T.sum(T.mul(pixels, keep), [2, 3], { keepdims: true }), visible); // [B, C, 1, 1]
-  const prediction = target(T.broadcastTo(fill, [b, c, h, w]), patch, normPixLoss);
-  return maeLoss(pixels, prediction, mask, patch, normPixLoss).item();
+  return loss[0];
 }

@@ -88,7 +88,7 @@ test("--image ×2: a 2-row × 4-panel grid whose cells are the core's panels exa
     Float32Array.from([...preprocess(readImageFile(rgb), opts), ...preprocess(readImageFile(gray), opts)]),
     [2, 3, 32, 32],
   );
-  const r = reconstruct(model, pixels, { noise: T.random.uniform(T.key(3), [2, 16]) });
+  const r = await reconstruct(model, pixels, { noise: T.random.uniform(T.key(3), [2, 16]) });
   const panels = [r.original, r.masked, r.reconstruction, r.pasted].map((t) => t.toArray());
   const mask = r.mask.toArray();
   const meanColour = [124, 116, 104]; // round(ImageNet mean · 255): what 0 after normalisation shows as

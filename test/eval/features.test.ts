@@ -34,11 +34,15 @@ function dataset(n: number, labelled: boolean): Dataset {
 const encoder = ViTMAEModel.init(tiny, T.key(1));
 const preprocess = { height: 32, width: 32, channels: 3 };
 
-test("encoderFeatures equals the encoder run on all patches in order, whatever the batch size", () => {
+test("encoderFeatures equals the encoder run on all patches in order, whatever the batch size", async () => {
   const ds = dataset(5, true);
-  const whole = encoderFeatures(encoder, ds, { preprocess, batchSize: 8 });
+  const whole = await encoderFeatures(encoder, ds, { preprocess, batchSize: 8 });
   let progress = 0;
-  const pieces = encoderFeatures(encoder, ds, { preprocess, batchSize: 2, onProgress: (done) => (progress = done) });
+  const pieces = await encoderFeatures(encoder, ds, {
+    preprocess,
+    batchSize: 2,
+    onProgress: (done) => (progress = done),
+  });
   assert.equal(progress, 5);
   assert.deepEqual(Array.from(whole.labels), [0, 1, 0, 1, 0]);
   assert.deepEqual(whole.cls.shape, [5, 64]);
@@ -57,9 +61,9 @@ test("encoderFeatures equals the encoder run on all patches in order, whatever t
   for (let i = 0; i < 64; i++) assert.ok(Math.abs(direct[i] - row[i]) < 1e-5);
 });
 
-test("encoderFeatures refuses a dataset without labels, naming it", () => {
-  assert.throws(
-    () => encoderFeatures(encoder, dataset(4, false), { preprocess, batchSize: 2 }),
+test("encoderFeatures refuses a dataset without labels, naming it", async () => {
+  await assert.rejects(
+    encoderFeatures(encoder, dataset(4, false), { preprocess, batchSize: 2 }),
     (e: unknown) => e instanceof DatasetError && /"synthetic".*no label/.test(e.message),
   );
 });

@@ -45,36 +45,36 @@ test("standardize: the train split gets mean 0 and variance 1 per dim; other spl
   assert.throws(() => standardize(train, T.zeros([2, 3])), /features 1 have 3 dims, expected 2/);
 });
 
-test("the linear probe separates clear clusters (train loss falls, held-out accuracy high) and is deterministic by seed", () => {
+test("the linear probe separates clear clusters (train loss falls, held-out accuracy high) and is deterministic by seed", async () => {
   const { x, y } = clusters(240, 12, 3, 4, 1);
   const trainX = T.slice(x, [{ stop: 180 }]);
   const testX = T.slice(x, [{ start: 180 }]);
   const [a, b] = standardize(trainX, testX);
   const trainY = y.subarray(0, 180);
   const testY = y.subarray(180);
-  const { head, losses } = trainLinearHead(a, trainY, { numClasses: 3, epochs: 30, seed: 2 });
+  const { head, losses } = await trainLinearHead(a, trainY, { numClasses: 3, epochs: 30, seed: 2 });
   assert.ok(losses[losses.length - 1] < losses[0] * 0.3, `losses ${losses}`);
-  assert.ok(accuracy(predictLinear(head, b), testY) >= 0.9);
-  const again = linearProbe(a, trainY, b, testY, { numClasses: 3, epochs: 30, seed: 2 });
-  assert.equal(again, accuracy(predictLinear(head, b), testY));
+  assert.ok(accuracy(await predictLinear(head, b), testY) >= 0.9);
+  const again = await linearProbe(a, trainY, b, testY, { numClasses: 3, epochs: 30, seed: 2 });
+  assert.equal(again, accuracy(await predictLinear(head, b), testY));
   assert.deepEqual(
-    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
-    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
+    (await trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 })).head.weight.toArray(),
+    (await trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 })).head.weight.toArray(),
   );
   assert.notDeepEqual(
-    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 }).head.weight.toArray(),
-    trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 3 }).head.weight.toArray(),
+    (await trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 2 })).head.weight.toArray(),
+    (await trainLinearHead(a, trainY, { numClasses: 3, epochs: 2, seed: 3 })).head.weight.toArray(),
   );
 });
 
-test("the linear probe rejects labels outside the classes and mismatched lengths", () => {
+test("the linear probe rejects labels outside the classes and mismatched lengths", async () => {
   const x = T.zeros([3, 2]);
-  assert.throws(() => trainLinearHead(x, [0, 1, 2], { numClasses: 2 }), /label 2 at row 2 is not a class in \[0, 2\)/);
-  assert.throws(() => trainLinearHead(x, [0, 1], { numClasses: 2 }), /2 labels for 3 feature rows/);
-  assert.throws(() => trainLinearHead(T.zeros([3]), [0, 1, 0], { numClasses: 2 }), /must be a \[N, D\] tensor/);
+  await assert.rejects(trainLinearHead(x, [0, 1, 2], { numClasses: 2 }), /label 2 at row 2 is not a class in \[0, 2\)/);
+  await assert.rejects(trainLinearHead(x, [0, 1], { numClasses: 2 }), /2 labels for 3 feature rows/);
+  await assert.rejects(trainLinearHead(T.zeros([3]), [0, 1, 0], { numClasses: 2 }), /must be a \[N, D\] tensor/);
 });
 
-test("k-NN on hand-made points: cosine neighbours; weighted and majority votes can disagree", () => {
+test("k-NN on hand-made points: cosine neighbours; weighted and majority votes can disagree", async () => {
   // Train: class 0 points at angles near 0°, class 1 near 90°. Test point at 30°: closer to class 0.
   const pt = (deg: number) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
   const train = T.fromArray(
@@ -83,30 +83,33 @@ test("k-NN on hand-made points: cosine neighbours; weighted and majority votes c
   ); // lengths do not matter
   const trainY = [0, 0, 1, 1, 1];
   const test = T.fromArray([...pt(30), ...pt(80)], [2, 2]);
-  assert.deepEqual(Array.from(knnPredict(train, trainY, test, { numClasses: 2, k: 1 })), [0, 1]);
+  assert.deepEqual(Array.from(await knnPredict(train, trainY, test, { numClasses: 2, k: 1 })), [0, 1]);
   // k = 5: majority says 1 (three votes to two); the exp(cos/0.07) weights favour the much closer class 0 at 30°.
-  assert.deepEqual(Array.from(knnPredict(train, trainY, test, { numClasses: 2, k: 5, vote: "majority" })), [1, 1]);
-  assert.deepEqual(Array.from(knnPredict(train, trainY, test, { numClasses: 2, k: 5 })), [0, 1]);
-  assert.equal(knn(train, trainY, test, [0, 1], { numClasses: 2, k: 5 }), 1);
+  assert.deepEqual(
+    Array.from(await knnPredict(train, trainY, test, { numClasses: 2, k: 5, vote: "majority" })),
+    [1, 1],
+  );
+  assert.deepEqual(Array.from(await knnPredict(train, trainY, test, { numClasses: 2, k: 5 })), [0, 1]);
+  assert.equal(await knn(train, trainY, test, [0, 1], { numClasses: 2, k: 5 }), 1);
   // k larger than the train split uses all of it; blocks of 1 row give the same answer.
-  assert.deepEqual(Array.from(knnPredict(train, trainY, test, { numClasses: 2, k: 50, blockSize: 1 })), [0, 1]);
+  assert.deepEqual(Array.from(await knnPredict(train, trainY, test, { numClasses: 2, k: 50, blockSize: 1 })), [0, 1]);
 });
 
-test("k-NN with k = 1 on the train split itself is exact (property: distinct random points)", () => {
-  fc.assert(
-    fc.property(fc.integer({ min: 0, max: 1000 }), (seed) => {
+test("k-NN with k = 1 on the train split itself is exact (property: distinct random points)", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), async (seed) => {
       const x = T.random.normal(T.key(seed), [12, 5]);
       const y = Array.from({ length: 12 }, (_, i) => i % 4);
-      assert.equal(knn(x, y, x, y, { numClasses: 4, k: 1 }), 1);
+      assert.equal(await knn(x, y, x, y, { numClasses: 4, k: 1 }), 1);
     }),
     { numRuns: 10 },
   );
 });
 
-test("k-NN separates clear clusters", () => {
+test("k-NN separates clear clusters", async () => {
   const { x, y } = clusters(160, 10, 4, 5, 7);
   const [a, b] = standardize(T.slice(x, [{ stop: 120 }]), T.slice(x, [{ start: 120 }]));
-  assert.ok(knn(a, y.subarray(0, 120), b, y.subarray(120), { numClasses: 4 }) >= 0.95);
+  assert.ok((await knn(a, y.subarray(0, 120), b, y.subarray(120), { numClasses: 4 })) >= 0.95);
 });
 
 test("accuracy counts matches and refuses mismatched or empty inputs", () => {

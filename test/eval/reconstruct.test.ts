@@ -10,8 +10,8 @@ import { patchify, target, tiny, unsafeConfig, ViTMAEForPreTraining } from "../.
 const model = ViTMAEForPreTraining.init(tiny, T.key(3));
 const pixels = T.random.normal(T.key(4), [2, 3, 32, 32]);
 
-test("the pasted panel is the original on visible pixels, the masked panel 0 on masked ones (the notebook's x·(1−mask))", () => {
-  const r = reconstruct(model, pixels, { key: T.key(5) });
+test("the pasted panel is the original on visible pixels, the masked panel 0 on masked ones (the notebook's x·(1−mask))", async () => {
+  const r = await reconstruct(model, pixels, { key: T.key(5) });
   const m = r.pixelMask.toArray();
   const [x, masked, pasted, recon] = [r.original, r.masked, r.pasted, r.reconstruction].map((t) => t.toArray());
   let visible = 0;
@@ -35,24 +35,24 @@ test("the pasted panel is the original on visible pixels, the masked panel 0 on 
   assert.equal(r.space, "pixels");
 });
 
-test("the per-image masked MSEs average to HF's loss (equal masked counts) and the same noise gives the same picture", () => {
+test("the per-image masked MSEs average to HF's loss (equal masked counts) and the same noise gives the same picture", async () => {
   const noise = T.random.uniform(T.key(6), [2, 16]);
-  const a = reconstruct(model, pixels, { noise });
-  const b = reconstruct(model, pixels, { noise, key: T.key(99) }); // noise wins over key
+  const a = await reconstruct(model, pixels, { noise });
+  const b = await reconstruct(model, pixels, { noise, key: T.key(99) }); // noise wins over key
   assert.deepEqual(a.reconstruction.toArray(), b.reconstruction.toArray());
   const mean = (a.maskedMse[0] + a.maskedMse[1]) / 2;
   assert.ok(Math.abs(mean - a.loss) < 1e-5 * Math.max(1, a.loss), `${mean} vs ${a.loss}`);
   // One image alone gives its own row's value.
-  const one = reconstruct(model, T.slice(pixels, [{ stop: 1 }]), { noise: T.slice(noise, [{ stop: 1 }]) });
+  const one = await reconstruct(model, T.slice(pixels, [{ stop: 1 }]), { noise: T.slice(noise, [{ stop: 1 }]) });
   assert.ok(Math.abs(one.maskedMse[0] - a.maskedMse[0]) < 1e-5);
 });
 
-test("a norm_pix_loss model's reconstruction: raw (normalised-patch space) or un-normalised with each target patch's mean and var", () => {
+test("a norm_pix_loss model's reconstruction: raw (normalised-patch space) or un-normalised with each target patch's mean and var", async () => {
   const cfg = unsafeConfig({ normPixLoss: true }, tiny);
   const m = ViTMAEForPreTraining.init(cfg, T.key(7));
   const noise = T.random.uniform(T.key(8), [2, 16]);
-  const raw = reconstruct(m, pixels, { noise });
-  const stats = reconstruct(m, pixels, { noise, unnormalizeWithTargetStats: true });
+  const raw = await reconstruct(m, pixels, { noise });
+  const stats = await reconstruct(m, pixels, { noise, unnormalizeWithTargetStats: true });
   assert.equal(raw.space, "normalized-patches");
   assert.equal(stats.space, "target-stats");
   // Hand-computed for one patch: pred·sqrt(var_unbiased + 1e-6) + mean.
@@ -71,15 +71,15 @@ test("a norm_pix_loss model's reconstruction: raw (normalised-patch space) or un
   }
   // The error stays in the loss's space either way.
   assert.deepEqual(raw.maskedMse, stats.maskedMse);
-  assert.throws(() => reconstruct(model, pixels, { noise, unnormalizeWithTargetStats: true }), /norm_pix_loss/);
+  await assert.rejects(reconstruct(model, pixels, { noise, unnormalizeWithTargetStats: true }), /norm_pix_loss/);
 });
 
-test("reconstruct refuses a mask ratio that masks nothing, and a call without a noise source", () => {
-  assert.throws(() => reconstruct(model, pixels, { key: T.key(0), maskRatio: 0 }), /maskRatio must be in \(0, 1\)/);
-  assert.throws(() => reconstruct(model, pixels, {}), /noise .* or a PRNG key/);
+test("reconstruct refuses a mask ratio that masks nothing, and a call without a noise source", async () => {
+  await assert.rejects(reconstruct(model, pixels, { key: T.key(0), maskRatio: 0 }), /maskRatio must be in \(0, 1\)/);
+  await assert.rejects(reconstruct(model, pixels, {}), /noise .* or a PRNG key/);
 });
 
-test("maskToPixels: every pixel of a masked patch is 1, in HF's patch order (fast-check over masks)", () => {
+test("maskToPixels: every pixel of a masked patch is 1, in HF's patch order (fast-check over masks)", async () => {
   fc.assert(
     fc.property(fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (bits) => {
       const mask = T.fromArray(bits.map(Number), [1, 6]);
@@ -95,19 +95,19 @@ test("maskToPixels: every pixel of a masked patch is 1, in HF's patch order (fas
   );
 });
 
-test("meanFillBaselineMse on hand-computed values (1 channel, 2 patches side by side)", () => {
+test("meanFillBaselineMse on hand-computed values (1 channel, 2 patches side by side)", async () => {
   // 1x1x2x4 image, patch 2x2: patch 0 = [1, 2, 3, 4] visible (mean 2.5), patch 1 = [0, 1, 5, 6] masked.
   const img = T.fromArray([1, 2, 0, 1, 3, 4, 5, 6], [1, 1, 2, 4]);
   const mask = T.fromArray([0, 1], [1, 2]);
   // ((0−2.5)² + (1−2.5)² + (5−2.5)² + (6−2.5)²) / 4 = (6.25 + 2.25 + 6.25 + 12.25) / 4
-  assert.ok(Math.abs(meanFillBaselineMse(img, mask, [2, 2]) - 27 / 4) < 1e-6);
+  assert.ok(Math.abs((await meanFillBaselineMse(img, mask, [2, 2])) - 27 / 4) < 1e-6);
   // norm_pix: a constant patch normalises to 0; the target patch [0,1,5,6] has mean 3, unbiased var 26/3.
   const sd = Math.sqrt(26 / 3 + 1e-6);
   const want = [0, 1, 5, 6].reduce((a, v) => a + ((v - 3) / sd) ** 2, 0) / 4;
-  assert.ok(Math.abs(meanFillBaselineMse(img, mask, [2, 2], true) - want) < 1e-5);
+  assert.ok(Math.abs((await meanFillBaselineMse(img, mask, [2, 2], true)) - want) < 1e-5);
 });
 
-test("meanFillBaselineMse: per channel means, masked patches of the whole batch weighted equally", () => {
+test("meanFillBaselineMse: per channel means, masked patches of the whole batch weighted equally", async () => {
   // 2 images, 2 channels, 2x4 (two 2x2 patches). Image 0: patch 0 visible; image 1: patch 1 visible.
   const c0 = [1, 1, 5, 5, 1, 1, 5, 5]; // channel 0 of image 0: left patch 1s, right patch 5s
   const c1 = [2, 2, 2, 2, 2, 2, 2, 2];
@@ -117,14 +117,14 @@ test("meanFillBaselineMse: per channel means, masked patches of the whole batch 
   const mask = T.fromArray([0, 1, 1, 0], [2, 2]);
   // image 0 fills (1, 2): error on its right patch: channel 0 (5−1)² ×4, channel 1 0 → 64/8 = 8
   // image 1 fills (3, 4): error on its left patch: channel 0 (7−3)² ×4, channel 1 (0−4)² ×4 → 128/8 = 16
-  assert.ok(Math.abs(meanFillBaselineMse(img, mask, [2, 2]) - 12) < 1e-6);
-  assert.throws(
-    () => meanFillBaselineMse(img, T.fromArray([1, 1, 0, 1], [2, 2]), [2, 2]),
+  assert.ok(Math.abs((await meanFillBaselineMse(img, mask, [2, 2])) - 12) < 1e-6);
+  await assert.rejects(
+    meanFillBaselineMse(img, T.fromArray([1, 1, 0, 1], [2, 2]), [2, 2]),
     /image 0 has no visible patch/,
   );
 });
 
-test("maskedMsePerImage of the mean-fill prediction equals the baseline for one image", () => {
+test("maskedMsePerImage of the mean-fill prediction equals the baseline for one image", async () => {
   const img = T.random.normal(T.key(9), [1, 3, 32, 32]);
   const mask = T.fromArray(
     Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? 0 : 1)),
@@ -133,6 +133,6 @@ test("maskedMsePerImage of the mean-fill prediction equals the baseline for one 
   const keep = T.sub(1, maskToPixels(mask, [8, 8], [4, 4], 3));
   const fill = T.div(T.sum(T.mul(img, keep), [2, 3], { keepdims: true }), T.sum(keep, [2, 3], { keepdims: true }));
   const pred = target(T.broadcastTo(fill, [1, 3, 32, 32]), [8, 8], false);
-  const [mse] = maskedMsePerImage(img, pred, mask, [8, 8], false);
-  assert.ok(Math.abs(mse - meanFillBaselineMse(img, mask, [8, 8])) < 1e-6);
+  const [mse] = await maskedMsePerImage(img, pred, mask, [8, 8], false);
+  assert.ok(Math.abs(mse - (await meanFillBaselineMse(img, mask, [8, 8]))) < 1e-6);
 });

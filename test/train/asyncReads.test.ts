@@ -1,7 +1,7 @@
-// The training loops on a backend that reads only asynchronously, as a GPU does: the reference
-// backend's kernels behind `canReadSync: false` (every synchronous read throws). Pre-training and
-// fine-tuning must read with await — losses, the non-finite guard, evaluation, checkpoints — and
-// give exactly the numbers and files the reference backend gives.
+// The training loops on a backend that reads only asynchronously, as a GPU does (async-reference:
+// test/helpers/asyncReference.ts). Pre-training and fine-tuning must read with await — losses, the
+// non-finite guard, evaluation, checkpoints — and give exactly the numbers and files the reference
+// backend gives.
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,32 +9,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as T from "../../src/core/index.ts";
-import { registerBackend, type Backend } from "../../src/core/backend.ts";
-import { HostStorage, newHostArray, referenceBackend } from "../../src/core/backends/reference.ts";
 import { DEFAULT_PREPROCESSOR_CONFIG, preprocessOptions, type Dataset } from "../../src/data/index.ts";
 import { unsafeConfig } from "../../src/mae/config.ts";
 import { finetune, type FinetuneHyper } from "../../src/train/finetune.ts";
 import { pretrain, type PretrainHyper, type StepInfo } from "../../src/train/pretrain.ts";
 import { initClassifier, makeViTConfig } from "../../src/vit/index.ts";
+import "../helpers/asyncReference.ts"; // registers the async-reference backend
 import { memoryDataset, pictureOf, smallConfig } from "../helpers/pretrainFixture.ts";
-
-/** The reference backend, readable only with await. */
-const asyncReference: Backend = {
-  ...referenceBackend,
-  name: "async-reference",
-  canReadSync: false,
-  alloc: (n, dtype) => new HostStorage(asyncReference, newHostArray(n, dtype)),
-  upload(values, dtype) {
-    const s = new HostStorage(asyncReference, newHostArray(values.length, dtype));
-    s.data.set(values);
-    return s;
-  },
-  readSync: () => {
-    throw new Error("async-reference: a synchronous read (use await tensor.data())");
-  },
-  read: async (x) => referenceBackend.readSync(x),
-};
-registerBackend("async-reference", () => asyncReference);
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-async-"));
 after(() => {
