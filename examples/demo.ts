@@ -5,8 +5,8 @@
 //
 //   npm run demo                              (≈ 10 minutes on 2 cores at load 2; writes demo-output/)
 //   npm run demo -- --quick                   (seconds: the whole pipeline on tiny budgets)
-//   npm run demo -- --steps 500 --finetune-steps 200 --out DIR
-//   npm run demo -- --backend gpujs:webgpu    (on a GPU: in Node with --import ../shared/device/webgpu-node.mjs)
+//   npm run demo -- --steps 500 --finetune-steps 200 --probe-train 500 --held-out 200 --out DIR
+//   node --import tsx --import ../shared/device/webgpu-node.mjs examples/demo.ts --backend gpujs:webgpu   (a GPU)
 
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -113,6 +113,7 @@ const { values: flags } = parseArgs({
     "finetune-lr": { type: "string" },
     "mask-ratio": { type: "string" },
     "probe-train": { type: "string" },
+    "held-out": { type: "string" },
     config: { type: "string" },
     seed: { type: "string" },
     out: { type: "string" },
@@ -144,7 +145,13 @@ const loadAtStart = loadavg();
 // ---- Data: the 10,000 digits of the mnist package; 1,000 held out for every number reported ----
 
 const { train, test: heldOutAll } = heldOutSplit(mnistDataset()); // the playground's split too
-const test = quick ? subsetDataset(heldOutAll, spread(heldOutAll.size, 200), "held-out[200]") : heldOutAll;
+const heldOutSize = num("held-out", quick ? 200 : heldOutAll.size, 10); // evenly spread over the 1,000
+if (heldOutSize > heldOutAll.size)
+  throw new Error(`demo: --held-out must be at most the ${heldOutAll.size} held-out digits, got ${heldOutSize}`);
+const test =
+  heldOutSize < heldOutAll.size
+    ? subsetDataset(heldOutAll, spread(heldOutAll.size, heldOutSize), `held-out[${heldOutSize}]`)
+    : heldOutAll;
 const size = { height: config.imageSize[0], width: config.imageSize[1] };
 const prep = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { ...size, channels: config.numChannels });
 const [gh, gw] = [size.height / config.patchSize[0], size.width / config.patchSize[1]];
