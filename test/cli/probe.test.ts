@@ -10,6 +10,7 @@ import type { ProbeReport } from "../../src/cli/probeCommand.ts";
 import * as T from "../../src/core/index.ts";
 import { encodePng } from "../../src/io/image.ts";
 import { tiny, ViTMAEForPreTraining } from "../../src/mae/index.ts";
+import "../helpers/asyncReference.ts"; // registers the async-reference backend
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-probe-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -136,4 +137,23 @@ test("bad inputs: one clear line, a non-zero exit, and no JSON written", async (
     assert.match(err[0], pattern);
   }
   assert.deepEqual(readdirSync(outDir), []);
+});
+
+test("probe --backend async-reference (reads only with await, as a GPU): the reference backend's report, exactly", async () => {
+  const report = async (backend: string) => {
+    const json = join(root, `probe-${backend}.json`);
+    const args = ["probe", "--model", modelDir, "--data", data, "--limit", "12", "--epochs", "3", "--k", "3"];
+    try {
+      const { code, out, err } = await run([...args, "--backend", backend, "--json", json]);
+      assert.equal(code, 0, err.join("\n"));
+      assert.match(out.split("\n")[0], new RegExp(`^backend: ${backend}`));
+    } finally {
+      T.setBackend("cpu");
+    }
+    const { model: _, ...rest } = JSON.parse(readFileSync(json, "utf8")) as ProbeReport;
+    return rest;
+  };
+  const got = await report("async-reference");
+  assert.equal(got.trainSize + got.testSize, 12);
+  assert.deepEqual(got, await report("reference"));
 });

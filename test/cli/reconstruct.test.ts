@@ -1,7 +1,7 @@
 // `vitmae reconstruct` end to end on a tiny random checkpoint: the PNG's size and panels, and bad inputs.
 
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -14,6 +14,7 @@ import { encodePng, type Image } from "../../src/io/image.ts";
 import { readImageFile } from "../../src/node/imageFile.ts";
 import { tiny, unsafeConfig, ViTMAEForPreTraining } from "../../src/mae/index.ts";
 import { gridLayout } from "../../src/viz/grid.ts";
+import "../helpers/asyncReference.ts"; // registers the async-reference backend
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-reconstruct-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -213,4 +214,34 @@ test("bad inputs: one clear line, a non-zero exit, and nothing written", async (
   }
   assert.deepEqual(readdirSync(outDir), []);
   assert.ok(!readdirSync(root).includes("missing-dir"));
+});
+
+test("reconstruct --backend async-reference (reads only with await, as a GPU): the reference backend's PNG and MSEs", async () => {
+  const picture = async (backend: string) => {
+    const out = join(root, `grid-${backend}.png`);
+    try {
+      const r = await run([
+        "reconstruct",
+        "--model",
+        modelDir,
+        "--image",
+        rgb,
+        "--image",
+        gray,
+        "--out",
+        out,
+        "--backend",
+        backend,
+      ]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.match(r.out[0], new RegExp(`^backend: ${backend}`));
+      return { png: readFileSync(out), printed: r.out.slice(1, -1) };
+    } finally {
+      T.setBackend("cpu");
+    }
+  };
+  const got = await picture("async-reference");
+  const want = await picture("reference");
+  assert.ok(got.png.equals(want.png), "the PNGs differ");
+  assert.deepEqual(got.printed, want.printed);
 });
