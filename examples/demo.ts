@@ -311,6 +311,7 @@ const results: DemoResults = {
   date: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
   load: { start: loadAtStart, end: loadavg() },
   minutes: (Date.now() - started) / 60000,
+  backend,
   heldOut: test.size,
   model: {
     imageSize: config.imageSize[0],

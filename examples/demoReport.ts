@@ -13,6 +13,8 @@ export interface DemoResults {
   date: string;
   load: { start: number[]; end: number[] };
   minutes: number;
+  /** The backend that computed it, with its description (--backend). */
+  backend: string;
   heldOut: number;
   model: {
     imageSize: number;
@@ -70,7 +72,7 @@ export function markdownTable(r: DemoResults): string {
     `| fine-tuned, ${r.finetune.steps} steps of ${r.finetune.batchSize} | ${pct(r.finetune.pretrained)} | ${pct(r.finetune.scratch)} (from scratch) | – |`,
     `| masked-patch MSE (${masked}) | ${r.reconstruction.mse.toFixed(4)} | – | ${r.reconstruction.meanOfVisibleMse.toFixed(4)} (mean of visible) |`,
     "",
-    `${r.pretrain.steps} pre-training steps of ${r.pretrain.batchSize}; ${r.minutes.toFixed(1)} min in all, ` +
+    `${r.pretrain.steps} pre-training steps of ${r.pretrain.batchSize} on the ${r.backend} backend; ${r.minutes.toFixed(1)} min in all, ` +
       `finished ${r.date}, load average ${loads(r.load.start)} at the start, ${loads(r.load.end)} at the end.`,
     "",
   ].join("\n");

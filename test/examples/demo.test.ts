@@ -146,6 +146,7 @@ test("the demo runs on a backend that reads only with await (as a GPU): every fi
     for (const row of ["pre-trained encoder", "from scratch (random init)"]) numbersOn(tuning, row, 1);
     const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
     assert.equal(results.heldOut, 40);
+    assert.match(results.backend, /^async-reference/);
     for (const v of leaves(results).filter((v) => typeof v === "number"))
       assert.ok(Number.isFinite(v), `results.json: ${v} is not finite`);
     assert.ok(existsSync(join(out, "reconstructions.png")), "the demo wrote no reconstructions.png");
