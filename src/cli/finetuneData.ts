@@ -79,7 +79,11 @@ export function finetuneData(
   let data = labelled(dataSpec);
   const limit = selection["--limit"];
   if (limit !== null && limit < data.size) {
-    const order = Array.from(T.random.permutation(subsetKey, data.size).toArray()).slice(0, limit);
+    // Drawn on the reference backend and read there: the same subset on every backend (as `vitmae eval`'s).
+    const order = Array.from(T.random.permutation(subsetKey, data.size, { backend: "reference" }).toArray()).slice(
+      0,
+      limit,
+    );
     data = subsetDataset(
       data,
       order.sort((a, b) => a - b),

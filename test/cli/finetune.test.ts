@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as T from "../../src/core/index.ts";
 import { decodeImage } from "../../src/io/image.ts";
 import { loadClassifier } from "../../src/vit/checkpointFolder.ts";
 import { namedParameters } from "../../src/mae/params.ts";
@@ -16,6 +17,7 @@ import {
   writeLabelledFolder,
   writeSmallConfig,
 } from "../helpers/pretrainFixture.ts";
+import "../helpers/asyncReference.ts"; // registers the async-reference backend
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-cli-finetune-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -159,4 +161,53 @@ test("bad inputs fail in one line naming the problem", async () => {
     assert.match(r.stderr[0], message);
   }
   assert.ok(!existsSync(at("x1")) && !existsSync(at("x2")), "nothing written for a refused run");
+});
+
+test("finetune --limit and eval --limit on --backend async-reference (reads only with await, as a GPU): the reference backend's checkpoint and evaluation", async () => {
+  const runOn = async (backend: string) => {
+    const out = at(`limit-${backend}`);
+    const json = at(`limit-${backend}.json`);
+    try {
+      const tune = await runCli([
+        ...common,
+        "--model",
+        init,
+        "--limit",
+        "12",
+        "--steps",
+        "2",
+        "--backend",
+        backend,
+        "--out",
+        out,
+      ]);
+      assert.equal(tune.code, 0, tune.stderr.join("\n"));
+      assert.match(tune.stdout[0], new RegExp(`^backend: ${backend}`));
+      const ev = await runCli([
+        "eval",
+        "--model",
+        out,
+        "--data",
+        data,
+        "--limit",
+        "8",
+        "--backend",
+        backend,
+        "--out",
+        at(`limit-${backend}.png`),
+        "--json",
+        json,
+      ]);
+      assert.equal(ev.code, 0, ev.stderr.join("\n"));
+    } finally {
+      T.setBackend("cpu");
+    }
+    const { model: _, ...evaluation } = JSON.parse(readFileSync(json, "utf8"));
+    return { weights: readFileSync(join(out, "checkpoint", "model.safetensors")), evaluation };
+  };
+  const got = await runOn("async-reference");
+  const want = await runOn("reference");
+  assert.ok(got.weights.equals(want.weights), "the fine-tuned weights differ");
+  assert.equal(got.evaluation.count, 8);
+  assert.deepEqual(got.evaluation, want.evaluation);
 });
