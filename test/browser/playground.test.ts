@@ -27,7 +27,7 @@ import {
   type Server,
 } from "../helpers/browser.ts";
 
-const STEPS = 20;
+const STEPS = 40;
 
 describe("the playground, end to end", { skip: browserSkip() }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "vitmae-playground-"));
@@ -162,7 +162,9 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
     );
     const mean = (xs: [number, number][]) => xs.reduce((s, p) => s + p[1], 0) / xs.length;
     const [first, last] = [mean(points.slice(0, 3)), mean(points.slice(-3))];
-    assert.ok(last < 0.8 * first, `the loss went from ${first} to ${last}`);
+    // A norm_pix_loss model starts near the share of masked patches that are not blank (it predicts
+    // about zero, a blank patch's normalised target) and falls slowly: about 10% in 40 steps.
+    assert.ok(last < 0.95 * first, `the loss went from ${first} to ${last}`);
     assert.match((await page.textContent("#train-stats")) ?? "", /\d+ images\/s/);
   });
 
@@ -253,10 +255,12 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
       points.map((_, i) => i + 1),
       "the steps go on from where training stopped",
     );
-    // The shipped model ended its 800 steps near 1.10; a small learning rate keeps it there.
+    // A small learning rate keeps the shipped model near where its pre-training ended (the running
+    // mean of its losses, saved in its trainer_state.json).
+    const { runningLoss } = JSON.parse(readFileSync(path.join(root, "playground/model/trainer_state.json"), "utf8"));
     assert.ok(
-      points.every((p) => p[1] > 0.5 && p[1] < 1.6),
-      JSON.stringify(points),
+      points.every((p) => p[1] > 0.5 * runningLoss && p[1] < 2 * runningLoss),
+      `${JSON.stringify(points)} against the saved running loss ${runningLoss}`,
     );
     await andLook(() => page.locator("#ratio").fill("0.75"));
     const shot = process.env.VITMAE_SCREENSHOT ?? path.join(dir, "playground.png");
