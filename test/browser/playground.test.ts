@@ -16,6 +16,7 @@ import { mnistDataset } from "../../src/data/mnistDataset.ts";
 import { preprocess, preprocessOptions } from "../../src/data/preprocess.ts";
 import { DEFAULT_PREPROCESSOR_CONFIG } from "../../src/data/preprocessorConfig.ts";
 import { ViTMAEForPreTraining } from "../../src/index.ts";
+import { parseSafetensors } from "../../src/io/safetensors.ts";
 import { buildPlayground, servePlayground } from "../../scripts/playground.ts";
 import {
   browserSkip,
@@ -26,7 +27,7 @@ import {
   type Server,
 } from "../helpers/browser.ts";
 
-const STEPS = 20;
+const STEPS = 40;
 
 describe("the playground, end to end", { skip: browserSkip() }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "vitmae-playground-"));
@@ -62,7 +63,11 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
   });
 
   it("loads the shipped model on the cpu backend's worker threads, with every panel drawn", async () => {
-    assert.match((await page.textContent("#status")) ?? "", /shipped MNIST checkpoint · 213,904 parameters/);
+    // The parameter count the page shows is the shipped file's (every tensor but none extra).
+    const shipped = parseSafetensors(readFileSync(path.join(root, "playground/model/model.safetensors")));
+    const count = [...shipped.tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+    const status = (await page.textContent("#status")) ?? "";
+    assert.ok(status.includes(`shipped MNIST checkpoint · ${count.toLocaleString("en")} parameters`), status);
     assert.equal(await page.inputValue("#backend"), "cpu");
     assert.match((await page.textContent("#backend-description")) ?? "", /on 2 threads \(Web Workers sharing memory\)/);
     assert.equal(await attr("#panel-1", "data-masked"), "37"); // 49 patches, 75% masked: 12 kept
@@ -157,7 +162,9 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
     );
     const mean = (xs: [number, number][]) => xs.reduce((s, p) => s + p[1], 0) / xs.length;
     const [first, last] = [mean(points.slice(0, 3)), mean(points.slice(-3))];
-    assert.ok(last < 0.8 * first, `the loss went from ${first} to ${last}`);
+    // A norm_pix_loss model starts near the share of masked patches that are not blank (it predicts
+    // about zero, a blank patch's normalised target) and falls slowly: about 10% in 40 steps.
+    assert.ok(last < 0.95 * first, `the loss went from ${first} to ${last}`);
     assert.match((await page.textContent("#train-stats")) ?? "", /\d+ images\/s/);
   });
 
@@ -248,10 +255,12 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
       points.map((_, i) => i + 1),
       "the steps go on from where training stopped",
     );
-    // The shipped model ended its 800 steps near 1.10; a small learning rate keeps it there.
+    // A small learning rate keeps the shipped model near where its pre-training ended (the running
+    // mean of its losses, saved in its trainer_state.json).
+    const { runningLoss } = JSON.parse(readFileSync(path.join(root, "playground/model/trainer_state.json"), "utf8"));
     assert.ok(
-      points.every((p) => p[1] > 0.5 && p[1] < 1.6),
-      JSON.stringify(points),
+      points.every((p) => p[1] > 0.5 * runningLoss && p[1] < 2 * runningLoss),
+      `${JSON.stringify(points)} against the saved running loss ${runningLoss}`,
     );
     await andLook(() => page.locator("#ratio").fill("0.75"));
     const shot = process.env.VITMAE_SCREENSHOT ?? path.join(dir, "playground.png");
