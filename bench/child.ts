@@ -93,6 +93,11 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const workload = await impl.prepare(spec, readSafetensors(spec.data));
+  // The case's host arrays are garbage once the impl holds its own copies (in wasm memory, or on a
+  // GPU): collect them now (the parent runs node with --expose-gc), as a training script's loader
+  // would have long been collected, rather than leave them in the peak RSS of a step that allocates
+  // little JavaScript (a compiled plan) and so may never trigger a collection.
+  (globalThis as { gc?: () => void }).gc?.();
   hello(); // after prepare: some impls learn their thread count when their backend starts
 
   const t0 = performance.now();

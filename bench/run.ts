@@ -141,7 +141,7 @@ async function runCase(
         ? [torch.python, torchPeer]
         : impl === "pytorch-cuda"
           ? [torch.python, torchPeer, "--device", "cuda"]
-          : [process.execPath, "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
+          : [process.execPath, "--expose-gc", "--import", "tsx", join(repoRoot, "bench/child.ts"), "--impl", impl];
     progress(`${def.name} / ${impl} …`);
     const outcome = await runEntry(command, specPath, opts, judge, repoRoot);
     progress(`${def.name} / ${impl}: ${outcome.status === "ok" ? `${outcome.ms!.toFixed(1)} ms` : outcome.status}`);
