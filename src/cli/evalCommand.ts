@@ -13,7 +13,7 @@ import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { classifierModel } from "../vit/checkpoint.ts";
 import { isClassifierFolder, tryLoadClassifier } from "../vit/checkpointFolder.ts";
 import { writeConfusionPng } from "../viz/confusion.ts";
-import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, orFail, required, type Command } from "./command.ts";
 import { machineMemory } from "./machineMemory.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
@@ -39,7 +39,7 @@ image of the data with the checkpoint's preprocessing, and prints top-1 accuracy
   --limit N            use a seeded random N examples (quick runs)
   --seed N             seed of --limit's choice (default 0)
   --batch-size B       images per forward pass (default 64)
-${BACKEND_USAGE}`,
+${backendUsage(23)}`,
   options: {
     model: { type: "string" },
     data: { type: "string" },

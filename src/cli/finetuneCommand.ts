@@ -22,7 +22,7 @@ import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { classifierModel } from "../vit/checkpoint.ts";
 import { isClassifierFolder, tryLoadClassifier } from "../vit/checkpointFolder.ts";
-import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { finetuneData, inputDiffs, selectionOf } from "./finetuneData.ts";
 import { machineMemory } from "./machineMemory.ts";
@@ -75,7 +75,7 @@ MAE's main_finetune.py recipe; every default is MAE's unless it says otherwise.
                            (never over a saved checkpoint: --resume it, or move it away)
   --resume DIR             continue the run saved in DIR exactly (same flags, data and model as the original
                            run; --data, --val-data, --val-fraction and --limit default to its own)
-${BACKEND_USAGE}
+${backendUsage(27)}
 
 A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running mean
 of the losses before it, and over 10·ln(classes)): the last checkpoint saved before that step is kept.

@@ -9,6 +9,7 @@ import { forward } from "../mae/forward.ts";
 import { namedParameters, type PreTrainingParams } from "../mae/params.ts";
 import type { WritableTensor } from "../io/safetensors.ts";
 import { writeSafetensorsFile } from "../node/safetensorsFile.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
@@ -29,8 +30,10 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
   --hidden-states               also write hidden_states.0 … hidden_states.N
   --attentions                  also write attentions.0 … attentions.N-1
   --interpolate-pos-encoding    allow images of another size (bicubic position tables)
-  --seed N                      draw the masking noise from this seed when the inputs have none`,
+  --seed N                      draw the masking noise from this seed when the inputs have none
+${backendUsage(32)}`,
   options: {
+    ...BACKEND_OPTION,
     model: { type: "string" },
     inputs: { type: "string" },
     out: { type: "string" },
@@ -41,11 +44,12 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     seed: { type: "string" },
     overwrite: { type: "boolean" },
   },
-  run(values) {
+  async run(values) {
     const modelFlag = required(values, "model", "forward");
     const inputsPath = required(values, "inputs", "forward");
     const outPath = required(values, "out", "forward");
     checkOutputPath(outPath, "forward", values.overwrite === true);
+    await useBackend(values, "forward");
     const { config, params } = orFail("forward", tryLoadPreTraining(checkpointDir(modelFlag, "forward")));
     const inputs = loadNamedTensors(inputsPath);
     const pixels = inputs.get("pixel_values");
@@ -56,7 +60,7 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
       );
     if (pixels.shape[0] === 0)
       throw new CliError(`vitmae forward: pixel_values in ${inputsPath} is an empty batch (shape [${pixels.shape}])`);
-    for (const name of ["pixel_values", "noise"]) warnNonFinite(inputs.get(name), name, inputsPath);
+    for (const name of ["pixel_values", "noise"]) await warnNonFinite(inputs.get(name), name, inputsPath);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isSafeInteger(seed))
       throw new CliError(`vitmae forward: --seed must be an integer, got "${String(values.seed)}"`, 2);
@@ -80,9 +84,9 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
       outputAttentions: values.attentions === true,
       interpolatePosEncoding: values["interpolate-pos-encoding"] === true,
     };
-    const out = new Map<string, WritableTensor>();
-    const put = (name: string, t: Tensor, dtype: "F32" | "I64" = "F32") =>
-      out.set(name, { dtype, shape: [...t.shape], data: t.toArray() } as WritableTensor);
+    // What to write, read back all at once at the end (a GPU backend reads only with await).
+    const out = new Map<string, { t: Tensor; dtype: "F32" | "I64" }>();
+    const put = (name: string, t: Tensor, dtype: "F32" | "I64" = "F32") => out.set(name, { t, dtype });
     let result: ReturnType<typeof forward>;
     if (values.grads) {
       const run = (p: PreTrainingParams, x: Tensor) => {
@@ -104,16 +108,23 @@ grad.<HF parameter name> for every parameter plus grad.pixel_values.
     result.hiddenStates?.forEach((h, i) => put(`hidden_states.${i}`, h));
     result.attentions?.forEach((a, i) => put(`attentions.${i}`, a));
     // Outputs first, gradients after, as in the reference files.
-    const ordered = new Map([...out].sort(([a], [b]) => +a.startsWith("grad.") - +b.startsWith("grad.")));
+    const names = [...out.keys()].sort((a, b) => +a.startsWith("grad.") - +b.startsWith("grad."));
+    const read = await Promise.all(names.map((n) => out.get(n)!.t.data()));
+    const ordered = new Map<string, WritableTensor>(
+      names.map((n, i) => {
+        const { t, dtype } = out.get(n)!;
+        return [n, { dtype, shape: [...t.shape], data: read[i] } as WritableTensor];
+      }),
+    );
     writeSafetensorsFile(outPath, ordered);
-    console.log(`wrote ${ordered.size} tensors to ${outPath} (loss ${result.loss.item()})`);
+    console.log(`wrote ${ordered.size} tensors to ${outPath} (loss ${read[names.indexOf("loss")][0]})`);
   },
 };
 
 /** Non-finite inputs make non-finite outputs: said once, naming the tensor, rather than a silent `loss NaN`. */
-function warnNonFinite(t: Tensor | undefined, name: string, file: string): void {
+async function warnNonFinite(t: Tensor | undefined, name: string, file: string): Promise<void> {
   if (t === undefined) return;
-  const count = t.toArray().reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
+  const count = (await t.data()).reduce((c, v) => (Number.isFinite(v) ? c : c + 1), 0);
   if (count > 0)
     console.warn(
       `vitmae forward: warning: ${name} in ${file} holds ${count} non-finite value${count === 1 ? "" : "s"} ` +

@@ -14,7 +14,7 @@ import { pretrain } from "../train/pretrain.ts";
 import { makeProgress } from "../train/progress.ts";
 import { RunLog } from "../train/runLog.ts";
 import { tryLoadTrainingCheckpoint } from "../train/trainCheckpoint.ts";
-import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { configFromSpec } from "./configFromSpec.ts";
 import { machineMemory } from "./machineMemory.ts";
@@ -50,7 +50,7 @@ export const pretrainCommand: Command = {
                          (never over a saved checkpoint: --resume it, or move it away)
   --resume DIR           continue the run saved in DIR exactly (same flags, --data and --config as the
                          original run; --data and --config default to its own)
-${BACKEND_USAGE}
+${backendUsage(25)}
 
 A run stops when its loss becomes NaN or ±Infinity or explodes (a step's loss over 10× the running
 mean of the losses before it, and over 1): the last checkpoint saved before that step is kept.

@@ -13,7 +13,7 @@ import { knn, linearProbe, standardize } from "../eval/probe.ts";
 import { writeJsonAtomic } from "../node/atomicWrite.ts";
 import { tryLoadEncoder } from "../mae/checkpointFolder.ts";
 import { ViTMAEModel } from "../mae/models.ts";
-import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
@@ -55,7 +55,7 @@ on the train split, and reports accuracy on the held-out split. Needs a labelled
   --batch-size B          images per encoder call when computing features (default 128)
   --json FILE             also write the results as JSON (atomically; never inside a checkpoint folder)
   --overwrite             replace --json if it exists
-${BACKEND_USAGE}`,
+${backendUsage(26)}`,
   options: {
     model: { type: "string" },
     data: { type: "string" },

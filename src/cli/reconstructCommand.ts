@@ -14,7 +14,7 @@ import { lenKeepOf } from "../mae/masking.ts";
 import { tryLoadPreTraining } from "../mae/checkpointFolder.ts";
 import { ViTMAEForPreTraining } from "../mae/models.ts";
 import { renderGrid } from "../viz/grid.ts";
-import { BACKEND_OPTION, BACKEND_USAGE, useBackend } from "./backendFlag.ts";
+import { BACKEND_OPTION, backendUsage, useBackend } from "./backendFlag.ts";
 import { CliError, intFlag, numberFlag, orFail, required, type Command } from "./command.ts";
 import { checkOutputPath, checkpointDir } from "./paths.ts";
 
@@ -44,7 +44,7 @@ Prints each image's masked-patch MSE in the loss's space (as the model's loss co
                                      without it the reconstruction is shown in normalised-patch space
   --out FILE                         the PNG to write (atomically; never inside a checkpoint folder)
   --overwrite                        replace --out if it exists
-${BACKEND_USAGE}`,
+${backendUsage(37)}`,
   options: {
     model: { type: "string" },
     image: { type: "string", multiple: true },

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { readSafetensorsFile, writeSafetensorsFile } from "../../src/node/safetensorsFile.ts";
+import * as T from "../../src/core/index.ts";
+import "../helpers/asyncReference.ts"; // registers the async-reference backend
 import { loadReferenceCase, referenceCaseNames, repoRoot, values } from "../helpers/reference.ts";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "vitmae-cli-"));
@@ -92,6 +94,23 @@ test("init --config tiny --seed 3 writes a checkpoint, deterministically; forwar
   const ids = (f: string) => [...values(readSafetensorsFile(at(f)).tensors.get("ids_restore")!)];
   assert.deepEqual(ids("o1b.safetensors"), ids("o1.safetensors"));
   assert.notDeepEqual(ids("o2.safetensors"), ids("o1.safetensors"));
+});
+
+test("forward --grads --backend async-reference (reads only with await, as a GPU): the reference backend's file, byte for byte", async (t) => {
+  const write = async (backend: string) => {
+    const out = at(`async-${backend}.safetensors`);
+    try {
+      const argv = ["--model", at("m1"), "--inputs", pixelsOnly, "--out", out, "--seed", "1", "--grads"];
+      const r = await run(t, "forward", ...argv, "--backend", backend);
+      assert.equal(r.code, 0, r.stderr.join("\n"));
+      assert.match(r.stdout, new RegExp(`^backend: ${backend}`));
+      return readFileSync(out);
+    } finally {
+      T.setBackend("cpu");
+    }
+  };
+  const [got, want] = [await write("async-reference"), await write("reference")];
+  assert.ok(got.equals(want), "the files differ");
 });
 
 test("--help on every command prints its usage and exits 0; no command prints the overview", async (t) => {
