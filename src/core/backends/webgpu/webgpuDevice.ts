@@ -27,7 +27,7 @@ export function webgpuMissing(): string | null {
   const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
   if (nav?.gpu) return null;
   return typeof window === "undefined"
-    ? "Node has no navigator.gpu; start it with `--import ../shared/device/webgpu-node.mjs` (Dawn, glibc >= 2.38)"
+    ? "Node has no navigator.gpu; start it with `node --import ./bin/webgpu.mjs` (Dawn, which needs glibc >= 2.38)"
     : "this browser has no navigator.gpu (Chromium: WebGPU needs a GPU, or --enable-unsafe-webgpu for SwiftShader)";
 }
 
