@@ -128,12 +128,12 @@ describe("the playground, end to end", { skip: browserSkip() }, () => {
     assert.equal(await attr("#look-loss", "data-backend"), "cpu");
   });
 
-  it("offers both GPU backends (WebGPU and WebGL2 on SwiftShader here), and a look on each gives the cpu's loss", async () => {
+  it("offers the GPU backends (WebGPU, WebGL2, gpu.js's WebGL; SwiftShader here), and a look on each gives the cpu's loss", async () => {
     const offered = await page.$$eval("#backend option", (options) =>
       options.map((o) => (o as HTMLOptionElement).value),
     );
     const onCpu = Number(await attr("#look-loss", "data-loss"));
-    for (const name of ["gpujs:webgpu", "gpujs:webgl2"]) {
+    for (const name of ["gpujs:webgpu", "gpujs:webgl2", "gpujs:webgl"]) {
       assert.ok(offered.includes(name), `${name} among ${offered.join(", ")}`);
       await andLook(() => page.selectOption("#backend", name));
       assert.equal(await attr("#look-loss", "data-backend"), name, `the look ran on ${name}`);
