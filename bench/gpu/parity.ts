@@ -7,65 +7,14 @@
 
 import { parseArgs } from "node:util";
 import * as T from "../../src/core/index.ts";
-import type { Tensor } from "../../src/core/index.ts";
-import { valueAndGrad } from "../../src/autodiff/index.ts";
-import { jit } from "../../src/jit/index.ts";
-import { forward, loadPreTraining, namedParameters, type PreTrainingOutput } from "../../src/mae/index.ts";
-import type { PreTrainingParams } from "../../src/mae/params.ts";
-import {
-  loadReferenceCase,
-  maxAbsDiff,
-  referenceCaseNames,
-  toleranceOf,
-  values,
-  type ReferenceCase,
-} from "../../test/helpers/reference.ts";
-
-const EXACT = new Set(["mask", "ids_restore"]);
+import { loadPreTraining } from "../../src/mae/index.ts";
+import { goldenNames, hfOutputs, parityFailures } from "../../test/helpers/parity.ts";
+import { loadReferenceCase, referenceCaseNames, type ReferenceCase } from "../../test/helpers/reference.ts";
 
 /** What misses its tolerance, one line each (empty: the case passes). */
 async function check(c: ReferenceCase, useJit: boolean): Promise<string[]> {
   const { config, params } = loadPreTraining(c.modelDir);
-  const input = (name: string) => T.fromArray(values(c.io.get(name)!, name), c.io.get(name)!.shape);
-  const opts = {
-    noise: input("noise"),
-    outputHiddenStates: c.json.flags.output_hidden_states,
-    outputAttentions: c.json.flags.output_attentions,
-    interpolatePosEncoding: c.json.flags.interpolate_pos_encoding,
-  };
-  const run = (p: PreTrainingParams, x: Tensor) => {
-    const r = forward(p, config, x, opts);
-    return [r.loss, r] as [Tensor, PreTrainingOutput];
-  };
-  const grads = (p: PreTrainingParams, x: Tensor) => valueAndGrad(run, { argnums: [0, 1], hasAux: true })(p, x);
-  const [, [gp, gx], aux] = (useJit ? jit(grads) : grads)(params, input("pixel_values"));
-  const r = aux as PreTrainingOutput;
-  const ours = new Map<string, Tensor>([
-    ["last_hidden_state", r.lastHiddenState],
-    ["logits", r.logits],
-    ["loss", r.loss],
-    ["mask", r.mask],
-    ["ids_restore", r.idsRestore],
-    ...(r.hiddenStates ?? []).map((h, i): [string, Tensor] => [`hidden_states.${i}`, h]),
-    ...(r.attentions ?? []).map((a, i): [string, Tensor] => [`attentions.${i}`, a]),
-    ...[...namedParameters(gp as PreTrainingParams)].map(([n, g]): [string, Tensor] => [`grad.${n}`, g]),
-    ["grad.pixel_values", gx as Tensor],
-  ]);
-  const failures: string[] = [];
-  for (const name of c.io.keys()) {
-    if (name === "pixel_values" || name === "noise" || name.startsWith("debug.") || name.startsWith("f64.")) continue;
-    if (name.startsWith("grad.") && c.json.has_grads === false) continue;
-    const mine = ours.get(name);
-    if (!mine) {
-      failures.push(`${name}: not produced`);
-      continue;
-    }
-    const golden = values(c.io.get(name)!, name);
-    const diff = maxAbsDiff(await mine.data(), golden);
-    const atol = EXACT.has(name) ? 0 : toleranceOf(c, name, golden).atol;
-    if (!(diff <= atol)) failures.push(`${name}: max |diff| ${diff} > ${atol}`);
-  }
-  return failures;
+  return parityFailures(c, await hfOutputs(c, config, params, useJit), goldenNames(c)).failures;
 }
 
 async function main(): Promise<number> {

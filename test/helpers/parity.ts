@@ -2,8 +2,14 @@
 // with no Node import so that a browser page applies it too: mask and ids_restore exactly, every
 // other tensor within case.json's suggested_atol (or 3e-5 · max|golden| where it has none).
 
+import * as T from "../../src/core/index.ts";
+import type { Tensor } from "../../src/core/index.ts";
+import { valueAndGrad } from "../../src/autodiff/index.ts";
+import { jit } from "../../src/jit/index.ts";
 import { toNumbers, type SafeTensor } from "../../src/io/safetensors.ts";
-import { FROZEN_PARAMETERS } from "../../src/mae/params.ts";
+import type { ViTMAEConfig } from "../../src/mae/config.ts";
+import { forward, type PreTrainingOutput } from "../../src/mae/forward.ts";
+import { FROZEN_PARAMETERS, namedParameters, type PreTrainingParams } from "../../src/mae/params.ts";
 
 /** The parts of case.json the tests use (the file has more). */
 export interface CaseJson {
@@ -108,4 +114,54 @@ export function parityFailures(
     }
   }
   return { failures, fallbacks };
+}
+
+/** The golden tensors a case holds for us to match: outputs and gradients, not its inputs or debug values. */
+export function goldenNames(c: { json: CaseJson; io: ReadonlyMap<string, SafeTensor> }): string[] {
+  return [...c.io.keys()].filter(
+    (n) =>
+      !(n === "pixel_values" || n === "noise" || n.startsWith("debug.") || n.startsWith("f64.")) &&
+      !(n.startsWith("grad.") && c.json.has_grads === false),
+  );
+}
+
+/**
+ * The case's forward pass on the current backend and the gradients of its loss with respect to the
+ * parameters and the pixels (compiled with jit when `compiled`), under the golden files' names, read
+ * with await (a GPU backend reads only so).
+ */
+export async function hfOutputs(
+  c: { json: CaseJson; io: ReadonlyMap<string, SafeTensor> },
+  config: ViTMAEConfig,
+  params: PreTrainingParams,
+  compiled = false,
+): Promise<Ours> {
+  const input = (name: string) => T.fromArray(values(c.io.get(name)!, name), c.io.get(name)!.shape);
+  const opts = {
+    noise: input("noise"),
+    outputHiddenStates: c.json.flags.output_hidden_states,
+    outputAttentions: c.json.flags.output_attentions,
+    interpolatePosEncoding: c.json.flags.interpolate_pos_encoding,
+  };
+  const run = (p: PreTrainingParams, x: Tensor) => {
+    const r = forward(p, config, x, opts);
+    return [r.loss, r] as [Tensor, PreTrainingOutput];
+  };
+  const grads = (p: PreTrainingParams, x: Tensor) => valueAndGrad(run, { argnums: [0, 1], hasAux: true })(p, x);
+  const [, [gParams, gPixels], aux] = (compiled ? jit(grads) : grads)(params, input("pixel_values"));
+  const r = aux as PreTrainingOutput;
+  const named: [string, Tensor][] = [
+    ["last_hidden_state", r.lastHiddenState],
+    ["logits", r.logits],
+    ["loss", r.loss],
+    ["mask", r.mask],
+    ["ids_restore", r.idsRestore],
+    ...(r.hiddenStates ?? []).map((h, i): [string, Tensor] => [`hidden_states.${i}`, h]),
+    ...(r.attentions ?? []).map((a, i): [string, Tensor] => [`attentions.${i}`, a]),
+    ...[...namedParameters(gParams as PreTrainingParams)].map(([n, g]): [string, Tensor] => [`grad.${n}`, g]),
+    ["grad.pixel_values", gPixels as Tensor],
+  ];
+  return new Map(
+    await Promise.all(named.map(async ([n, t]) => [n, { shape: t.shape, data: await t.data() }] as const)),
+  );
 }

@@ -6,16 +6,11 @@
 // every output and gradient compared by the case's tolerances.
 import fc from "fast-check";
 import * as T from "../../../src/core/index.ts";
-import type { Tensor } from "../../../src/core/index.ts";
-import { valueAndGrad } from "../../../src/autodiff/index.ts";
-import { jit } from "../../../src/jit/index.ts";
 import { cpuReady, cpuThreads } from "../../../src/core/backends/cpu/cpuBackend.ts";
 import { parseSafetensors, type SafeTensor } from "../../../src/io/safetensors.ts";
 import { preTrainingFromBytes } from "../../../src/mae/checkpoint.ts";
-import { forward, type PreTrainingOutput } from "../../../src/mae/forward.ts";
-import { namedParameters, type PreTrainingParams } from "../../../src/mae/params.ts";
 import { conformanceProperties } from "../../helpers/backendConformance.ts";
-import { parityFailures, values, type CaseJson } from "../../helpers/parity.ts";
+import { goldenNames, hfOutputs, parityFailures, type CaseJson } from "../../helpers/parity.ts";
 import { reportResult } from "../../helpers/pageResult.ts";
 
 const query = new URLSearchParams(location.search);
@@ -52,38 +47,9 @@ async function hfParity(c: HfCase, backend: string, compiled = false): Promise<s
   T.setBackend(backend);
   try {
     const { config, params } = preTrainingFromBytes(c.config, c.model);
-    const input = (name: string) => T.fromArray(values(c.io.get(name)!), c.io.get(name)!.shape);
-    const opts = {
-      noise: input("noise"),
-      outputHiddenStates: c.json.flags.output_hidden_states,
-      outputAttentions: c.json.flags.output_attentions,
-    };
-    const run = (p: PreTrainingParams, x: Tensor) => {
-      const r = forward(p, config, x, opts);
-      return [r.loss, r] as [Tensor, PreTrainingOutput];
-    };
-    const grads = (p: PreTrainingParams, x: Tensor) => valueAndGrad(run, { argnums: [0, 1], hasAux: true })(p, x);
-    const [, [gParams, gPixels], aux] = (compiled ? jit(grads) : grads)(params, input("pixel_values"));
-    const r = aux as PreTrainingOutput;
-    const named: [string, Tensor][] = [
-      ["last_hidden_state", r.lastHiddenState],
-      ["logits", r.logits],
-      ["loss", r.loss],
-      ["mask", r.mask],
-      ["ids_restore", r.idsRestore],
-      ...(r.hiddenStates ?? []).map((h, i): [string, Tensor] => [`hidden_states.${i}`, h]),
-      ...(r.attentions ?? []).map((a, i): [string, Tensor] => [`attentions.${i}`, a]),
-      ...[...namedParameters(gParams as PreTrainingParams)].map(([n, g]): [string, Tensor] => [`grad.${n}`, g]),
-      ["grad.pixel_values", gPixels as Tensor],
-    ];
-    const ours = new Map(
-      await Promise.all(named.map(async ([n, t]) => [n, { shape: t.shape, data: await t.data() }] as const)),
-    );
-    const golden = [...c.io.keys()].filter(
-      (n) => !(n === "pixel_values" || n === "noise" || n.startsWith("debug.") || n.startsWith("f64.")),
-    );
+    const ours = await hfOutputs(c, config, params, compiled);
     const missing = [...ours.keys()].filter((n) => !c.io.has(n)).map((n) => `${n}: not in the case`);
-    return [...parityFailures(c, ours, golden).failures, ...missing];
+    return [...parityFailures(c, ours, goldenNames(c)).failures, ...missing];
   } finally {
     T.setBackend(previous);
   }
