@@ -13,18 +13,8 @@ import { knnPredict, standardize, trainLinearHead, predictLinear } from "../../s
 import { meanFillBaselineMse, reconstruct } from "../../src/eval/reconstruct.ts";
 import { initPreTraining } from "../../src/mae/init.ts";
 import { unsafeConfig } from "../../src/mae/config.ts";
-import "../helpers/asyncReference.ts"; // registers the async-reference backend
+import { on } from "../helpers/asyncReference.ts"; // importing it registers the async-reference backend
 import { pictureOf, smallConfig } from "../helpers/pretrainFixture.ts";
-
-/** Runs `f` with `name` as the backend; returns its result. */
-async function on<R>(name: string, f: () => Promise<R>): Promise<R> {
-  T.setBackend(name);
-  try {
-    return await f();
-  } finally {
-    T.setBackend("cpu");
-  }
-}
 
 const preprocess = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: 16, width: 16, channels: 3 });
 const data: Dataset = { name: "ten", size: 10, numClasses: 3, get: (i) => ({ image: pictureOf(i), label: i % 3 }) };

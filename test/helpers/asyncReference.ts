@@ -2,7 +2,7 @@
 // every synchronous read throws, as on a GPU. Importing this module registers it — in a test, or in
 // a subprocess with `node --import tsx --import ./test/helpers/asyncReference.ts …`.
 
-import { registerBackend, type Backend } from "../../src/core/backend.ts";
+import { registerBackend, setBackend, type Backend } from "../../src/core/backend.ts";
 import { HostStorage, newHostArray, referenceBackend } from "../../src/core/backends/reference.ts";
 
 /** The reference backend, readable only with await. */
@@ -23,3 +23,13 @@ export const asyncReference: Backend = {
   read: async (x) => referenceBackend.readSync(x),
 };
 registerBackend("async-reference", () => asyncReference);
+
+/** Runs `f` with `name` as the backend new tensors go to, then goes back to the cpu backend; returns its result. */
+export async function on<R>(name: string, f: () => Promise<R>): Promise<R> {
+  setBackend(name);
+  try {
+    return await f();
+  } finally {
+    setBackend("cpu");
+  }
+}

@@ -14,7 +14,7 @@ import { unsafeConfig } from "../../src/mae/config.ts";
 import { finetune, type FinetuneHyper } from "../../src/train/finetune.ts";
 import { pretrain, type PretrainHyper, type StepInfo } from "../../src/train/pretrain.ts";
 import { initClassifier, makeViTConfig } from "../../src/vit/index.ts";
-import "../helpers/asyncReference.ts"; // registers the async-reference backend
+import { on } from "../helpers/asyncReference.ts"; // importing it registers the async-reference backend
 import { memoryDataset, pictureOf, smallConfig } from "../helpers/pretrainFixture.ts";
 
 const root = mkdtempSync(join(tmpdir(), "vitmae-async-"));
@@ -24,16 +24,6 @@ after(() => {
 });
 const preprocess = preprocessOptions({ ...DEFAULT_PREPROCESSOR_CONFIG }, { height: 16, width: 16, channels: 3 });
 const files = (dir: string, names: string[]) => names.map((n) => readFileSync(join(dir, "checkpoint", n)));
-
-/** Runs `f` with `name` as the backend; returns its result. */
-async function on<R>(name: string, f: () => Promise<R>): Promise<R> {
-  T.setBackend(name);
-  try {
-    return await f();
-  } finally {
-    T.setBackend("cpu");
-  }
-}
 
 test("pretrain on a backend that reads only with await: the reference backend's losses and checkpoint bytes", async () => {
   const hyper: PretrainHyper = {

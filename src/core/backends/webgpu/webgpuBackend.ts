@@ -23,6 +23,7 @@ import {
   type Target,
   type View,
 } from "../../backend.ts";
+import { contiguousStrides } from "../../shape.ts";
 import { isContiguous } from "../../shape.ts";
 import { launch } from "./bindings.ts";
 import { elementwiseLaunch } from "./elementwiseShader.ts";
@@ -87,7 +88,9 @@ export class WebGpuBackend implements Backend {
       return new Float32Array(await this.queue.read(s.buffer, x.offset * 4, n * 4, describeKernelError));
     }
     const tmp = this.queue.alloc(this, n);
-    this.elementwise(COPY, [x], x.shape, [{ storage: tmp, shape: x.shape, strides: contiguous(x.shape), offset: 0 }]);
+    this.elementwise(COPY, [x], x.shape, [
+      { storage: tmp, shape: x.shape, strides: contiguousStrides(x.shape), offset: 0 },
+    ]);
     try {
       return new Float32Array(await this.queue.read(tmp.buffer!, 0, n * 4, describeKernelError));
     } finally {
@@ -122,7 +125,7 @@ export class WebGpuBackend implements Backend {
     const n = size(shape);
     const block = Math.ceil(n / 64) * 64;
     const packed = this.queue.alloc(this, block * inputs.length);
-    const strides = contiguous(shape);
+    const strides = contiguousStrides(shape);
     const copies = inputs.map((v, k) => {
       const copy: View = { storage: packed, shape, strides, offset: k * block };
       this.elementwise(COPY, [v], shape, [copy]);
@@ -176,16 +179,6 @@ export class WebGpuBackend implements Backend {
   random(dist: Distribution, key: KeyWords, n: number, out: Target): void {
     random(this.queue, dist, key, n, out);
   }
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    strides[d] = acc;
-    acc *= shape[d];
-  }
-  return strides;
 }
 
 let instance: WebGpuBackend | undefined;
