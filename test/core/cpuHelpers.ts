@@ -10,6 +10,7 @@ import { setRowsParallelThreshold } from "../../src/core/backends/cpu/rows.ts";
 import { referenceBackend as ref } from "../../src/core/backends/reference.ts";
 import { setGemmParallelThreshold } from "../../src/core/wasm/gemm.ts";
 import { setCpuThreads } from "../../src/core/wasm/runtime.ts";
+import { generator as prng } from "../helpers/conformanceOperands.ts";
 
 // Failing properties say what failed (the assertion's message), not only the counterexample.
 fc.configureGlobal({ ...fc.readConfigureGlobal(), includeErrorInReport: true });
@@ -92,17 +93,6 @@ export function layoutView(storage: View["storage"], shape: readonly number[], l
 /** Uploads `data` to backend b and returns the view of `shape` with layout `l` over it. */
 export function makeView(b: Backend, shape: readonly number[], l: Layout, data: Float32Array): View {
   return layoutView(b.upload(data, "float32"), shape, l);
-}
-
-/** A small seeded generator (mulberry32), so fast-check shrinks seeds rather than arrays. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 export const SPECIALS = [
@@ -237,3 +227,5 @@ export function targets(n: number, run: (b: Backend, t: Target, k: number) => vo
     return readAll(b, t);
   });
 }
+
+export { prng };

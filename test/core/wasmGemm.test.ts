@@ -18,18 +18,9 @@ import {
   wasmAvailable,
 } from "../../src/core/wasm/gemm.ts";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { generator as prng } from "../helpers/conformanceOperands.ts";
 
-/** mulberry32: a small seeded PRNG, so fast-check shrinks seeds rather than big arrays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 function randomArray(length: number, rand: () => number): Float32Array {
   const x = new Float32Array(length);

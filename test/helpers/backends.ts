@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../../src/core/index.ts";
+import { generator, type Fill } from "./conformanceOperands.ts";
+
+export { generator, integersBelow, type Fill } from "./conformanceOperands.ts";
 
 /** Runs f with `name` as the backend: tensors made inside live there and ops run there. */
 export const onBackend = <R>(name: string, f: () => R): R => {
@@ -42,8 +45,6 @@ export const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, -1
 /** SPECIALS without the huge finite ones (sums and products of those overflow in an order-dependent way). */
 export const SPECIALS_NO_HUGE = SPECIALS.filter((v) => Math.abs(v) !== 3e38);
 
-export type Fill = (random: () => number) => number;
-
 /** Mostly uniform in [-3, 3], some small integers (ties), and `specials` sprinkled in (rate `rate`). */
 export const values =
   (specials: readonly number[] = SPECIALS, rate = 0.12): Fill =>
@@ -52,22 +53,6 @@ export const values =
     if (u < rate) return specials[Math.floor(random() * specials.length)];
     return u < rate + 0.2 ? Math.round(random() * 6 - 3) : random() * 6 - 3;
   };
-
-export const integersBelow =
-  (n: number): Fill =>
-  (random) =>
-    Math.floor(random() * n);
-
-/** mulberry32: a small seeded generator, so fast-check shrinks a seed rather than long arrays. */
-export function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 // ---- Operands: a shape and how it lies in its buffer ----
 
